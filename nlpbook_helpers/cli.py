@@ -1,0 +1,160 @@
+"""The command line: train, evaluate, predict, download.
+
+    python -m nlpbook_helpers train --sample
+    python -m nlpbook_helpers evaluate --model-dir DIR --data-dir DIR
+    python -m nlpbook_helpers predict --model-dir DIR "전제 문장" "가설 문장"
+    python -m nlpbook_helpers download --data-dir DIR
+
+Every subcommand calls the same functions as the notebooks. A problem the
+user can fix ends with one line on stderr and exit code 2, no traceback.
+"""
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from .errors import NlpbookError
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        args.command(args)
+    except NlpbookError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="python -m nlpbook_helpers", description=__doc__.split("\n\n")[0])
+    commands = top.add_subparsers(required=True, metavar="COMMAND")
+
+    train = commands.add_parser("train", help="fine-tune on KLUE-NLI (or the bundled sample) and keep the best model")
+    train.set_defaults(command=run_train)
+    train.add_argument("--model", dest="model_name", help="hub name or local folder (default beomi/kcbert-base)")
+    train.add_argument("--data-dir", help="folder with klue-nli-v1.1_train.json and _dev.json (downloaded if missing)")
+    train.add_argument("--output-dir", help="where metrics.json, best/ and checkpoints/ go")
+    train.add_argument("--work-dir", help="corpus, caches and runs (default: Drive in Colab, ./nlpbook-work elsewhere)")
+    train.add_argument("--epochs", type=int)
+    train.add_argument("--max-steps", type=int)
+    train.add_argument("--batch-size", type=int)
+    train.add_argument("--max-seq-length", type=int)
+    train.add_argument("--lr", dest="learning_rate", type=float)
+    train.add_argument("--schedule", choices=["recommended", "faithful"])
+    train.add_argument("--seed", type=int)
+    train.add_argument("--precision")
+    train.add_argument("--accelerator", choices=["auto", "gpu", "tpu", "cpu"])
+    train.add_argument("--devices", type=int, help="GPUs to train on; more than 1 uses DDP")
+    train.add_argument("--checkpoint-every", dest="checkpoint_every_n_steps", type=int,
+                       help="write checkpoints/last.ckpt every N optimizer steps (and at each epoch end)")
+    train.add_argument("--length-grouped", action="store_true", default=None,
+                       help="batch pairs of similar length together (less padding)")
+    train.add_argument("--sample", action="store_true", help="offline: the bundled sample corpus and a tiny model")
+
+    evaluate = commands.add_parser("evaluate", help="accuracy, per-class F1 and confusion matrix on the dev split")
+    evaluate.set_defaults(command=run_evaluate)
+    evaluate.add_argument("--model-dir", required=True)
+    evaluate.add_argument("--data-dir", required=True)
+    evaluate.add_argument("--output", help="also write the results as JSON to this file")
+
+    predict = commands.add_parser("predict", help="label a premise/hypothesis pair, or a JSONL file of pairs")
+    predict.set_defaults(command=run_predict)
+    predict.add_argument("--model-dir", required=True)
+    predict.add_argument("pair", nargs="*", metavar="TEXT", help="PREMISE HYPOTHESIS")
+    predict.add_argument("--input", help='JSONL file, one {"premise": ..., "hypothesis": ...} a line')
+    predict.add_argument("--json", action="store_true", help="machine-readable output, one JSON object a line")
+
+    download = commands.add_parser("download", help="fetch KLUE-NLI only")
+    download.set_defaults(command=run_download)
+    download.add_argument("--data-dir", default="nlpbook-work/klue-nli")
+    download.add_argument("--base-url", help="a mirror of the KLUE GitHub folder (same file names)")
+    return top
+
+
+TRAIN_FIELDS = ("model_name", "data_dir", "output_dir", "epochs", "max_steps", "batch_size", "max_seq_length",
+                "learning_rate", "schedule", "seed", "precision", "accelerator", "devices",
+                "checkpoint_every_n_steps", "length_grouped")
+
+
+def run_train(args):
+    from .pipeline import train
+    from .runtime import resolve_work_dir
+    from .sample import sample_settings
+    from .settings import Settings
+
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    given = {name: getattr(args, name) for name in TRAIN_FIELDS if getattr(args, name) is not None}
+    work_dir = Path(args.work_dir) if args.work_dir else resolve_work_dir()
+    settings = sample_settings(work_dir, **given) if args.sample else Settings(work_dir=str(work_dir), **given)
+    summary = train(settings)
+    best = next(row for row in summary["epochs"] if row["epoch"] == summary["best_epoch"])
+    print(f"best epoch {best['epoch']}: val_acc {best['val_acc']:.4f}, macro_f1 {best['macro_f1']:.4f}")
+    print(f"model: {Path(settings.output_dir) / 'best'}")
+
+
+def run_evaluate(args):
+    from .corpus import SPLITS, read_klue_nli
+    from .inference import Predictor, evaluate
+
+    results = evaluate(Predictor(args.model_dir), read_klue_nli(Path(args.data_dir) / SPLITS["dev"].filename))
+    print(f"accuracy {results['accuracy']:.4f}   macro F1 {results['macro_f1']:.4f}")
+    for name, scores in results["per_class"].items():
+        print(f"  {name:<13} precision {scores['precision']:.4f}  recall {scores['recall']:.4f}  f1 {scores['f1']:.4f}")
+    print("confusion matrix (rows: gold, columns: predicted; " + ", ".join(results["labels"]) + ")")
+    for row in results["confusion_matrix"]:
+        print("  " + " ".join(f"{n:6d}" for n in row))
+    if args.output:
+        Path(args.output).write_text(json.dumps(results, ensure_ascii=False, indent=2), encoding="utf-8")
+
+
+def run_predict(args):
+    from .inference import Predictor
+
+    pairs = read_pairs(args)
+    predictor = Predictor(args.model_dir)
+    for (premise, hypothesis), prediction in zip(pairs, predictor.predict_batch(pairs)):
+        if args.json:
+            print(json.dumps({"premise": premise, "hypothesis": hypothesis, "label": prediction.label,
+                              "label_ko": prediction.label_ko, "probabilities": prediction.probabilities},
+                             ensure_ascii=False))
+        else:
+            probabilities = "  ".join(f"{name} {p:.3f}" for name, p in prediction.probabilities.items())
+            print(f"{prediction.label} ({prediction.label_ko})  {probabilities}")
+
+
+def read_pairs(args) -> list:
+    if args.input and args.pair:
+        raise NlpbookError("문장 쌍과 --input을 함께 줄 수 없습니다.", "Give either PREMISE HYPOTHESIS or --input, not both.")
+    if not args.input:
+        if len(args.pair) != 2:
+            raise NlpbookError(
+                f"전제와 가설, 두 문장이 필요합니다({len(args.pair)}개를 받음). 따옴표로 감싸 주세요.",
+                f"Expected two texts, PREMISE and HYPOTHESIS, got {len(args.pair)}; quote each sentence.",
+            )
+        return [tuple(args.pair)]
+    if not Path(args.input).is_file():
+        raise NlpbookError(f"입력 파일 {args.input}가 없습니다.", f"The input file {args.input} does not exist.")
+    pairs = []
+    with open(args.input, encoding="utf-8") as file:
+        for number, line in enumerate(file, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+                pairs.append((record["premise"], record["hypothesis"]))
+            except (json.JSONDecodeError, KeyError, TypeError) as error:
+                raise NlpbookError(
+                    f"{args.input} {number}번째 줄이 {{\"premise\": ..., \"hypothesis\": ...}} 형식이 아닙니다.",
+                    f"{args.input}, line {number}: expected {{\"premise\": ..., \"hypothesis\": ...}} ({type(error).__name__}).",
+                ) from error
+    return pairs
+
+
+def run_download(args):
+    from .corpus import KLUE_BASE_URL, download_klue_nli
+
+    for split, path in download_klue_nli(args.data_dir, args.base_url or KLUE_BASE_URL).items():
+        print(f"{split}: {path}")

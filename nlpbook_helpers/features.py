@@ -1,0 +1,185 @@
+"""From text pairs to padded batches (book: code 3-7 … 3-10).
+
+Pairs are tokenized in one batched call of the model's own (Rust) tokenizer
+into `[CLS] premise [SEP] hypothesis [SEP]`, with token_type_ids 0 for the
+premise and 1 for the hypothesis. The ids are stored unpadded; each batch is
+padded only to its longest pair (GPU, CPU), or to max_seq_length on a TPU,
+where every new shape would cost a recompilation.
+"""
+
+import hashlib
+import json
+import random
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from .corpus import NliExample
+
+CACHE_VERSION = 1
+
+
+def load_tokenizer(model_name: str):
+    """The model's own tokenizer (book: code 3-7).
+
+    do_lower_case=False matters for Korean: lower-casing in BERT's tokenizer
+    also strips accents, which splits every Hangul syllable into its jamo and
+    turns Korean words into [UNK].
+    """
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(model_name, do_lower_case=False)
+
+
+def encode_pairs(tokenizer, examples: list[NliExample], max_seq_length: int, token_types: bool = True) -> dict:
+    """Tokenize all pairs at once; returns unpadded id lists and labels.
+
+    token_types=False drops token_type_ids for models that have a single
+    segment embedding (klue/roberta-base uses a BERT tokenizer but would
+    crash on segment id 1).
+    """
+    encoded = tokenizer(
+        [e.premise for e in examples],
+        [e.hypothesis for e in examples],
+        truncation="longest_first",
+        max_length=max_seq_length,
+        return_token_type_ids=token_types,
+        return_attention_mask=False,
+    )
+    features = {"input_ids": encoded["input_ids"], "labels": [e.label for e in examples]}
+    if token_types:
+        features["token_type_ids"] = encoded["token_type_ids"]
+    return features
+
+
+class PairDataset(Dataset):
+    """Unpadded features held as flat tensors plus offsets: compact, and saved without pickle."""
+
+    def __init__(self, flat: dict[str, torch.Tensor]):
+        self.flat = flat
+        self.offsets = flat["offsets"]
+
+    @classmethod
+    def from_features(cls, features: dict) -> "PairDataset":
+        lengths = torch.tensor([len(ids) for ids in features["input_ids"]])
+        flat = {
+            "offsets": torch.cat([torch.zeros(1, dtype=torch.long), lengths.cumsum(0)]),
+            "labels": torch.tensor(features["labels"], dtype=torch.long),
+            "input_ids": torch.tensor([i for ids in features["input_ids"] for i in ids], dtype=torch.int32),
+        }
+        if "token_type_ids" in features:
+            flat["token_type_ids"] = torch.tensor([t for ts in features["token_type_ids"] for t in ts], dtype=torch.int8)
+        return cls(flat)
+
+    def __len__(self):
+        return len(self.flat["labels"])
+
+    def __getitem__(self, i):
+        start, end = self.offsets[i], self.offsets[i + 1]
+        item = {"input_ids": self.flat["input_ids"][start:end], "labels": self.flat["labels"][i]}
+        if "token_type_ids" in self.flat:
+            item["token_type_ids"] = self.flat["token_type_ids"][start:end]
+        return item
+
+    def lengths(self) -> list[int]:
+        return (self.offsets[1:] - self.offsets[:-1]).tolist()
+
+
+def cached_dataset(tokenizer, examples, max_seq_length, token_types, corpus_file: Path, cache_dir: Path) -> PairDataset:
+    """Encode once, then reload from a safetensors cache.
+
+    The cache key covers everything that changes the ids: the tokenizer's
+    vocabulary and settings, max_seq_length, token types and the corpus
+    file's bytes. (The book keyed its cache by tokenizer class only, so
+    switching models silently reused stale ids; and it pickled, which broke on
+    torch 2.6.) safetensors loads on any torch version.
+    """
+    key = hashlib.sha256()
+    key.update(json.dumps([CACHE_VERSION, max_seq_length, token_types]).encode())
+    key.update(tokenizer.backend_tokenizer.to_str().encode())
+    key.update(Path(corpus_file).read_bytes())
+    path = Path(cache_dir) / f"{Path(corpus_file).stem}-{key.hexdigest()[:16]}.safetensors"
+    if path.exists():
+        return PairDataset(load_file(path))
+    dataset = PairDataset.from_features(encode_pairs(tokenizer, examples, max_seq_length, token_types))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    part = path.with_name(path.name + ".part")
+    save_file(dataset.flat, part)
+    part.replace(path)
+    return dataset
+
+
+class PadCollator:
+    """Stack a list of items into a batch, padding to the longest item or to a fixed length."""
+
+    def __init__(self, pad_token_id: int, fixed_length: int | None = None):
+        self.pad_token_id = pad_token_id
+        self.fixed_length = fixed_length
+
+    def __call__(self, items: list[dict]) -> dict[str, torch.Tensor]:
+        width = self.fixed_length or max(len(item["input_ids"]) for item in items)
+        batch = {
+            "input_ids": torch.full((len(items), width), self.pad_token_id, dtype=torch.long),
+            "attention_mask": torch.zeros((len(items), width), dtype=torch.long),
+            "labels": torch.stack([item["labels"] for item in items]),
+        }
+        if "token_type_ids" in items[0]:
+            batch["token_type_ids"] = torch.zeros((len(items), width), dtype=torch.long)
+        for row, item in enumerate(items):
+            n = len(item["input_ids"])
+            batch["input_ids"][row, :n] = item["input_ids"]
+            batch["attention_mask"][row, :n] = 1
+            if "token_type_ids" in batch:
+                batch["token_type_ids"][row, :n] = item["token_type_ids"]
+        return batch
+
+
+class LengthGroupedSampler(Sampler):
+    """Shuffle, then sort within windows of 50 batches so each batch holds pairs of similar length.
+
+    The batches are shuffled again, so training still sees them in random
+    order; only the padding inside a batch shrinks. Deterministic for a given
+    seed and epoch (Lightning calls set_epoch).
+    """
+
+    def __init__(self, lengths: list[int], batch_size: int, seed: int, window_batches: int = 50):
+        self.lengths, self.batch_size, self.seed = lengths, batch_size, seed
+        self.window = batch_size * window_batches
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int):
+        self.epoch = epoch
+
+    def __len__(self):
+        return len(self.lengths)
+
+    def __iter__(self):
+        rng = random.Random(self.seed + self.epoch)
+        order = list(range(len(self.lengths)))
+        rng.shuffle(order)
+        batches = []
+        for start in range(0, len(order), self.window):
+            window = sorted(order[start : start + self.window], key=self.lengths.__getitem__)
+            batches += [window[i : i + self.batch_size] for i in range(0, len(window), self.batch_size)]
+        rng.shuffle(batches)
+        return iter([i for batch in batches for i in batch])
+
+
+def make_loaders(train: PairDataset, dev: PairDataset, batch_size: int, pad_token_id: int, *,
+                 fixed_length: int | None = None, length_grouped: bool = False, seed: int = 7,
+                 pin_memory: bool = False) -> tuple[DataLoader, DataLoader]:
+    """The train loader (shuffled) and the validation loader (in order) (book: code 3-9, 3-10).
+
+    num_workers=0: the batches are built from ready-made tensors in
+    microseconds, and worker processes are what breaks DataLoaders inside
+    Jupyter and Colab kernels.
+    """
+    collate = PadCollator(pad_token_id, fixed_length)
+    sampler = LengthGroupedSampler(train.lengths(), batch_size, seed) if length_grouped else None
+    train_loader = DataLoader(train, batch_size=batch_size, shuffle=sampler is None, sampler=sampler,
+                              collate_fn=collate, num_workers=0, pin_memory=pin_memory)
+    dev_loader = DataLoader(dev, batch_size=batch_size, shuffle=False, collate_fn=collate,
+                            num_workers=0, pin_memory=pin_memory)
+    return train_loader, dev_loader

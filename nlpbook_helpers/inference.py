@@ -1,0 +1,119 @@
+"""Using the trained model: predict one pair or many, and evaluate a split.
+
+`Predictor` loads a folder written by `save_pretrained` (the run's best/)
+and returns, for each pair, the label in English and Korean and the three
+probabilities. Inputs are checked first: an empty premise would otherwise
+still get a confident-looking answer.
+"""
+
+import json
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .corpus import LABELS, LABELS_KO, NliExample
+from .errors import NlpbookError
+from .features import load_tokenizer
+from .model import load_model, uses_token_types
+
+DEFAULT_MAX_SEQ_LENGTH = 64
+
+
+@dataclass(frozen=True)
+class Prediction:
+    label: str  # entailment, contradiction or neutral
+    label_ko: str  # 참, 거짓 or 중립
+    probabilities: dict  # {label: probability} for all three labels
+
+
+class Predictor:
+    def __init__(self, model_dir: str | Path, device: str | None = None):
+        if not Path(model_dir).is_dir():
+            raise NlpbookError(
+                f"모델 폴더 {model_dir}가 없습니다. 학습이 만든 best/ 폴더의 경로를 주세요.",
+                f"The model folder {model_dir} does not exist: give the path of the best/ folder a training run wrote.",
+            )
+        self.model = load_model(str(model_dir)).eval()
+        self.tokenizer = load_tokenizer(str(model_dir))
+        info_file = Path(model_dir) / "nlpbook.json"
+        info = json.loads(info_file.read_text()) if info_file.exists() else {}
+        self.max_seq_length = info.get("max_seq_length", DEFAULT_MAX_SEQ_LENGTH)
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.model.to(self.device)
+        self.token_types = uses_token_types(self.model.config)
+
+    def predict(self, premise: str, hypothesis: str) -> Prediction:
+        return self.predict_batch([(premise, hypothesis)])[0]
+
+    @torch.inference_mode()
+    def predict_batch(self, pairs, batch_size: int = 64) -> list[Prediction]:
+        """Predict in chunks of batch_size, so memory stays bounded however many pairs come in."""
+        pairs = [check_pair(pair, i) for i, pair in enumerate(pairs)]
+        results = []
+        for start in range(0, len(pairs), batch_size):
+            chunk = pairs[start : start + batch_size]
+            batch = self.tokenizer(
+                [p for p, _ in chunk], [h for _, h in chunk], truncation="longest_first",
+                max_length=self.max_seq_length, padding=True, return_tensors="pt",
+                return_token_type_ids=self.token_types,
+            ).to(self.device)
+            probabilities = self.model(**batch).logits.float().softmax(-1).cpu()
+            results += [self._prediction(row) for row in probabilities]
+        return results
+
+    def _prediction(self, row) -> Prediction:
+        label = LABELS[int(row.argmax())]
+        return Prediction(label, LABELS_KO[label], {name: round(float(p), 4) for name, p in zip(LABELS, row)})
+
+
+MAX_CHARS = 2000  # far beyond max_seq_length tokens; longer text is cut with a warning
+
+
+def check_pair(pair, index: int = 0) -> tuple[str, str]:
+    """Both texts must be non-empty strings; very long ones are shortened with a warning."""
+    if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+        raise NlpbookError(f"{index}번 입력이 (전제, 가설) 쌍이 아닙니다.", f"Input {index} is not a (premise, hypothesis) pair.")
+    checked = []
+    for name, text in zip(("premise", "hypothesis"), pair):
+        if not isinstance(text, str):
+            raise NlpbookError(
+                f"{index}번 입력의 {name}가 문자열이 아닙니다({type(text).__name__}).",
+                f"Input {index}: the {name} must be a string, got {type(text).__name__}.",
+            )
+        if not text.strip():
+            raise NlpbookError(
+                f"{index}번 입력의 {name}가 비어 있습니다. 문장을 입력하세요.",
+                f"Input {index}: the {name} is empty; type a sentence.",
+            )
+        if len(text) > MAX_CHARS:
+            warnings.warn(f"input {index}: the {name} has {len(text)} characters; only the first {MAX_CHARS} are used "
+                          f"(and at most max_seq_length tokens)", stacklevel=3)
+            text = text[:MAX_CHARS]
+        checked.append(text.strip())
+    return tuple(checked)
+
+
+def evaluate(predictor: Predictor, examples: list[NliExample], batch_size: int = 64) -> dict:
+    """Accuracy, per-class precision/recall/F1 and the confusion matrix (rows: gold, columns: predicted)."""
+    predictions = predictor.predict_batch([(e.premise, e.hypothesis) for e in examples], batch_size)
+    gold = torch.tensor([e.label for e in examples])
+    predicted = torch.tensor([LABELS.index(p.label) for p in predictions])
+    confusion = torch.zeros(len(LABELS), len(LABELS), dtype=torch.long)
+    confusion.index_put_((gold, predicted), torch.ones_like(gold), accumulate=True)
+    per_class = {}
+    for i, name in enumerate(LABELS):
+        true_positive = confusion[i, i].item()
+        precision = true_positive / max(confusion[:, i].sum().item(), 1)
+        recall = true_positive / max(confusion[i, :].sum().item(), 1)
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        per_class[name] = {"precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4),
+                           "support": confusion[i, :].sum().item()}
+    return {
+        "accuracy": round((gold == predicted).float().mean().item(), 4),
+        "macro_f1": round(sum(c["f1"] for c in per_class.values()) / len(LABELS), 4),
+        "per_class": per_class,
+        "confusion_matrix": confusion.tolist(),
+        "labels": list(LABELS),
+    }

@@ -1,0 +1,60 @@
+"""The whole chapter in one function: what the notebooks do cell by cell, for the command line.
+
+Each line is one step of the book, so `train(settings)` reads as its table
+of contents: runtime, seed, corpus, tokenizer, features, loaders, model,
+task, trainer, fit. Running it again with the same output dir resumes from
+checkpoints/last.ckpt.
+"""
+
+import json
+from pathlib import Path
+
+from .corpus import SPLITS, download_klue_nli, load_corpus
+from .features import cached_dataset, load_tokenizer, make_loaders
+from .model import load_model, uses_token_types
+from .runtime import check_writable, choose_precision, detect_runtime, get_logger, seed_everything
+from .settings import Settings
+from .task import NliTask
+from .trainer import build_trainer, resume_checkpoint
+
+
+def build_datasets(settings: Settings, tokenizer, token_types: bool):
+    """Read both splits (downloading them if missing) and encode them through the feature cache."""
+    data_dir = Path(settings.data_dir)
+    if not all((data_dir / split.filename).exists() for split in SPLITS.values()):
+        download_klue_nli(data_dir)
+    examples = load_corpus(data_dir)
+    cache_dir = Path(settings.work_dir) / "cache"
+    return [
+        cached_dataset(tokenizer, split_examples, settings.max_seq_length, token_types,
+                       data_dir / split.filename, cache_dir)
+        for split_examples, split in zip(examples, SPLITS.values())
+    ]
+
+
+def train(settings: Settings) -> dict:
+    """Fine-tune, keep the best model, and return the contents of metrics.json."""
+    log = get_logger()
+    runtime = detect_runtime(settings.accelerator)
+    precision, why = choose_precision(runtime, settings.precision)
+    log.info(f"runtime: {runtime.device_name} ({runtime.accelerator}), precision {precision}: {why}")
+    check_writable(Path(settings.output_dir))
+    seed_everything(settings.seed)
+
+    tokenizer = load_tokenizer(settings.model_name)
+    model = load_model(settings.model_name, settings.max_seq_length)
+    train_set, dev_set = build_datasets(settings, tokenizer, uses_token_types(model.config))
+    train_loader, dev_loader = make_loaders(
+        train_set, dev_set, settings.batch_size, tokenizer.pad_token_id,
+        fixed_length=settings.max_seq_length if runtime.accelerator == "tpu" else None,
+        length_grouped=settings.length_grouped, seed=settings.seed, pin_memory=runtime.accelerator == "gpu",
+    )
+    log.info(f"{len(train_set)} training pairs, {len(dev_set)} validation pairs, {len(train_loader)} batches per epoch")
+
+    task = NliTask(model, settings.learning_rate, settings.schedule)
+    trainer = build_trainer(settings, runtime, precision, tokenizer)
+    resume = resume_checkpoint(settings.output_dir)
+    if resume:
+        log.info(f"resuming from {resume}")
+    trainer.fit(task, train_loader, dev_loader, ckpt_path=resume)
+    return json.loads((Path(settings.output_dir) / "metrics.json").read_text(encoding="utf-8"))

@@ -1,0 +1,147 @@
+"""Where the code runs: device, precision, work dir, seed and logging (book: code 3-2, 3-4, 3-5).
+
+The book assumed a Colab GPU (and asked for 8 TPU cores whenever CUDA was
+missing, which crashed on a CPU runtime). Here the runtime is detected once,
+the precision is chosen for that hardware with the reason printed, and in
+Colab the work dir is put on Google Drive so checkpoints outlive a disconnect.
+"""
+
+import glob
+import importlib.util
+import logging
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .errors import NlpbookError
+
+COLAB_DRIVE = Path("/content/drive")
+COLAB_WORK_DIR = COLAB_DRIVE / "MyDrive" / "nlpbook"
+
+
+@dataclass(frozen=True)
+class Runtime:
+    accelerator: str  # "gpu", "tpu" or "cpu"
+    device_name: str
+    capability: tuple | None  # CUDA compute capability, e.g. (7, 5) on a T4
+    in_colab: bool
+
+
+def in_colab() -> bool:
+    return importlib.util.find_spec("google") is not None and importlib.util.find_spec("google.colab") is not None
+
+
+def tpu_available() -> bool:
+    """torch_xla is installed and the machine has a TPU chip.
+
+    We look at the device files instead of importing torch_xla: importing it
+    grabs the TPU, and a check should not have side effects.
+    """
+    if importlib.util.find_spec("torch_xla") is None:
+        return False
+    return bool(glob.glob("/dev/accel*") or glob.glob("/dev/vfio/[0-9]*")) or os.environ.get("PJRT_DEVICE") == "TPU"
+
+
+def detect_runtime(accelerator: str = "auto") -> Runtime:
+    """Find the accelerator, or check that the one asked for is really there."""
+    colab = in_colab()
+    has_gpu, has_tpu = torch.cuda.is_available(), tpu_available()
+    if accelerator == "gpu" and not has_gpu:
+        raise NlpbookError(
+            "GPU를 요청했지만 이 런타임에는 GPU가 없습니다. Colab이라면 [런타임] → [런타임 유형 변경]에서 GPU를 고르거나 accelerator='auto'를 쓰세요.",
+            "A GPU was asked for but this runtime has none: pick a GPU runtime in Colab, or use accelerator='auto'.",
+        )
+    if accelerator == "tpu" and not has_tpu:
+        raise NlpbookError(
+            "TPU를 요청했지만 torch_xla 또는 TPU가 없습니다. Colab의 TPU 런타임(v5e-1)을 고르거나 accelerator='auto'를 쓰세요.",
+            "A TPU was asked for but torch_xla or a TPU chip is missing: use Colab's TPU runtime, or accelerator='auto'.",
+        )
+    if accelerator in ("auto", "gpu") and has_gpu:
+        return Runtime("gpu", torch.cuda.get_device_name(0), torch.cuda.get_device_capability(0), colab)
+    if accelerator in ("auto", "tpu") and has_tpu:
+        return Runtime("tpu", "TPU", None, colab)
+    return Runtime("cpu", "CPU", None, colab)
+
+
+def choose_precision(runtime: Runtime, requested: str = "auto") -> tuple[str, str]:
+    """Return (precision, why) for Lightning's Trainer.
+
+    - GPU below compute capability 8.0 (T4, V100): fp16 mixed. The T4 has no
+      bf16 tensor cores, so bf16 runs there about 4x slower than fp16.
+    - GPU from 8.0 (A100, L4, H100): bf16 mixed, as fast as fp16 and needs no
+      loss scaling.
+    - TPU: bf16 true, the TPU's native number format.
+    - CPU: fp32. On a 2-core Xeon without AMX or AVX512-BF16, a 4-layer BERT
+      trained at 8.2 samples/s in bf16-mixed against 25.4 in 32-true
+      (benchmarks/cpu_precision.py): bf16 is emulated there, 3x slower.
+    """
+    if requested != "auto":
+        return requested, "asked for explicitly"
+    if runtime.accelerator == "gpu":
+        if runtime.capability < (8, 0):
+            return "16-mixed", f"{runtime.device_name} (compute capability {runtime.capability[0]}.{runtime.capability[1]}) has no fast bf16"
+        return "bf16-mixed", f"{runtime.device_name} has bf16 tensor cores"
+    if runtime.accelerator == "tpu":
+        return "bf16-true", "TPUs compute natively in bf16"
+    return "32-true", "on this kind of CPU fp32 was measured fastest"
+
+
+def resolve_work_dir(local_default: str = "nlpbook-work") -> Path:
+    """In Colab: mount Google Drive and work in MyDrive/nlpbook. Elsewhere: a local folder.
+
+    NLPBOOK_WORK_DIR overrides both (the tests use it).
+    """
+    if os.environ.get("NLPBOOK_WORK_DIR"):
+        work_dir = Path(os.environ["NLPBOOK_WORK_DIR"])
+    elif in_colab():
+        mount_drive()
+        work_dir = COLAB_WORK_DIR
+    else:
+        work_dir = Path(local_default)
+    check_writable(work_dir)
+    return work_dir
+
+
+def mount_drive() -> None:
+    """Mount Google Drive at /content/drive (Colab asks for permission once)."""
+    if (COLAB_DRIVE / "MyDrive").is_dir():
+        return
+    from google.colab import drive
+
+    drive.mount(str(COLAB_DRIVE))
+
+
+def check_writable(path: Path) -> None:
+    """Fail now, not at the first checkpoint, if the work dir cannot be written."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".write-test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as error:
+        raise NlpbookError(
+            f"작업 폴더 {path}에 쓸 수 없습니다({error.strerror}). 다른 폴더를 고르거나 Drive 연결을 확인하세요.",
+            f"Cannot write to the work dir {path} ({error.strerror}): choose another folder or check the Drive mount.",
+        ) from error
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (and dataloader workers) for repeatable runs (book: code 3-4)."""
+    import pytorch_lightning as pl
+
+    pl.seed_everything(seed, workers=True, verbose=False)
+
+
+def get_logger() -> logging.Logger:
+    """A logger that prints on every runtime (the book's printed nothing without CUDA)."""
+    logger = logging.getLogger("nlpbook")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("[nlpbook] %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+    return logger

@@ -1,0 +1,64 @@
+"""The training "system": the model, one shared step, the optimizer and its schedule (book: code 3-12).
+
+Two schedules, by name:
+- "faithful": what the book really ran. Its task asked for ExponentialLR but
+  returned it under the key "scheduler" instead of "lr_scheduler", so
+  Lightning never stepped it: constant lr 5e-5, AdamW(eps=1e-6), no weight decay.
+- "recommended" (default): the same AdamW with a linear warmup over the first
+  10% of steps and a linear decay to 0, the recipe of the KLUE baselines.
+"""
+
+import pytorch_lightning as pl
+import torch
+from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
+
+from .corpus import LABELS
+
+WARMUP_RATIO = 0.1
+
+
+class NliTask(pl.LightningModule):
+    def __init__(self, model, learning_rate: float = 5e-5, schedule: str = "recommended"):
+        super().__init__()
+        self.model = model
+        # from_pretrained returns a model in eval mode, and Lightning 2 keeps
+        # each submodule's mode: without this, dropout would be off all training.
+        self.model.train()
+        self.learning_rate = learning_rate
+        self.schedule = schedule
+        self.train_acc = MulticlassAccuracy(num_classes=len(LABELS), average="micro")
+        self.val_acc = MulticlassAccuracy(num_classes=len(LABELS), average="micro")
+        self.val_f1 = MulticlassF1Score(num_classes=len(LABELS), average="macro")
+
+    def forward(self, batch):
+        return self.model(**batch)
+
+    def training_step(self, batch, batch_idx):
+        output = self.model(**batch)
+        self.train_acc(output.logits.argmax(-1), batch["labels"])
+        self.log("train_loss", output.loss, prog_bar=True, on_step=True, on_epoch=True)
+        self.log("train_acc", self.train_acc, prog_bar=True, on_step=True, on_epoch=True)
+        self.log("lr", self.trainer.optimizers[0].param_groups[0]["lr"], on_step=True, on_epoch=False)
+        return output.loss
+
+    def validation_step(self, batch, batch_idx):
+        output = self.model(**batch)
+        predictions = output.logits.argmax(-1)
+        self.val_acc(predictions, batch["labels"])
+        self.val_f1(predictions, batch["labels"])
+        self.log("val_loss", output.loss, prog_bar=True, sync_dist=True)
+        self.log("val_acc", self.val_acc, prog_bar=True)
+        self.log("val_f1", self.val_f1)
+
+    def configure_optimizers(self):
+        # The fused kernel updates all parameters in one launch on a GPU.
+        fused = self.device.type == "cuda"
+        optimizer = torch.optim.AdamW(self.parameters(), lr=self.learning_rate, eps=1e-6, weight_decay=0.0, fused=fused)
+        if self.schedule == "faithful":
+            return optimizer
+        from transformers import get_linear_schedule_with_warmup
+
+        total = self.trainer.estimated_stepping_batches
+        scheduler = get_linear_schedule_with_warmup(optimizer, int(WARMUP_RATIO * total), total)
+        # "interval": "step" moves the lr every batch; Lightning's default is once per epoch.
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
