@@ -12,10 +12,25 @@ from pathlib import Path
 from .corpus import SPLITS, download_klue_nli, load_corpus
 from .features import cached_dataset, load_tokenizer, make_loaders
 from .model import load_model, uses_token_types
-from .runtime import check_writable, choose_precision, detect_runtime, get_logger, seed_everything
-from .settings import Settings
+from .runtime import check_writable, choose_precision, detect_runtime, get_logger, resolve_work_dir, seed_everything
+from .sample import sample_settings
+from .settings import Settings, smoke_mode
 from .task import NliTask
 from .trainer import build_trainer, resume_checkpoint
+
+
+def course_settings(**overrides) -> Settings:
+    """The settings every notebook starts from (book: code 3-3).
+
+    Normally the book's values, with the work dir on Drive in Colab. With
+    NLPBOOK_SMOKE=1 (the headless tests) the bundled sample, a tiny model and
+    a couple of epochs instead, announced in one line.
+    """
+    work_dir = resolve_work_dir()
+    if smoke_mode():
+        print("NLPBOOK_SMOKE=1: 번들 샘플 말뭉치와 작은 모델로 빠르게 실행합니다 / running on the bundled sample and a tiny model")
+        return sample_settings(work_dir, **{"epochs": 2, **overrides})
+    return Settings(work_dir=str(work_dir), **overrides)
 
 
 def build_datasets(settings: Settings, tokenizer, token_types: bool):
