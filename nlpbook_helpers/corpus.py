@@ -146,10 +146,13 @@ def fetch(url: str, dest: Path, split: Split, retries: int, backoff: float) -> N
             time.sleep(backoff * 2 ** (attempt - 1))
         try:
             _stream(url, part)
+        except urllib.error.HTTPError as error:
+            problem = f"HTTP {error.code} {error.reason}"
+            if 400 <= error.code < 500 and error.code != 429:
+                break  # a missing file stays missing: no point retrying
+            continue
         except (urllib.error.URLError, OSError) as error:
             problem = f"{type(error).__name__}: {getattr(error, 'reason', error)}"
-            if isinstance(error, urllib.error.HTTPError) and 400 <= error.code < 500 and error.code != 429:
-                break  # a missing file stays missing: no point retrying
             continue
         problem = _problem(part, split)
         if problem is None:

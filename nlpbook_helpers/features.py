@@ -98,7 +98,10 @@ def cached_dataset(tokenizer, examples, max_seq_length, token_types, corpus_file
     """
     key = hashlib.sha256()
     key.update(json.dumps([CACHE_VERSION, max_seq_length, token_types]).encode())
-    key.update(tokenizer.backend_tokenizer.to_str().encode())
+    vocabulary_and_rules = json.loads(tokenizer.backend_tokenizer.to_str())
+    for changes_per_call in ("truncation", "padding"):  # set by each tokenizer call, not part of the ids
+        vocabulary_and_rules.pop(changes_per_call, None)
+    key.update(json.dumps(vocabulary_and_rules, sort_keys=True).encode())
     key.update(Path(corpus_file).read_bytes())
     path = Path(cache_dir) / f"{Path(corpus_file).stem}-{key.hexdigest()[:16]}.safetensors"
     if path.exists():

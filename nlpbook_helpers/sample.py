@@ -19,8 +19,11 @@ from .settings import Settings
 SAMPLE_DATA_DIR = Path(__file__).parent / "data"
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
-# ~100k parameters: a 2-layer encoder of width 32 over a ~1.6k-token vocabulary.
-TINY_SHAPE = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64)
+# ~75k parameters: a 2-layer encoder of width 32 over a 1.6k-token vocabulary. With a few hundred
+# training pairs it memorises the sample quickly; dropout 0.3 (instead of BERT's 0.1) is what made it
+# generalise: best val_acc 0.69 -> 0.94 on the sample dev set in the same 30 epochs.
+TINY_SHAPE = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+                  hidden_dropout_prob=0.3)
 
 
 def sample_texts() -> list[str]:
@@ -32,26 +35,39 @@ def sample_texts() -> list[str]:
 
 
 def build_tokenizer(vocab_size: int = 1600):
-    """A WordPiece tokenizer trained on the sample, with a deterministic vocabulary.
+    """A WordPiece tokenizer whose vocabulary is counted from the sample, deterministically.
 
-    The trainer assigns ids in an order that changes from run to run, so the
-    learned vocabulary is re-numbered in sorted order.
+    The `tokenizers` WordPieceTrainer breaks ties between equally frequent
+    merges differently on every run, so even the *set* of tokens it learns
+    changes (measured: 4 runs, 4 vocabularies). We count instead: every
+    character (as a word start and as a ## continuation), then the most
+    frequent word starts and ## endings of 2-4 characters, ties broken by the
+    token's text. Korean words are stem + ending, so frequent endings like
+    ##었다 or ##지 않았다's pieces become tokens of their own.
     """
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+    from collections import Counter
+
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
     from transformers import BertTokenizerFast
 
-    def make(vocab=None):
-        tokenizer = Tokenizer(models.WordPiece(vocab=vocab, unk_token="[UNK]"))
-        tokenizer.normalizer = normalizers.BertNormalizer(lowercase=False, strip_accents=False)
-        tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-        tokenizer.decoder = decoders.WordPiece()
-        return tokenizer
+    normalizer = normalizers.BertNormalizer(lowercase=False, strip_accents=False)
+    pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    words = [word for text in sample_texts()
+             for word, _ in pre_tokenizer.pre_tokenize_str(normalizer.normalize_str(text))]
+    chars = sorted({c for word in words for c in word})
+    pieces = Counter()
+    for word in words:
+        for n in range(2, min(len(word), 4) + 1):
+            pieces[word[:n]] += 1
+            pieces["##" + word[-n:]] += 1
+    base = SPECIAL_TOKENS + chars + ["##" + c for c in chars]
+    frequent = [piece for piece, count in sorted(pieces.items(), key=lambda kv: (-kv[1], kv[0])) if count >= 2]
+    tokens = base + frequent[: max(vocab_size - len(base), 0)]
 
-    trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS, show_progress=False)
-    learned = make()
-    learned.train_from_iterator(sample_texts(), trainer)
-    tokens = SPECIAL_TOKENS + sorted(set(learned.get_vocab()) - set(SPECIAL_TOKENS))
-    tokenizer = make({token: i for i, token in enumerate(tokens)})
+    tokenizer = Tokenizer(models.WordPiece({token: i for i, token in enumerate(tokens)}, unk_token="[UNK]"))
+    tokenizer.normalizer = normalizer
+    tokenizer.pre_tokenizer = pre_tokenizer
+    tokenizer.decoder = decoders.WordPiece()
     tokenizer.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]",
         pair="[CLS] $A [SEP] $B:1 [SEP]:1",

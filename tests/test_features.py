@@ -1,0 +1,90 @@
+import torch
+
+from nlpbook_helpers.corpus import NliExample, load_corpus
+from nlpbook_helpers.features import (LengthGroupedSampler, PadCollator, PairDataset, cached_dataset, encode_pairs,
+                                      load_tokenizer, make_loaders)
+from nlpbook_helpers.sample import SAMPLE_DATA_DIR
+
+PAIR = NliExample("영화가 정말 재미있었다.", "영화가 재미있었다.", 0, "NSMC")
+
+
+def test_pair_layout_and_segments(tiny_bert):
+    tokenizer = load_tokenizer(str(tiny_bert))
+    features = encode_pairs(tokenizer, [PAIR], max_seq_length=64)
+    tokens = tokenizer.convert_ids_to_tokens(features["input_ids"][0])
+    types = features["token_type_ids"][0]
+    first_sep = tokens.index("[SEP]")
+    assert tokens[0] == "[CLS]" and tokens[-1] == "[SEP]" and tokens.count("[SEP]") == 2
+    assert types == [0] * (first_sep + 1) + [1] * (len(tokens) - first_sep - 1)
+    assert "[UNK]" not in tokens  # Hangul survives (no lower-casing / accent stripping)
+    assert tokenizer.decode(features["input_ids"][0][1:first_sep]).replace(" ", "") == PAIR.premise.replace(" ", "")
+
+
+def test_truncation_at_max_seq_length(tiny_bert):
+    tokenizer = load_tokenizer(str(tiny_bert))
+    long = NliExample("영화가 " * 100, "정말 재미있었다.", 1, "NSMC")
+    ids = encode_pairs(tokenizer, [long], max_seq_length=16)["input_ids"][0]
+    assert len(ids) == 16
+    assert tokenizer.convert_ids_to_tokens(ids).count("[SEP]") == 2  # the hypothesis is kept, the premise cut
+
+
+def test_single_segment_models_get_no_token_types(tiny_models):
+    tokenizer = load_tokenizer(str(tiny_models["roberta"]))
+    assert "token_type_ids" not in encode_pairs(tokenizer, [PAIR], 64, token_types=False)
+
+
+def test_dynamic_versus_fixed_padding(tiny_bert):
+    tokenizer = load_tokenizer(str(tiny_bert))
+    short, longer = NliExample("비가 온다.", "비가 내린다.", 0, "x"), NliExample("오늘 서울에 비가 많이 왔다.", "서울은 맑았다.", 1, "x")
+    dataset = PairDataset.from_features(encode_pairs(tokenizer, [short, longer], 64))
+    items = [dataset[0], dataset[1]]
+    dynamic = PadCollator(tokenizer.pad_token_id)(items)
+    fixed = PadCollator(tokenizer.pad_token_id, fixed_length=64)(items)
+    longest = max(dataset.lengths())
+    assert dynamic["input_ids"].shape == (2, longest) and fixed["input_ids"].shape == (2, 64)
+    for batch in (dynamic, fixed):
+        assert batch["attention_mask"].sum(1).tolist() == dataset.lengths()
+        assert (batch["input_ids"][batch["attention_mask"] == 0] == tokenizer.pad_token_id).all()
+        assert batch["labels"].tolist() == [0, 1]
+    assert torch.equal(fixed["input_ids"][:, :longest], dynamic["input_ids"])
+
+
+def test_cache_is_reused_and_keyed_by_what_changes_the_ids(tiny_bert, tmp_path):
+    tokenizer = load_tokenizer(str(tiny_bert))
+    train, _ = load_corpus(SAMPLE_DATA_DIR)
+    corpus_file = SAMPLE_DATA_DIR / "klue-nli-v1.1_train.json"
+    first = cached_dataset(tokenizer, train, 64, True, corpus_file, tmp_path)
+    again = cached_dataset(tokenizer, train, 64, True, corpus_file, tmp_path)
+    shorter = cached_dataset(tokenizer, train, 32, True, corpus_file, tmp_path)
+    assert len(list(tmp_path.glob("*.safetensors"))) == 2
+    assert all(torch.equal(first.flat[k], again.flat[k]) for k in first.flat)
+    assert max(shorter.lengths()) == 32 < max(first.lengths())
+    assert first[0]["input_ids"].tolist() == encode_pairs(tokenizer, train[:1], 64)["input_ids"][0]
+
+
+def test_length_grouped_sampler_is_a_deterministic_shuffle_with_less_padding():
+    lengths = [int(x) for x in torch.randint(10, 64, (2000,), generator=torch.Generator().manual_seed(0))]
+    sampler = LengthGroupedSampler(lengths, batch_size=32, seed=7)
+    order = list(sampler)
+    assert sorted(order) == list(range(2000)) and order == list(LengthGroupedSampler(lengths, 32, 7))
+    sampler.set_epoch(1)
+    assert list(sampler) != order
+
+    def padded(indices):
+        return sum(max(lengths[i] for i in indices[s:s + 32]) * len(indices[s:s + 32]) for s in range(0, 2000, 32))
+
+    random_order = torch.randperm(2000, generator=torch.Generator().manual_seed(0)).tolist()
+    assert padded(order) < 0.8 * padded(random_order)
+
+
+def test_loaders_shuffle_train_and_keep_dev_in_order(tiny_bert):
+    tokenizer = load_tokenizer(str(tiny_bert))
+    train, dev = load_corpus(SAMPLE_DATA_DIR)
+    train_set = PairDataset.from_features(encode_pairs(tokenizer, train, 64))
+    dev_set = PairDataset.from_features(encode_pairs(tokenizer, dev, 64))
+    train_loader, dev_loader = make_loaders(train_set, dev_set, 32, tokenizer.pad_token_id)
+    assert next(iter(dev_loader))["labels"].tolist() == [e.label for e in dev[:32]]
+    torch.manual_seed(0)
+    first = next(iter(train_loader))["labels"].tolist()
+    assert first != [e.label for e in train[:32]]
+    assert len(train_loader) == -(-len(train) // 32)

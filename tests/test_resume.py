@@ -1,0 +1,92 @@
+"""Kill a training run with SIGKILL at awkward moments, rerun it, and check nothing was lost.
+
+A Colab disconnect kills the Python process without warning. What must hold:
+the rerun resumes from checkpoints/last.ckpt (never from a half-written one),
+the step count continues, and metrics.json ends with every epoch.
+"""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from nlpbook_helpers.errors import NlpbookError
+from nlpbook_helpers.trainer import resume_checkpoint
+
+HERE = Path(__file__).parent
+EPOCHS, STEPS_PER_EPOCH = 3, 23  # the sample: 360 pairs in batches of 16
+ARGS = ["train", "--sample", "--epochs", str(EPOCHS), "--checkpoint-every", "5"]
+
+
+def start(work, harness="-m nlpbook_helpers"):
+    command = [sys.executable, *harness.split(), *ARGS, "--work-dir", str(work)]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for(condition, process, timeout=180):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert process.poll() is None, f"run ended before the kill point: {process.stderr.read()[-2000:]}"
+        assert time.monotonic() < deadline, "kill point never reached"
+        time.sleep(0.02)
+
+
+def kill(process):
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+
+
+def saved_step(checkpoint):
+    return torch.load(checkpoint, map_location="cpu", weights_only=False)["global_step"]
+
+
+def test_killed_runs_resume_and_finish_complete(tmp_path):
+    output = tmp_path / "runs" / "sample"
+    checkpoint = output / "checkpoints" / "last.ckpt"
+
+    # 1. Killed mid-epoch, right after the first periodic checkpoint (step 5 of 23).
+    run = start(tmp_path)
+    wait_for(checkpoint.exists, run)
+    kill(run)
+    first = saved_step(checkpoint)
+    assert 0 < first < STEPS_PER_EPOCH
+
+    # 2. Killed while last.ckpt.part is half written: last.ckpt must still be the previous, whole one.
+    run = start(tmp_path, harness=str(HERE / "slow_checkpoint_train.py"))
+    part = checkpoint.with_name("last.ckpt.part")
+    wait_for(lambda: part.exists() and part.stat().st_size > 0, run)
+    time.sleep(0.5)
+    kill(run)
+    assert part.exists()  # the interrupted write...
+    assert saved_step(checkpoint) >= first  # ...never replaced the good checkpoint
+    assert resume_checkpoint(output) == checkpoint
+
+    # 3. Killed at an arbitrary moment after the first epoch ended.
+    run = start(tmp_path)
+    wait_for(lambda: saved_step(checkpoint) >= STEPS_PER_EPOCH + 5 if checkpoint.exists() else False, run)
+    kill(run)
+    before_last_rerun = saved_step(checkpoint)
+
+    # 4. The plain rerun finishes the job.
+    done = subprocess.run([sys.executable, "-m", "nlpbook_helpers", *ARGS, "--work-dir", str(tmp_path)],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert f"resuming from {checkpoint}" in done.stdout
+    metrics = json.loads((output / "metrics.json").read_text())
+    assert [row["epoch"] for row in metrics["epochs"]] == list(range(1, EPOCHS + 1))
+    assert [row["step"] for row in metrics["epochs"]] == [STEPS_PER_EPOCH * e for e in range(1, EPOCHS + 1)]
+    assert saved_step(checkpoint) == EPOCHS * STEPS_PER_EPOCH > before_last_rerun
+    assert (output / "best" / "model.safetensors").exists()
+
+
+def test_damaged_checkpoint_is_reported_not_loaded(tmp_path):
+    checkpoint = tmp_path / "checkpoints" / "last.ckpt"
+    checkpoint.parent.mkdir()
+    checkpoint.write_bytes(b"PK\x03\x04 half of a zip file")
+    with pytest.raises(NlpbookError, match="is damaged .* delete it to train from the start"):
+        resume_checkpoint(tmp_path)

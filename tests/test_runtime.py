@@ -1,0 +1,48 @@
+import pytest
+
+from nlpbook_helpers.errors import NlpbookError
+from nlpbook_helpers.runtime import Runtime, check_writable, choose_precision, detect_runtime, resolve_work_dir
+
+
+@pytest.mark.parametrize("runtime, expected", [
+    (Runtime("gpu", "Tesla T4", (7, 5), True), "16-mixed"),
+    (Runtime("gpu", "Tesla V100", (7, 0), False), "16-mixed"),
+    (Runtime("gpu", "NVIDIA L4", (8, 9), True), "bf16-mixed"),
+    (Runtime("gpu", "NVIDIA A100", (8, 0), True), "bf16-mixed"),
+    (Runtime("tpu", "TPU", None, True), "bf16-true"),
+    (Runtime("cpu", "CPU", None, False), "32-true"),
+])
+def test_auto_precision_per_runtime(runtime, expected):
+    precision, why = choose_precision(runtime)
+    assert precision == expected and why
+
+
+def test_explicit_precision_wins():
+    assert choose_precision(Runtime("cpu", "CPU", None, False), "bf16-mixed")[0] == "bf16-mixed"
+
+
+def test_this_machine_is_a_cpu_runtime():
+    assert detect_runtime().accelerator == "cpu"
+
+
+def test_gpu_asked_on_cpu_runtime_is_a_clear_error():
+    with pytest.raises(NlpbookError, match="A GPU was asked for but this runtime has none"):
+        detect_runtime("gpu")
+
+
+def test_tpu_asked_without_torch_xla_is_a_clear_error():
+    with pytest.raises(NlpbookError, match="torch_xla or a TPU chip is missing"):
+        detect_runtime("tpu")
+
+
+def test_unwritable_work_dir_fails_early(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    with pytest.raises(NlpbookError, match="Cannot write to the work dir"):
+        check_writable(blocker / "work")
+
+
+def test_work_dir_from_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("NLPBOOK_WORK_DIR", str(tmp_path / "w"))
+    assert resolve_work_dir() == tmp_path / "w"
+    assert (tmp_path / "w").is_dir()

@@ -1,0 +1,30 @@
+"""The whole run through pipeline.train: determinism and resuming where a run stopped."""
+
+import json
+
+import torch
+
+from nlpbook_helpers.pipeline import train
+from nlpbook_helpers.sample import sample_settings
+
+
+def test_same_seed_same_metrics(tmp_path):
+    first = train(sample_settings(tmp_path / "a", epochs=2))
+    second = train(sample_settings(tmp_path / "b", epochs=2))
+    assert first == second
+    assert first["epochs"][-1]["step"] == 2 * 23
+
+
+def test_rerun_resumes_from_last_checkpoint(tmp_path):
+    settings = sample_settings(tmp_path, epochs=3, max_steps=30)  # stops 7 steps into epoch 2
+    train(settings)
+    checkpoint = torch.load(tmp_path / "runs/sample/checkpoints/last.ckpt", weights_only=False)
+    assert checkpoint["global_step"] == 30
+
+    metrics = train(sample_settings(tmp_path, epochs=3))  # same output dir: picks up at step 30
+    assert [row["epoch"] for row in metrics["epochs"]] == [1, 2, 3]
+    assert [row["step"] for row in metrics["epochs"]] == [23, 46, 69]
+    checkpoint = torch.load(tmp_path / "runs/sample/checkpoints/last.ckpt", weights_only=False)
+    assert checkpoint["global_step"] == 69
+    history = json.loads((tmp_path / "runs/sample/metrics.json").read_text())
+    assert history == metrics
