@@ -2,9 +2,16 @@
 
 What is written to the output dir (on Drive in Colab):
 - checkpoints/last.ckpt: everything needed to resume (weights, optimizer,
-  schedule, step, RNG states, best-so-far), every N optimizer steps and at
-  each epoch end, written to a temporary file and renamed, so a kill during
-  the write leaves the previous one intact.
+  schedule, step, RNG states, the metrics so far), every N optimizer steps
+  and at each epoch end, written to a temporary file and renamed, so a kill
+  during the write leaves the previous one intact.
+
+Resuming in the middle of an epoch: optimizer, schedule, step count and
+metrics continue exactly. The interrupted epoch runs only the batches it had
+left (say 16 of 23), but the loader cannot remember its position, so those
+batches are drawn from a fresh shuffle of the whole training set: in that
+one epoch some pairs are seen twice and others not at all. Every later epoch
+is a normal full pass.
 - best/: the best epoch's model and tokenizer from `save_pretrained`
   (safetensors, ~0.4 GB for kcbert-base instead of the book's 1.3 GB
   Lightning checkpoint). "Best" means highest val_acc: accuracy is KLUE-NLI's
@@ -16,9 +23,11 @@ Only these are kept, so a run never fills a learner's Drive.
 
 import json
 import os
+import random
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytorch_lightning as pl
 import torch
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
@@ -53,11 +62,31 @@ class LastCheckpoint(Callback):
         self.every_n_steps = every_n_steps
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-        if trainer.global_step % self.every_n_steps == 0:
+        if trainer.global_step % self.every_n_steps == 0 or trainer.global_step == trainer.max_steps:
             self.save(trainer, pl_module)
 
     def on_train_epoch_end(self, trainer, pl_module):
-        self.save(trainer, pl_module)
+        # Only after a whole epoch: when max_steps stops one midway, Lightning still calls this hook,
+        # and a checkpoint written here would mark the unfinished epoch as done.
+        if trainer.fit_loop.epoch_loop.batch_progress.is_last_batch:
+            self.save(trainer, pl_module)
+
+    def state_dict(self):
+        """Lightning's checkpoint has no random-number states; we add them so dropout and shuffling continue the same way."""
+        kind, keys, position, has_gauss, gauss = np.random.get_state()
+        numpy_state = (kind, torch.from_numpy(keys.astype(np.int64)), position, has_gauss, gauss)  # loadable with weights_only
+        states = {"python": random.getstate(), "numpy": numpy_state, "torch": torch.get_rng_state()}
+        if torch.cuda.is_available():
+            states["cuda"] = torch.cuda.get_rng_state_all()
+        return states
+
+    def load_state_dict(self, state_dict):
+        random.setstate(state_dict["python"])
+        kind, keys, position, has_gauss, gauss = state_dict["numpy"]
+        np.random.set_state((kind, keys.numpy().astype(np.uint32), position, has_gauss, gauss))
+        torch.set_rng_state(state_dict["torch"])
+        if "cuda" in state_dict and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state_dict["cuda"])
 
     def save(self, trainer, pl_module):
         if trainer.is_global_zero:
