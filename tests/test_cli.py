@@ -6,6 +6,7 @@ import sys
 
 import pytest
 
+from nlpbook_helpers.cli import main
 from nlpbook_helpers.sample import SAMPLE_DATA_DIR
 
 
@@ -77,12 +78,14 @@ def test_predict_one_pair_and_a_jsonl_file(trained, tmp_path):
     (["predict", "--model-dir", "{best}", "--input", "{tmp}/missing.jsonl"], "does not exist"),
     (["evaluate", "--model-dir", "{best}", "--data-dir", "{tmp}"], "is not readable KLUE-NLI JSON"),
 ])
-def test_bad_input_is_one_line_and_exit_2(trained, tmp_path, args, words):
+def test_bad_input_is_one_line_and_exit_2(trained, tmp_path, capsys, args, words):
+    # In-process (same main() as `python -m nlpbook_helpers`), to spare a process start per case.
     args = [a.format(best=trained[0] / "best", tmp=tmp_path) for a in args]
-    result = cli(*args, "--work-dir", tmp_path) if args[0] == "train" else cli(*args)
-    assert result.returncode == 2
-    assert "Traceback" not in result.stderr
-    last = result.stderr.strip().splitlines()[-1]
+    code = main([*args, "--work-dir", str(tmp_path)] if args[0] == "train" else args)
+    stderr = capsys.readouterr().err
+    assert code == 2
+    assert "Traceback" not in stderr
+    last = stderr.strip().splitlines()[-1]
     assert last.startswith("error: ") and words in last and " / " in last  # Korean / English
 
 
