@@ -72,4 +72,7 @@ def train(settings: Settings) -> dict:
     if resume:
         log.info(f"resuming from {resume}")
     trainer.fit(task, train_loader, dev_loader, ckpt_path=resume)
-    return json.loads((Path(settings.output_dir) / "metrics.json").read_text(encoding="utf-8"))
+    metrics_file = Path(settings.output_dir) / "metrics.json"
+    if not metrics_file.exists() or json.loads(metrics_file.read_text())["epochs"][-1]["step"] != trainer.global_step:
+        trainer.validate(task, dev_loader, verbose=False)  # max_steps stopped mid-epoch: measure where we stopped
+    return json.loads(metrics_file.read_text(encoding="utf-8"))
