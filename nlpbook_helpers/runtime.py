@@ -135,11 +135,20 @@ def seed_everything(seed: int) -> None:
     pl.seed_everything(seed, workers=True, verbose=False)
 
 
+class _TqdmHandler(logging.Handler):
+    """Print through tqdm.write, so a log line never lands in the middle of a progress bar."""
+
+    def emit(self, record):
+        from tqdm.auto import tqdm
+
+        tqdm.write(self.format(record), file=sys.stdout)
+
+
 def get_logger() -> logging.Logger:
     """A logger that prints on every runtime (the book's printed nothing without CUDA)."""
     logger = logging.getLogger("nlpbook")
     if not logger.handlers:
-        handler = logging.StreamHandler(sys.stdout)
+        handler = _TqdmHandler()
         handler.setFormatter(logging.Formatter("[nlpbook] %(message)s"))
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
