@@ -107,6 +107,14 @@ def load_corpus(data_dir: str | Path) -> tuple[list[NliExample], list[NliExample
     return tuple(read_klue_nli(data_dir / SPLITS[split].filename) for split in ("train", "dev"))
 
 
+def ensure_corpus(data_dir: str | Path) -> tuple[list[NliExample], list[NliExample]]:
+    """Train and dev examples, downloading the two files first if either is missing (book: code 3-6)."""
+    data_dir = Path(data_dir)
+    if not all((data_dir / split.filename).exists() for split in SPLITS.values()):
+        download_klue_nli(data_dir)
+    return load_corpus(data_dir)
+
+
 def download_klue_nli(
     data_dir: str | Path, base_url: str = KLUE_BASE_URL, retries: int = 4, backoff: float = 2.0
 ) -> dict[str, Path]:

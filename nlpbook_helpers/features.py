@@ -16,7 +16,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from .corpus import NliExample
+from .corpus import SPLITS, NliExample, ensure_corpus
 
 CACHE_VERSION = 1
 
@@ -186,3 +186,23 @@ def make_loaders(train: PairDataset, dev: PairDataset, batch_size: int, pad_toke
     dev_loader = DataLoader(dev, batch_size=batch_size, shuffle=False, collate_fn=collate,
                             num_workers=0, pin_memory=pin_memory)
     return train_loader, dev_loader
+
+
+def build_datasets(settings, tokenizer, token_types: bool) -> tuple[PairDataset, PairDataset]:
+    """Both splits, read (downloaded if missing) and encoded through the feature cache (book: code 3-8, 3-10)."""
+    examples = ensure_corpus(settings.data_dir)
+    cache_dir = Path(settings.work_dir) / "cache"
+    return tuple(
+        cached_dataset(tokenizer, split_examples, settings.max_seq_length, token_types,
+                       Path(settings.data_dir) / split.filename, cache_dir)
+        for split_examples, split in zip(examples, SPLITS.values())
+    )
+
+
+def runtime_loaders(settings, runtime, tokenizer, train: PairDataset, dev: PairDataset):
+    """make_loaders with the choices a runtime dictates: fixed shapes on a TPU, pinned memory on a GPU."""
+    return make_loaders(
+        train, dev, settings.batch_size, tokenizer.pad_token_id,
+        fixed_length=settings.max_seq_length if runtime.accelerator == "tpu" else None,
+        length_grouped=settings.length_grouped, seed=settings.seed, pin_memory=runtime.accelerator == "gpu",
+    )

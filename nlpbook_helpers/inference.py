@@ -96,8 +96,12 @@ def check_pair(pair, index: int = 0) -> tuple[str, str]:
 
 
 def evaluate(predictor: Predictor, examples: list[NliExample], batch_size: int = 64) -> dict:
+    """Predict every example and score the predictions (see score)."""
+    return score(examples, predictor.predict_batch([(e.premise, e.hypothesis) for e in examples], batch_size))
+
+
+def score(examples: list[NliExample], predictions: list[Prediction]) -> dict:
     """Accuracy, per-class precision/recall/F1 and the confusion matrix (rows: gold, columns: predicted)."""
-    predictions = predictor.predict_batch([(e.premise, e.hypothesis) for e in examples], batch_size)
     gold = torch.tensor([e.label for e in examples])
     predicted = torch.tensor([LABELS.index(p.label) for p in predictions])
     confusion = torch.zeros(len(LABELS), len(LABELS), dtype=torch.long)

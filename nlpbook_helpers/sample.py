@@ -3,7 +3,7 @@
 No network is needed to run the whole pipeline: `data/` holds a small
 corpus in KLUE-NLI's exact JSON format, written for this project, and
 `build_tiny_model` trains a WordPiece vocabulary on it and saves a randomly
-initialised ~100k-parameter encoder with `save_pretrained`. That folder is
+initialised ~75k-parameter encoder with `save_pretrained`. That folder is
 then loaded through the same `from_pretrained` calls as beomi/kcbert-base,
 so the tests exercise the real loading path. The tiny model checks the
 pipeline; real results come from kcbert-base.

@@ -71,6 +71,23 @@ def check_max_seq_length(max_seq_length: int, model_positions: int, model_name: 
         )
 
 
+def course_settings(**overrides) -> "Settings":
+    """The settings every notebook starts from (book: code 3-3).
+
+    Normally the book's values, with the work dir on Drive in Colab. With
+    NLPBOOK_SMOKE=1 (the headless tests) the bundled sample, a tiny model and
+    8 quick epochs instead (enough for it to learn), announced in one line.
+    """
+    from .runtime import resolve_work_dir
+    from .sample import sample_settings  # sample builds on Settings, so it is imported here, not at the top
+
+    work_dir = resolve_work_dir()
+    if smoke_mode():
+        print("NLPBOOK_SMOKE=1: 번들 샘플 말뭉치와 작은 모델로 빠르게 실행합니다 / running on the bundled sample and a tiny model")
+        return sample_settings(work_dir, **{"epochs": 8, **overrides})
+    return Settings(work_dir=str(work_dir), **overrides)
+
+
 def smoke_mode() -> bool:
     """True when NLPBOOK_SMOKE=1: notebooks then use the bundled sample and a tiny model."""
     return os.environ.get("NLPBOOK_SMOKE", "") == "1"

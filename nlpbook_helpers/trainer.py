@@ -209,7 +209,7 @@ def build_trainer(settings, runtime: Runtime, precision: str, tokenizer) -> pl.T
         callbacks=[
             LastCheckpoint(output_dir / "checkpoints" / "last.ckpt", settings.checkpoint_every_n_steps),
             BestModelExport(output_dir, tokenizer, settings.max_seq_length),
-            TQDMProgressBar(refresh_rate=10),  # plain tqdm: renders in Colab, Jupyter and logs alike
+            TQDMProgressBar(refresh_rate=10),  # tqdm: widget bars in notebooks, text bars in a terminal
         ],
         plugins=[AtomicCheckpointIO()],
         enable_checkpointing=False,  # LastCheckpoint and BestModelExport replace ModelCheckpoint
