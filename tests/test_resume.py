@@ -90,3 +90,20 @@ def test_damaged_checkpoint_is_reported_not_loaded(tmp_path):
     checkpoint.write_bytes(b"PK\x03\x04 half of a zip file")
     with pytest.raises(NlpbookError, match="is damaged .* delete it to train from the start"):
         resume_checkpoint(tmp_path)
+
+
+def test_export_killed_between_its_two_renames_keeps_the_previous_best(tmp_path):
+    from nlpbook_helpers.trainer import replace_dir, restore_interrupted_export
+
+    (tmp_path / "best").mkdir()
+    (tmp_path / "best" / "model.safetensors").write_text("epoch 1")
+    # A kill right after `best` was moved aside and before `best.part` took its place:
+    (tmp_path / "best").rename(tmp_path / "best.old")
+    (tmp_path / "best.part").mkdir()
+    restore_interrupted_export(tmp_path)
+    assert (tmp_path / "best" / "model.safetensors").read_text() == "epoch 1"
+
+    (tmp_path / "best.part" / "model.safetensors").write_text("epoch 2")
+    replace_dir(tmp_path / "best.part", tmp_path / "best")
+    assert (tmp_path / "best" / "model.safetensors").read_text() == "epoch 2"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best"]
