@@ -11,7 +11,6 @@ user can fix ends with one line on stderr and exit code 2, no traceback.
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -85,7 +84,6 @@ def run_train(args):
     from .sample import sample_settings
     from .settings import Settings
 
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     given = {name: getattr(args, name) for name in TRAIN_FIELDS if getattr(args, name) is not None}
     work_dir = Path(args.work_dir) if args.work_dir else resolve_work_dir()
     settings = sample_settings(work_dir, **given) if args.sample else Settings(work_dir=str(work_dir), **given)
