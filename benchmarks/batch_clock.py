@@ -1,0 +1,93 @@
+"""Timing, memory and disk figures shared by both sides of benchmarks/vs_original.py.
+
+The same code measures both stacks, so neither side gets a friendlier
+stopwatch. It runs under Python 3.7 with pytorch-lightning 1.3.4 (the original)
+and under Python 3.11 with Lightning 2 (ours): hence no newer syntax, and the
+hooks take the trailing arguments that differ between those versions as *unused.
+"""
+
+import json
+import os
+import resource
+import time
+
+import pytorch_lightning as pl
+
+RESULT_PREFIX = "BENCH_RESULT "  # marks the one stdout line vs_original.py reads
+
+
+class BatchClock(pl.Callback):
+    """Records when each training batch ends, and how many real and padded tokens it held.
+
+    Throughput is taken between batch ends within an epoch, after `warmup`
+    batches of the first epoch. It covers the data loader, forward, backward
+    and the optimizer step, and leaves out validation and each epoch's start-up
+    (worker processes, allocator warm-up), which are counted in the epoch times.
+    The process's CPU time is recorded beside the wall time: on a machine other
+    jobs share, wall time swells with their load and CPU time much less
+    (DataLoader worker processes are not in it).
+    """
+
+    def __init__(self, warmup):
+        self.warmup = warmup
+        self.epoch_starts = []
+        self.batches = []  # (epoch, end time, process CPU time, samples, real tokens, padded tokens)
+
+    def on_train_epoch_start(self, trainer, pl_module, *unused):
+        self.epoch_starts.append(time.perf_counter())
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, *unused):
+        mask = batch["attention_mask"]
+        self.batches.append((trainer.current_epoch, time.perf_counter(), time.process_time(),
+                             mask.shape[0], int(mask.sum()), mask.numel()))
+
+    def summary(self):
+        seconds, cpu_seconds, samples, real, padded, steps = 0.0, 0.0, 0, 0, 0, 0
+        seen_in_epoch = 0
+        for previous, batch in zip([None] + self.batches, self.batches):
+            same_epoch = previous is not None and previous[0] == batch[0]
+            seen_in_epoch = seen_in_epoch + 1 if same_epoch else 1
+            if same_epoch and (batch[0] > 0 or seen_in_epoch > self.warmup):
+                seconds += batch[1] - previous[1]
+                cpu_seconds += batch[2] - previous[2]
+                samples += batch[3]
+                real += batch[4]
+                padded += batch[5]
+                steps += 1
+        if not steps:
+            raise RuntimeError("no batch was timed: give the run more than %d batches" % (self.warmup + 1))
+        epoch_ends = {}
+        for batch in self.batches:
+            epoch_ends[batch[0]] = batch[1]
+        return {
+            "train_samples_per_s": samples / seconds,
+            "ms_per_step": 1000 * seconds / steps,
+            "cpu_ms_per_step": 1000 * cpu_seconds / steps,
+            "timed_steps": steps,
+            "real_tokens_per_batch": real / steps,
+            "padded_tokens_per_batch": padded / steps,
+            "padding_waste": 1 - real / padded,
+            "epoch_s": [epoch_ends[e] - start for e, start in enumerate(self.epoch_starts) if e in epoch_ends],
+        }
+
+
+def peak_rss_mb(who=resource.RUSAGE_SELF):
+    """Peak resident memory of this process, or with RUSAGE_CHILDREN of its largest finished child
+    (a DataLoader worker), in MB: Linux reports kilobytes."""
+    return resource.getrusage(who).ru_maxrss / 1024
+
+
+def files_mb(paths):
+    """Total size of the given files, and of every file under the given folders."""
+    total = 0
+    for path in paths:
+        if os.path.isdir(path):
+            total += sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(path) for f in files)
+        else:
+            total += os.path.getsize(path)
+    return total / 2 ** 20
+
+
+def report(figures):
+    """Print the figures as the one line vs_original.py parses."""
+    print(RESULT_PREFIX + json.dumps(figures), flush=True)
