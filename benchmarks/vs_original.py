@@ -54,7 +54,7 @@ def main(argv=None):
     original_python = ensure_original_venv(Path(args.original_venv), args.python37)
     shape = "full" if args.full else "small"
     work_dir = Path(args.work_dir or CACHE / f"work-{shape}")
-    shutil.rmtree(work_dir, ignore_errors=True)  # every run starts cold: no feature caches, no checkpoints
+    shutil.rmtree(work_dir / "runs", ignore_errors=True)  # every run starts cold: no feature caches, no checkpoints
     print(f"writing the workload to {work_dir} ...", flush=True)
     paths = workload.write_workload(work_dir, shape, args.seed)
 
@@ -100,8 +100,10 @@ def parse_args(argv):
                         help="ours without length-grouped batches (dynamic padding only)")
     parser.add_argument("--original-venv", default=str(CACHE / "original-venv"),
                         help="where the Python 3.7 environment of the original lives (created if missing)")
-    parser.add_argument("--python37", default=default_python37(), help="the Python 3.7 that creates that venv")
-    parser.add_argument("--work-dir", help=f"data, models and runs (default {CACHE}/work-SHAPE, wiped each run)")
+    parser.add_argument("--python37", help="the Python 3.7 that creates that venv (default: pyenv's 3.7.16, "
+                        "else python3.7 on PATH)")
+    parser.add_argument("--work-dir", help=f"data, models and runs (default {CACHE}/work-SHAPE; its runs/ is "
+                        "wiped each time)")
     return parser.parse_args(argv)
 
 
@@ -114,7 +116,7 @@ def default_python37() -> str:
     return str(Path(root) / "versions" / "3.7.16" / "bin" / "python")
 
 
-def ensure_original_venv(venv: Path, python37: str) -> Path:
+def ensure_original_venv(venv: Path, python37: str | None) -> Path:
     """The venv's python, after creating the venv and installing the original stack if that has not been done.
 
     A half-finished install (interrupted download) is detected by importing
@@ -129,7 +131,8 @@ def ensure_original_venv(venv: Path, python37: str) -> Path:
     venv.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "a") as out:
         if not python.exists():
-            subprocess.run([python37, "-m", "venv", str(venv)], stdout=out, stderr=subprocess.STDOUT, check=True)
+            subprocess.run([python37 or default_python37(), "-m", "venv", str(venv)],
+                           stdout=out, stderr=subprocess.STDOUT, check=True)
         for requirements in (["pip==24.0"], ORIGINAL_REQUIREMENTS):
             subprocess.run([str(python), "-m", "pip", "install", *requirements],
                            stdout=out, stderr=subprocess.STDOUT, check=True)
