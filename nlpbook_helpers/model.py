@@ -8,6 +8,8 @@ that id 1 means contradiction.
 
 from pathlib import Path
 
+import torch
+
 from .corpus import LABEL2ID, LABELS
 from .errors import NlpbookError
 from .settings import check_max_seq_length
@@ -40,6 +42,40 @@ def uses_token_types(config) -> bool:
 
 def count_parameters(model) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+class CpuDropout(torch.nn.Dropout):
+    """nn.Dropout with a mask that is cheaper to draw on a CPU; the same maths.
+
+    Recent torch draws a CPU dropout mask one Bernoulli number at a time:
+    ~10 ns per element, about a quarter of a training step of a small BERT
+    on a 2-core Xeon (benchmarks/README.md). Here one 64-bit random draw
+    gives four 16-bit numbers, and an element is kept when its number clears
+    a threshold: kept with probability 1 - p to within 1/65536, then scaled
+    by the exact inverse of that probability, so the expected output is the
+    input, as with nn.Dropout. The mask comes from torch's seeded generator,
+    so runs stay reproducible.
+    """
+
+    def forward(self, x):
+        if not self.training:
+            return x
+        threshold = round(self.p * 65536)
+        draws = torch.empty((x.numel() + 3) // 4, dtype=torch.int64, device=x.device).random_(-2**63, None)
+        keep = draws.view(torch.int16)[: x.numel()].view(x.shape) >= threshold - 32768
+        return x * keep.to(x.dtype).mul_(65536 / (65536 - threshold))
+
+
+def use_cpu_dropout(model) -> None:
+    """Swap the model's nn.Dropout layers for CpuDropout (call it only when training on a CPU).
+
+    The attention's own dropout layer is swapped too, but only its rate is
+    read: scaled_dot_product_attention draws that mask itself.
+    """
+    for module in model.modules():
+        for name, child in module.named_children():
+            if type(child) is torch.nn.Dropout and 0 < child.p < 1:
+                setattr(module, name, CpuDropout(child.p).train(child.training))
 
 
 def _check_model_dir(model_name: str) -> None:

@@ -13,6 +13,7 @@ import torch
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from .corpus import LABELS
+from .model import use_cpu_dropout
 
 WARMUP_RATIO = 0.1
 
@@ -29,6 +30,10 @@ class NliTask(pl.LightningModule):
         self.train_acc = MulticlassAccuracy(num_classes=len(LABELS), average="micro")
         self.val_acc = MulticlassAccuracy(num_classes=len(LABELS), average="micro")
         self.val_f1 = MulticlassF1Score(num_classes=len(LABELS), average="macro")
+
+    def on_fit_start(self):
+        if self.device.type == "cpu":
+            use_cpu_dropout(self.model)  # same dropout, ~2.5x cheaper masks on a CPU
 
     def forward(self, batch):
         return self.model(**batch)

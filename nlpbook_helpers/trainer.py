@@ -35,7 +35,7 @@ from pytorch_lightning.callbacks import Callback, TQDMProgressBar
 from pytorch_lightning.loggers import CSVLogger
 
 from .errors import NlpbookError
-from .runtime import Runtime, get_logger
+from .runtime import Runtime, get_logger, skip_cudnn_attention
 
 MONITOR = "val_acc"
 
@@ -201,6 +201,8 @@ def build_trainer(settings, runtime: Runtime, precision: str, tokenizer) -> pl.T
     # CPU kernels are already deterministic; forcing deterministic algorithms there only cost ~10%.
     # On a GPU, "warn" picks deterministic kernels where they exist and says where they don't.
     deterministic = {"cpu": None, "gpu": "warn", "tpu": False}[runtime.accelerator]
+    if runtime.accelerator == "gpu":
+        skip_cudnn_attention()  # its per-shape plans cost more than dynamic padding saves
     return pl.Trainer(
         accelerator=runtime.accelerator,
         devices=settings.devices,

@@ -88,3 +88,32 @@ def test_loaders_shuffle_train_and_keep_dev_in_order(tiny_bert):
     first = next(iter(train_loader))["labels"].tolist()
     assert first != [e.label for e in train[:32]]
     assert len(train_loader) == -(-len(train) // 32)
+
+
+def test_direct_rust_encoding_matches_the_transformers_call(tiny_models):
+    train, dev = load_corpus(SAMPLE_DATA_DIR)
+    examples = train + dev + [NliExample("영화가 " * 100, "정말 재미있었다.", 1, "x"),
+                              NliExample("짧다.", "가설이 " * 100, 2, "x")]
+    for arch, token_types in (("bert", True), ("roberta", False)):
+        tokenizer = load_tokenizer(str(tiny_models[arch]))
+        for max_seq_length in (64, 16):
+            ours = encode_pairs(tokenizer, examples, max_seq_length, token_types)
+            theirs = tokenizer([e.premise for e in examples], [e.hypothesis for e in examples],
+                               truncation="longest_first", max_length=max_seq_length)
+            assert ours["input_ids"] == theirs["input_ids"]
+            if token_types:
+                assert ours["token_type_ids"] == theirs["token_type_ids"]
+        # the tokenizer is left usable as usual: the next plain call neither truncates nor pads
+        assert len(tokenizer("영화가 " * 100)["input_ids"]) > 64
+
+
+def test_flat_dataset_round_trips_the_id_lists(tiny_bert):
+    tokenizer = load_tokenizer(str(tiny_bert))
+    train, _ = load_corpus(SAMPLE_DATA_DIR)
+    features = encode_pairs(tokenizer, train, 64)
+    dataset = PairDataset.from_features(features)
+    assert dataset.lengths() == [len(ids) for ids in features["input_ids"]]
+    for i in (0, 1, len(train) - 1):
+        assert dataset[i]["input_ids"].tolist() == features["input_ids"][i]
+        assert dataset[i]["token_type_ids"].tolist() == features["token_type_ids"][i]
+        assert int(dataset[i]["labels"]) == features["labels"][i]

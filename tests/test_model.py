@@ -7,7 +7,7 @@ from nlpbook_helpers.corpus import LABELS
 from nlpbook_helpers.errors import NlpbookError
 from nlpbook_helpers.features import PadCollator, PairDataset, encode_pairs, load_tokenizer
 from nlpbook_helpers.corpus import NliExample
-from nlpbook_helpers.model import count_parameters, load_model, uses_token_types
+from nlpbook_helpers.model import CpuDropout, count_parameters, load_model, use_cpu_dropout, uses_token_types
 
 
 @pytest.mark.parametrize("arch", ["bert", "roberta", "electra"])
@@ -47,3 +47,31 @@ def test_model_dir_without_weights_is_a_clear_error(tmp_path, tiny_bert):
     (tmp_path / "config.json").write_text((tiny_bert / "config.json").read_text())
     with pytest.raises(NlpbookError, match="holds no model weights"):
         load_model(str(tmp_path))
+
+
+def test_cpu_dropout_keeps_the_right_share_and_the_expected_value():
+    x = torch.ones(1_000_000, requires_grad=True)
+    dropout = CpuDropout(0.1).train()
+    torch.manual_seed(0)
+    y = dropout(x)
+    kept = y != 0
+    assert abs(kept.float().mean().item() - 0.9) < 0.002  # binomial std is 0.0003
+    scale = 65536 / (65536 - round(0.1 * 65536))
+    assert torch.all(y[kept] == scale) and abs(y.mean().item() - 1.0) < 0.003
+    y.sum().backward()
+    assert torch.equal(x.grad, kept.float() * scale)  # the gradient flows through kept elements only
+    torch.manual_seed(0)
+    assert torch.equal(dropout(x), y)  # seeded: the same mask again
+    assert dropout(torch.ones(3, 5, 7)).shape == (3, 5, 7)  # sizes that are not a multiple of 4
+    assert torch.equal(dropout.eval()(x), x)
+
+
+def test_use_cpu_dropout_swaps_every_dropout_layer_and_changes_no_output(tiny_bert):
+    model = load_model(str(tiny_bert)).eval()
+    batch = {"input_ids": torch.tensor([[2, 50, 60, 3, 70, 3]]), "attention_mask": torch.ones(1, 6, dtype=torch.long)}
+    before = model(**batch).logits
+    rates = [m.p for m in model.modules() if type(m) is torch.nn.Dropout]
+    use_cpu_dropout(model)
+    assert [m.p for m in model.modules() if type(m) is CpuDropout] == rates and rates
+    assert not any(type(m) is torch.nn.Dropout for m in model.modules())
+    assert torch.equal(model(**batch).logits, before)

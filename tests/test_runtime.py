@@ -1,4 +1,5 @@
 import pytest
+import torch
 
 from nlpbook_helpers.errors import NlpbookError
 from nlpbook_helpers.runtime import Runtime, check_writable, choose_precision, detect_runtime, resolve_work_dir
@@ -57,3 +58,20 @@ def test_not_enough_space_names_the_size_needed(tmp_path, monkeypatch):
     with pytest.raises(NlpbookError, match="a checkpoint needs 1.3 GB, only 0.5 GB is free"):
         ensure_free_space(tmp_path, int(1.3 * 2**30))
     ensure_free_space(tmp_path, 2**20)  # enough room: no error
+
+
+def test_a_gpu_trainer_turns_cudnn_attention_off(tmp_path, monkeypatch):
+    import pytorch_lightning as pl
+
+    from nlpbook_helpers.settings import Settings
+    from nlpbook_helpers.trainer import build_trainer
+
+    monkeypatch.setattr(pl, "Trainer", lambda **kwargs: kwargs)  # no GPU here: look at what would be asked
+    torch.backends.cuda.enable_cudnn_sdp(True)
+    try:
+        gpu = Runtime("gpu", "NVIDIA H200", (9, 0), False)
+        kwargs = build_trainer(Settings(work_dir=str(tmp_path)), gpu, "bf16-mixed", tokenizer=None)
+        assert kwargs["accelerator"] == "gpu" and kwargs["deterministic"] == "warn"
+        assert not torch.backends.cuda.cudnn_sdp_enabled()
+    finally:
+        torch.backends.cuda.enable_cudnn_sdp(True)

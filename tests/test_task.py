@@ -7,7 +7,7 @@ from pytorch_lightning.callbacks import Callback
 
 from nlpbook_helpers.corpus import load_corpus
 from nlpbook_helpers.features import PairDataset, encode_pairs, load_tokenizer, make_loaders
-from nlpbook_helpers.model import load_model
+from nlpbook_helpers.model import CpuDropout, load_model
 from nlpbook_helpers.sample import SAMPLE_DATA_DIR
 from nlpbook_helpers.task import NliTask
 
@@ -39,8 +39,11 @@ def fit(model_dir, schedule, steps=20):
 def test_dropout_is_active_while_training(tiny_bert):
     # from_pretrained hands back an eval-mode model; Lightning 2 would keep it that way.
     assert not load_model(str(tiny_bert)).training
-    spy, _ = fit(tiny_bert, "recommended", steps=5)
+    spy, trainer = fit(tiny_bert, "recommended", steps=5)
     assert spy.training_flags and all(flags == {True} for flags in spy.training_flags)
+    # on a CPU every dropout layer is the cheaper CpuDropout, with the model's own rates
+    dropouts = [m for m in trainer.lightning_module.model.modules() if isinstance(m, torch.nn.Dropout)]
+    assert dropouts and all(type(m) is CpuDropout for m in dropouts) and {m.p for m in dropouts} == {0.3, 0.1}
 
 
 def test_recommended_schedule_warms_up_then_decays(tiny_bert):
