@@ -19,7 +19,7 @@ import transformers
 
 from batch_clock import BatchClock, files_mb, peak_rss_mb, report
 from nlpbook_helpers.corpus import load_corpus
-from nlpbook_helpers.features import PairDataset, build_datasets, encode_pairs, load_tokenizer, runtime_loaders
+from nlpbook_helpers.features import build_datasets, encode_pairs, load_tokenizer, runtime_loaders
 from nlpbook_helpers.model import load_model, uses_token_types
 from nlpbook_helpers.runtime import choose_precision, detect_runtime, seed_everything
 from nlpbook_helpers.settings import Settings
@@ -58,7 +58,7 @@ def main(plan_file):
 
     train_examples, dev_examples = load_corpus(settings.data_dir)
     train_set, dev_set = (
-        PairDataset.from_features(encode_pairs(tokenizer, examples[:n], settings.max_seq_length, token_types))
+        encode_pairs(tokenizer, examples[:n], settings.max_seq_length, token_types)
         for examples, n in ((train_examples, plan["train_pairs"]), (dev_examples, plan["val_pairs"]))
     )
     train_loader, dev_loader = runtime_loaders(settings, runtime, tokenizer, train_set, dev_set)

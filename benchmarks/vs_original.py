@@ -13,6 +13,9 @@ What happens:
 3. original_side.py runs in that venv, then ours_side.py in this Python, each
    in a fresh process with the same thread count, on the same data, model,
    batch size (32), max length (64), learning rate, seed and precision (fp32).
+   With --repeats N (default 2 with --quick) each side runs N times, the sides
+   taking turns to go first, and each side's best run counts: other jobs on a
+   shared machine only slow a run down.
 4. A table of both sides and their ratios is printed; --json writes it too.
 
 Both sides always tokenize the whole corpus (24,998 + 3,000 pairs). Training:
@@ -73,12 +76,20 @@ def main(argv=None):
         "threads": THREADS,
         "length_grouped": not args.no_length_grouped,
     }
-    sides = {}
-    for side, python, extra_path in (("original", original_python, None), ("ours", sys.executable, HERE.parent)):
-        side_plan = {**plan, "output_dir": str(work_dir / "runs" / side)}
-        plan_file = work_dir / f"plan-{side}.json"
-        plan_file.write_text(json.dumps(side_plan, indent=1))
-        sides[side] = run_side(side, python, plan_file, work_dir / f"{side}.log", extra_path)
+    runs = {"original": [], "ours": []}
+    for repeat in range(args.repeats):
+        # Alternate who goes first (original, ours, ours, original, ...) so that a slow spell of this
+        # shared machine does not always land on the same side.
+        order = (("original", original_python, None), ("ours", sys.executable, HERE.parent))
+        for side, python, extra_path in order if repeat % 2 == 0 else order[::-1]:
+            side_plan = {**plan, "output_dir": str(work_dir / "runs" / side)}
+            shutil.rmtree(side_plan["output_dir"], ignore_errors=True)  # cold again: no feature cache, no checkpoint
+            plan_file = work_dir / f"plan-{side}.json"
+            plan_file.write_text(json.dumps(side_plan, indent=1))
+            runs[side].append(run_side(side, python, plan_file, work_dir / f"{side}.log", extra_path))
+            print(f"  {side}, run {repeat + 1}: tokenize {runs[side][-1]['tokenize_s']:.1f} s, "
+                  f"{runs[side][-1]['train_samples_per_s']:.1f} samples/s", flush=True)
+    sides = {side: best_of(side_runs) for side, side_runs in runs.items()}
 
     figures = compare(sides["original"], sides["ours"], plan, args)
     print_table(sides["original"], sides["ours"], figures)
@@ -87,12 +98,26 @@ def main(argv=None):
         print(f"figures written to {args.json}")
 
 
+def best_of(runs: list[dict]) -> dict:
+    """One side's figures over its repeats: the fastest tokenization and the fastest training run.
+
+    Other jobs on a shared machine only ever slow a run down, so the best of
+    a few is the closest to what the code itself costs. Everything else (tokens,
+    sizes, val_acc) is the same in every run: same data, same seed.
+    """
+    fastest = max(runs, key=lambda run: run["train_samples_per_s"])
+    return {**fastest, "tokenize_s": min(run["tokenize_s"] for run in runs),
+            "repeats": [{key: run[key] for key in ("tokenize_s", "train_samples_per_s", "val_acc")} for run in runs]}
+
+
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="100 training steps per side instead of whole epochs")
     parser.add_argument("--full", action="store_true", help="kcbert-base's shape (slow on a CPU)")
     parser.add_argument("--json", metavar="FILE", help="also write the figures here")
     parser.add_argument("--epochs", type=int, default=1, help="epochs per side without --quick")
+    parser.add_argument("--repeats", type=int, help="runs per side, alternating who goes first; each side's best "
+                        "counts (default: 2 with --quick, else 1)")
     parser.add_argument("--lr", type=float, default=3e-4,
                         help="learning rate for both sides (higher than the book's 5e-5: the model starts untrained)")
     parser.add_argument("--seed", type=int, default=7)
@@ -104,7 +129,9 @@ def parse_args(argv):
                         "else python3.7 on PATH)")
     parser.add_argument("--work-dir", help=f"data, models and runs (default {CACHE}/work-SHAPE; its runs/ is "
                         "wiped each time)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    args.repeats = args.repeats or (2 if args.quick else 1)
+    return args
 
 
 def default_python37() -> str:
@@ -198,7 +225,7 @@ def compare(original: dict, ours: dict, plan: dict, args) -> dict:
                      "model_config": plan["model_config"], "train_pairs": plan["train_pairs"],
                      "val_pairs": plan["val_pairs"], "epochs": plan["epochs"], "batch_size": plan["batch_size"],
                      "max_seq_length": plan["max_seq_length"], "learning_rate": plan["learning_rate"],
-                     "threads": THREADS, "length_grouped": plan["length_grouped"],
+                     "threads": THREADS, "length_grouped": plan["length_grouped"], "repeats": args.repeats,
                      "vocab_sha256": hashlib.sha256(Path(plan["vocab_file"]).read_bytes()).hexdigest()[:16]},
         "machine": {"cpu": cpu_name(), "cores": os.cpu_count(), "python": platform.python_version(),
                     "date": time.strftime("%Y-%m-%d")},
@@ -218,7 +245,8 @@ def print_table(original: dict, ours: dict, figures: dict):
     s = figures["settings"]
     print(f"\n{figures['machine']['cpu']}, {figures['machine']['cores']} cores, {s['threads']} torch threads per side; "
           f"{s['shape']} BERT, batch {s['batch_size']}, max length {s['max_seq_length']}, lr {s['learning_rate']}, "
-          f"{s['train_pairs']} training pairs x {s['epochs']} epoch(s), {s['val_pairs']} dev pairs")
+          f"{s['train_pairs']} training pairs x {s['epochs']} epoch(s), {s['val_pairs']} dev pairs, "
+          f"best of {s['repeats']} run(s) per side")
     print(f"original: {original['stack']}\nours:     {ours['stack']}, schedule {ours['schedule']}, "
           f"{'length-grouped' if s['length_grouped'] else 'dynamic padding only'}\n")
     rows = [

@@ -1,7 +1,7 @@
 import torch
 
 from nlpbook_helpers.corpus import NliExample, load_corpus
-from nlpbook_helpers.features import (LengthGroupedSampler, PadCollator, PairDataset, cached_dataset, encode_pairs,
+from nlpbook_helpers.features import (LengthGroupedSampler, PadCollator, cached_dataset, encode_pairs,
                                       load_tokenizer, make_loaders)
 from nlpbook_helpers.sample import SAMPLE_DATA_DIR
 
@@ -10,33 +10,33 @@ PAIR = NliExample("영화가 정말 재미있었다.", "영화가 재미있었�
 
 def test_pair_layout_and_segments(tiny_bert):
     tokenizer = load_tokenizer(str(tiny_bert))
-    features = encode_pairs(tokenizer, [PAIR], max_seq_length=64)
-    tokens = tokenizer.convert_ids_to_tokens(features["input_ids"][0])
-    types = features["token_type_ids"][0]
+    item = encode_pairs(tokenizer, [PAIR], max_seq_length=64)[0]
+    tokens = tokenizer.convert_ids_to_tokens(item["input_ids"].tolist())
+    types = item["token_type_ids"].tolist()
     first_sep = tokens.index("[SEP]")
     assert tokens[0] == "[CLS]" and tokens[-1] == "[SEP]" and tokens.count("[SEP]") == 2
     assert types == [0] * (first_sep + 1) + [1] * (len(tokens) - first_sep - 1)
     assert "[UNK]" not in tokens  # Hangul survives (no lower-casing / accent stripping)
-    assert tokenizer.decode(features["input_ids"][0][1:first_sep]).replace(" ", "") == PAIR.premise.replace(" ", "")
+    assert tokenizer.decode(item["input_ids"][1:first_sep]).replace(" ", "") == PAIR.premise.replace(" ", "")
 
 
 def test_truncation_at_max_seq_length(tiny_bert):
     tokenizer = load_tokenizer(str(tiny_bert))
     long = NliExample("영화가 " * 100, "정말 재미있었다.", 1, "NSMC")
-    ids = encode_pairs(tokenizer, [long], max_seq_length=16)["input_ids"][0]
+    ids = encode_pairs(tokenizer, [long], max_seq_length=16)[0]["input_ids"].tolist()
     assert len(ids) == 16
     assert tokenizer.convert_ids_to_tokens(ids).count("[SEP]") == 2  # the hypothesis is kept, the premise cut
 
 
 def test_single_segment_models_get_no_token_types(tiny_models):
     tokenizer = load_tokenizer(str(tiny_models["roberta"]))
-    assert "token_type_ids" not in encode_pairs(tokenizer, [PAIR], 64, token_types=False)
+    assert "token_type_ids" not in encode_pairs(tokenizer, [PAIR], 64, token_types=False)[0]
 
 
 def test_dynamic_versus_fixed_padding(tiny_bert):
     tokenizer = load_tokenizer(str(tiny_bert))
     short, longer = NliExample("비가 온다.", "비가 내린다.", 0, "x"), NliExample("오늘 서울에 비가 많이 왔다.", "서울은 맑았다.", 1, "x")
-    dataset = PairDataset.from_features(encode_pairs(tokenizer, [short, longer], 64))
+    dataset = encode_pairs(tokenizer, [short, longer], 64)
     items = [dataset[0], dataset[1]]
     dynamic = PadCollator(tokenizer.pad_token_id)(items)
     fixed = PadCollator(tokenizer.pad_token_id, fixed_length=64)(items)
@@ -59,7 +59,7 @@ def test_cache_is_reused_and_keyed_by_what_changes_the_ids(tiny_bert, tmp_path):
     assert len(list(tmp_path.glob("*.safetensors"))) == 2
     assert all(torch.equal(first.flat[k], again.flat[k]) for k in first.flat)
     assert max(shorter.lengths()) == 32 < max(first.lengths())
-    assert first[0]["input_ids"].tolist() == encode_pairs(tokenizer, train[:1], 64)["input_ids"][0]
+    assert torch.equal(first[0]["input_ids"], encode_pairs(tokenizer, train[:1], 64)[0]["input_ids"])
 
 
 def test_length_grouped_sampler_is_a_deterministic_shuffle_with_less_padding():
@@ -80,8 +80,8 @@ def test_length_grouped_sampler_is_a_deterministic_shuffle_with_less_padding():
 def test_loaders_shuffle_train_and_keep_dev_in_order(tiny_bert):
     tokenizer = load_tokenizer(str(tiny_bert))
     train, dev = load_corpus(SAMPLE_DATA_DIR)
-    train_set = PairDataset.from_features(encode_pairs(tokenizer, train, 64))
-    dev_set = PairDataset.from_features(encode_pairs(tokenizer, dev, 64))
+    train_set = encode_pairs(tokenizer, train, 64)
+    dev_set = encode_pairs(tokenizer, dev, 64)
     train_loader, dev_loader = make_loaders(train_set, dev_set, 32, tokenizer.pad_token_id)
     assert next(iter(dev_loader))["labels"].tolist() == [e.label for e in dev[:32]]
     torch.manual_seed(0)
@@ -97,23 +97,13 @@ def test_direct_rust_encoding_matches_the_transformers_call(tiny_models):
     for arch, token_types in (("bert", True), ("roberta", False)):
         tokenizer = load_tokenizer(str(tiny_models[arch]))
         for max_seq_length in (64, 16):
-            ours = encode_pairs(tokenizer, examples, max_seq_length, token_types)
+            dataset = encode_pairs(tokenizer, examples, max_seq_length, token_types)
             theirs = tokenizer([e.premise for e in examples], [e.hypothesis for e in examples],
                                truncation="longest_first", max_length=max_seq_length)
-            assert ours["input_ids"] == theirs["input_ids"]
+            assert [item["input_ids"].tolist() for item in dataset] == theirs["input_ids"]
+            assert dataset.lengths() == [len(ids) for ids in theirs["input_ids"]]
+            assert [int(item["labels"]) for item in dataset] == [e.label for e in examples]
             if token_types:
-                assert ours["token_type_ids"] == theirs["token_type_ids"]
+                assert [item["token_type_ids"].tolist() for item in dataset] == theirs["token_type_ids"]
         # the tokenizer is left usable as usual: the next plain call neither truncates nor pads
         assert len(tokenizer("영화가 " * 100)["input_ids"]) > 64
-
-
-def test_flat_dataset_round_trips_the_id_lists(tiny_bert):
-    tokenizer = load_tokenizer(str(tiny_bert))
-    train, _ = load_corpus(SAMPLE_DATA_DIR)
-    features = encode_pairs(tokenizer, train, 64)
-    dataset = PairDataset.from_features(features)
-    assert dataset.lengths() == [len(ids) for ids in features["input_ids"]]
-    for i in (0, 1, len(train) - 1):
-        assert dataset[i]["input_ids"].tolist() == features["input_ids"][i]
-        assert dataset[i]["token_type_ids"].tolist() == features["token_type_ids"][i]
-        assert int(dataset[i]["labels"]) == features["labels"][i]

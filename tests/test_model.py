@@ -5,7 +5,7 @@ import torch
 
 from nlpbook_helpers.corpus import LABELS
 from nlpbook_helpers.errors import NlpbookError
-from nlpbook_helpers.features import PadCollator, PairDataset, encode_pairs, load_tokenizer
+from nlpbook_helpers.features import PadCollator, encode_pairs, load_tokenizer
 from nlpbook_helpers.corpus import NliExample
 from nlpbook_helpers.model import CpuDropout, count_parameters, load_model, use_cpu_dropout, uses_token_types
 
@@ -18,8 +18,8 @@ def test_every_family_loads_with_a_three_label_head_and_runs(tiny_models, arch):
     assert model.config.label2id == {"entailment": 0, "contradiction": 1, "neutral": 2}
     tokenizer = load_tokenizer(model_dir)
     pairs = [NliExample("오늘 비가 왔다.", "오늘은 맑았다.", 1, "x"), NliExample("서울은 크다.", "서울은 도시다.", 2, "x")]
-    features = encode_pairs(tokenizer, pairs, 64, token_types=uses_token_types(model.config))
-    batch = PadCollator(tokenizer.pad_token_id)([*PairDataset.from_features(features)])
+    dataset = encode_pairs(tokenizer, pairs, 64, token_types=uses_token_types(model.config))
+    batch = PadCollator(tokenizer.pad_token_id)([*dataset])
     output = model(**batch)
     assert output.logits.shape == (2, len(LABELS))
     assert abs(output.loss.item() - math.log(3)) < 0.3  # an untrained head is close to uniform

@@ -6,7 +6,7 @@ import torch
 from pytorch_lightning.callbacks import Callback
 
 from nlpbook_helpers.corpus import load_corpus
-from nlpbook_helpers.features import PairDataset, encode_pairs, load_tokenizer, make_loaders
+from nlpbook_helpers.features import encode_pairs, load_tokenizer, make_loaders
 from nlpbook_helpers.model import CpuDropout, load_model
 from nlpbook_helpers.sample import SAMPLE_DATA_DIR
 from nlpbook_helpers.task import NliTask
@@ -25,8 +25,8 @@ def fit(model_dir, schedule, steps=20):
     pl.seed_everything(0, verbose=False)
     tokenizer = load_tokenizer(str(model_dir))
     train, dev = load_corpus(SAMPLE_DATA_DIR)
-    train_set = PairDataset.from_features(encode_pairs(tokenizer, train, 64))
-    dev_set = PairDataset.from_features(encode_pairs(tokenizer, dev[:16], 64))
+    train_set = encode_pairs(tokenizer, train, 64)
+    dev_set = encode_pairs(tokenizer, dev[:16], 64)
     train_loader, dev_loader = make_loaders(train_set, dev_set, 16, tokenizer.pad_token_id)
     spy = Spy()
     trainer = pl.Trainer(accelerator="cpu", max_steps=steps, callbacks=[spy], logger=False, enable_checkpointing=False,
