@@ -22,6 +22,7 @@ Only these are kept, so a run never fills a learner's Drive.
 """
 
 import json
+import math
 import os
 import random
 import shutil
@@ -116,7 +117,8 @@ class BestModelExport(Callback):
             return
         metrics = trainer.callback_metrics
         row = {
-            "epoch": trainer.current_epoch + 1,
+            # the epoch the last step belongs to: after max_steps stops mid-epoch, current_epoch has already moved on
+            "epoch": math.ceil(trainer.global_step / trainer.num_training_batches),
             "step": trainer.global_step,
             "val_loss": round(float(metrics["val_loss"]), 6),
             "val_acc": round(float(metrics["val_acc"]), 6),

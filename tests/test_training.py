@@ -17,7 +17,8 @@ def test_same_seed_same_metrics(tmp_path):
 
 def test_rerun_resumes_from_last_checkpoint(tmp_path):
     settings = sample_settings(tmp_path, epochs=3, max_steps=30)  # stops 7 steps into epoch 2
-    train(settings)
+    stopped = train(settings)
+    assert [(row["epoch"], row["step"]) for row in stopped["epochs"]] == [(1, 23), (2, 30)]
     checkpoint = torch.load(tmp_path / "runs/sample/checkpoints/last.ckpt", weights_only=False)
     assert checkpoint["global_step"] == 30
 
