@@ -19,6 +19,7 @@ from safetensors.torch import load_file, save_file
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from .corpus import SPLITS, NliExample, ensure_corpus
+from .errors import NlpbookError
 
 CACHE_VERSION = 1
 
@@ -29,10 +30,20 @@ def load_tokenizer(model_name: str):
     do_lower_case=False matters for Korean: lower-casing in BERT's tokenizer
     also strips accents, which splits every Hangul syllable into its jamo and
     turns Korean words into [UNK].
+    Features are encoded by the Rust `tokenizers` library behind it, so a
+    model whose tokenizer exists only in Python is refused here, by name.
     """
     from transformers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(model_name, do_lower_case=False)
+    tokenizer = AutoTokenizer.from_pretrained(model_name, do_lower_case=False)
+    if not hasattr(tokenizer, "backend_tokenizer"):
+        raise NlpbookError(
+            f"{model_name}의 토크나이저는 Rust(tokenizers) 버전이 없어 이 실습에서 쓸 수 없습니다. "
+            "tokenizer.json이 있는 모델(예: beomi/kcbert-base, klue/bert-base, klue/roberta-base)을 고르세요.",
+            f"The tokenizer of {model_name} has no Rust (tokenizers) version, which this course needs: "
+            "pick a model that ships tokenizer.json (e.g. beomi/kcbert-base, klue/bert-base, klue/roberta-base).",
+        )
+    return tokenizer
 
 
 def encode_pairs(tokenizer, examples: list[NliExample], max_seq_length: int, token_types: bool = True) -> "PairDataset":

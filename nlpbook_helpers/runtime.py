@@ -97,7 +97,7 @@ def skip_cudnn_attention() -> None:
     (torch 2.11, kcbert-base shape, bf16): a step at a length not seen before
     took 582 ms on average (up to 2.1 s) with cuDNN and 35 ms without; once
     every shape was seen, both ran at 24-26 ms. Dynamic padding makes dozens
-    of shapes, so the plans cost the first epochs about a minute.
+    of shapes: dozens of plans, each paid once per shape.
     """
     torch.backends.cuda.enable_cudnn_sdp(False)
 

@@ -201,7 +201,8 @@ def build_trainer(settings, runtime: Runtime, precision: str, tokenizer) -> pl.T
     output_dir = Path(settings.output_dir)
     restore_interrupted_export(output_dir)
     # CPU kernels are already deterministic; forcing deterministic algorithms there only cost ~10%.
-    # On a GPU, "warn" picks deterministic kernels where they exist and says where they don't.
+    # On a GPU, "warn" picks deterministic kernels where asking is enough and warns about the rest: memory-efficient
+    # attention's backward stays non-deterministic (seen on an H200), so GPU metrics can differ in the last digits.
     deterministic = {"cpu": None, "gpu": "warn", "tpu": False}[runtime.accelerator]
     if runtime.accelerator == "gpu":
         skip_cudnn_attention()  # its per-shape plans cost more than dynamic padding saves

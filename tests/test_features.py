@@ -1,6 +1,9 @@
+import pytest
 import torch
+import transformers
 
 from nlpbook_helpers.corpus import NliExample, load_corpus
+from nlpbook_helpers.errors import NlpbookError
 from nlpbook_helpers.features import (LengthGroupedSampler, PadCollator, cached_dataset, encode_pairs,
                                       load_tokenizer, make_loaders)
 from nlpbook_helpers.sample import SAMPLE_DATA_DIR
@@ -107,3 +110,12 @@ def test_direct_rust_encoding_matches_the_transformers_call(tiny_models):
                 assert [item["token_type_ids"].tolist() for item in dataset] == theirs["token_type_ids"]
         # the tokenizer is left usable as usual: the next plain call neither truncates nor pads
         assert len(tokenizer("영화가 " * 100)["input_ids"]) > 64
+
+
+def test_a_tokenizer_without_a_rust_version_is_refused_by_name(monkeypatch):
+    class PythonOnlyTokenizer:  # what AutoTokenizer returns for a model without tokenizer.json support
+        pass
+
+    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", lambda *args, **kwargs: PythonOnlyTokenizer())
+    with pytest.raises(NlpbookError, match="someone/python-only-bert.*tokenizer.json"):
+        load_tokenizer("someone/python-only-bert")
