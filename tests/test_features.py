@@ -1,6 +1,7 @@
 import pytest
 import torch
 import transformers
+from torch.utils.data import DataLoader
 
 from nlpbook_helpers.corpus import NliExample, load_corpus
 from nlpbook_helpers.errors import NlpbookError
@@ -78,6 +79,18 @@ def test_length_grouped_sampler_is_a_deterministic_shuffle_with_less_padding():
 
     random_order = torch.randperm(2000, generator=torch.Generator().manual_seed(0)).tolist()
     assert padded(order) < 0.8 * padded(random_order)
+
+
+def test_length_grouped_batches_stay_whole_when_the_data_is_not_a_multiple_of_the_batch():
+    # 2,000 = 62 batches of 32 + one of 16: wherever the short one went, the DataLoader's cuts used to straddle groups.
+    lengths = [int(x) for x in torch.randint(10, 64, (2000,), generator=torch.Generator().manual_seed(0))]
+    sampler = LengthGroupedSampler(lengths, batch_size=32, seed=7)
+    for epoch in range(4):
+        sampler.set_epoch(epoch)
+        batches = [batch.tolist() for batch in DataLoader(range(2000), batch_size=32, sampler=sampler)]
+        padded = sum(max(lengths[i] for i in batch) * len(batch) for batch in batches)
+        assert 1 - sum(lengths) / padded < 0.04, f"epoch {epoch}: {1 - sum(lengths) / padded:.1%} padding"
+        assert len(batches[-1]) == 16
 
 
 def test_loaders_shuffle_train_and_keep_dev_in_order(tiny_bert):
