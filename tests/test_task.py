@@ -7,7 +7,7 @@ from pytorch_lightning.callbacks import Callback
 
 from nlpbook_helpers.corpus import load_corpus
 from nlpbook_helpers.features import encode_pairs, load_tokenizer, make_loaders
-from nlpbook_helpers.model import CpuDropout, load_model
+from nlpbook_helpers.model import CPU_ATTENTION, CpuDropout, load_model
 from nlpbook_helpers.sample import SAMPLE_DATA_DIR
 from nlpbook_helpers.task import NliTask
 
@@ -44,6 +44,7 @@ def test_dropout_is_active_while_training(tiny_bert):
     # on a CPU every dropout layer is the cheaper CpuDropout, with the model's own rates
     dropouts = [m for m in trainer.lightning_module.model.modules() if isinstance(m, torch.nn.Dropout)]
     assert dropouts and all(type(m) is CpuDropout for m in dropouts) and {m.p for m in dropouts} == {0.3, 0.1}
+    assert trainer.lightning_module.model.config._attn_implementation == CPU_ATTENTION
 
 
 def test_recommended_schedule_warms_up_then_decays(tiny_bert):
