@@ -112,7 +112,7 @@ def cached_dataset(tokenizer, examples, max_seq_length, token_types, corpus_file
     vocabulary_and_rules = json.loads(tokenizer.backend_tokenizer.to_str())
     for changes_per_call in ("truncation", "padding"):  # set by each tokenizer call, not part of the ids
         vocabulary_and_rules.pop(changes_per_call, None)
-    key.update(json.dumps(vocabulary_and_rules, sort_keys=True).encode())
+    key.update(json.dumps(vocabulary_and_rules).encode())  # tokenizers writes its JSON in a fixed order
     key.update(Path(corpus_file).read_bytes())
     path = Path(cache_dir) / f"{Path(corpus_file).stem}-{key.hexdigest()[:16]}.safetensors"
     if path.exists():
