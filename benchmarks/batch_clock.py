@@ -28,18 +28,29 @@ class BatchClock(pl.Callback):
     (DataLoader worker processes are not in it).
     """
 
-    def __init__(self, warmup):
+    def __init__(self, warmup, turns=None):
         self.warmup = warmup
+        self.turns = turns
         self.epoch_starts = []
         self.batches = []  # (epoch, end time, process CPU time, samples, real tokens, padded tokens)
 
+    def now(self):
+        """Wall time without the time spent waiting for this side's turn."""
+        return time.perf_counter() - (self.turns.waited if self.turns else 0.0)
+
+    def on_train_start(self, trainer, pl_module, *unused):
+        if self.turns:
+            self.turns.ready()
+
     def on_train_epoch_start(self, trainer, pl_module, *unused):
-        self.epoch_starts.append(time.perf_counter())
+        self.epoch_starts.append(self.now())
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, *unused):
         mask = batch["attention_mask"]
-        self.batches.append((trainer.current_epoch, time.perf_counter(), time.process_time(),
+        self.batches.append((trainer.current_epoch, self.now(), time.process_time(),
                              mask.shape[0], int(mask.sum()), mask.numel()))
+        if self.turns:
+            self.turns.after_batch(len(self.batches))
 
     def summary(self):
         seconds, cpu_seconds, samples, real, padded, steps = 0.0, 0.0, 0, 0, 0, 0
@@ -69,6 +80,56 @@ class BatchClock(pl.Callback):
             "padding_waste": 1 - real / padded,
             "epoch_s": [epoch_ends[e] - start for e, start in enumerate(self.epoch_starts) if e in epoch_ends],
         }
+
+
+class Turns:
+    """Two training processes, alive at once, take turns on the CPU: `every` batches each.
+
+    This machine's speed drifts by up to 15% from one minute to the next.
+    Timed one after the other, the two sides could train in different spells
+    and the ratio would swing with them; taking turns every few seconds, both
+    sample the same spells. Named pipes (FIFOs) carry one byte at a time:
+    b"x" = your turn, b"d" = I have finished training. vs_original.py makes
+    the pipes, waits for both sides' b"r" on `ready` (each is then at its
+    first batch, tokenization done), and gives the first turn. The time a
+    side spends waiting is taken out of its clock.
+    """
+
+    def __init__(self, mine, theirs, ready, every, total_batches):
+        self.mine = os.open(mine, os.O_RDWR)  # O_RDWR: opening never blocks, whoever comes first
+        self.theirs = os.open(theirs, os.O_RDWR)
+        self.ready_pipe = os.open(ready, os.O_RDWR)
+        self.every = every
+        self.total = total_batches
+        self.other_done = False
+        self.waited = 0.0
+
+    @classmethod
+    def from_plan(cls, plan):
+        turns = plan.get("turns")
+        if not turns:
+            return None
+        batches = -(-plan["train_pairs"] // plan["batch_size"]) * plan["epochs"]
+        return cls(turns["mine"], turns["theirs"], turns["ready"], turns["every"], batches)
+
+    def ready(self):
+        os.write(self.ready_pipe, b"r")
+        self.wait()
+
+    def wait(self):
+        start = time.perf_counter()
+        if os.read(self.mine, 1) == b"d":
+            self.other_done = True
+        self.waited += time.perf_counter() - start
+
+    def after_batch(self, count):
+        if count == self.total:  # finished: let the other side train out alone, then validate together
+            os.write(self.theirs, b"d")
+            if not self.other_done:
+                self.wait()
+        elif count % self.every == 0 and not self.other_done:
+            os.write(self.theirs, b"x")
+            self.wait()
 
 
 def peak_rss_mb(who=resource.RUSAGE_SELF):

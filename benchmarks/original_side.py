@@ -50,7 +50,7 @@ def main(plan_file):
     from torch.utils.data import DataLoader, RandomSampler, SequentialSampler, Subset
     from transformers import BertConfig, BertForSequenceClassification, BertTokenizer
 
-    from batch_clock import BatchClock, files_mb, peak_rss_mb, report
+    from batch_clock import BatchClock, Turns, files_mb, peak_rss_mb, report
 
     torch.set_num_threads(plan["threads"])
     model_dir = os.path.join(plan["work_dir"], "model-original-" + plan["shape"])
@@ -107,7 +107,7 @@ def main(plan_file):
     model = BertForSequenceClassification.from_pretrained(args.pretrained_model_name, config=config)
     task = ClassificationTask(model, args)
     trainer = nlpbook.get_trainer(args)
-    clock = BatchClock(plan["warmup_batches"])
+    clock = BatchClock(plan["warmup_batches"], Turns.from_plan(plan))
     trainer.callbacks.append(clock)
     trainer.fit(task, train_dataloader=train_dataloader, val_dataloaders=val_dataloader)
 

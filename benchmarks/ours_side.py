@@ -17,7 +17,7 @@ import pytorch_lightning
 import torch
 import transformers
 
-from batch_clock import BatchClock, files_mb, peak_rss_mb, report
+from batch_clock import BatchClock, Turns, files_mb, peak_rss_mb, report
 from nlpbook_helpers.corpus import load_corpus
 from nlpbook_helpers.features import build_datasets, encode_pairs, load_tokenizer, runtime_loaders
 from nlpbook_helpers.model import load_model, uses_token_types
@@ -65,7 +65,7 @@ def main(plan_file):
 
     task = NliTask(model, settings.learning_rate, settings.schedule)
     trainer = build_trainer(settings, runtime, precision, tokenizer)
-    clock = BatchClock(plan["warmup_batches"])
+    clock = BatchClock(plan["warmup_batches"], Turns.from_plan(plan))
     trainer.callbacks.append(clock)
     trainer.fit(task, train_loader, dev_loader)
 

@@ -32,6 +32,7 @@ import hashlib
 import json
 import os
 import platform
+import select
 import shutil
 import subprocess
 import sys
@@ -78,17 +79,12 @@ def main(argv=None):
     }
     runs = {"original": [], "ours": []}
     for repeat in range(args.repeats):
-        # Alternate who goes first (original, ours, ours, original, ...) so that a slow spell of this
-        # shared machine does not always land on the same side.
-        order = (("original", original_python, None), ("ours", sys.executable, HERE.parent))
-        for side, python, extra_path in order if repeat % 2 == 0 else order[::-1]:
-            side_plan = {**plan, "output_dir": str(work_dir / "runs" / side)}
-            shutil.rmtree(side_plan["output_dir"], ignore_errors=True)  # cold again: no feature cache, no checkpoint
-            plan_file = work_dir / f"plan-{side}.json"
-            plan_file.write_text(json.dumps(side_plan, indent=1))
-            runs[side].append(run_side(side, python, plan_file, work_dir / f"{side}.log", extra_path))
-            print(f"  {side}, run {repeat + 1}: tokenize {runs[side][-1]['tokenize_s']:.1f} s, "
-                  f"{runs[side][-1]['train_samples_per_s']:.1f} samples/s", flush=True)
+        # Who tokenizes first and takes the first turn alternates: original in even repeats, ours in odd ones.
+        order = [("original", original_python, None), ("ours", sys.executable, HERE.parent)]
+        for side, figures in run_pair(order[::-1] if repeat % 2 else order, plan, work_dir, args.turn).items():
+            runs[side].append(figures)
+            print(f"  {side}, run {repeat + 1}: tokenize {figures['tokenize_s']:.1f} s, "
+                  f"{figures['train_samples_per_s']:.1f} samples/s", flush=True)
     sides = {side: best_of(side_runs) for side, side_runs in runs.items()}
 
     figures = compare(sides["original"], sides["ours"], plan, args)
@@ -118,6 +114,8 @@ def parse_args(argv):
     parser.add_argument("--epochs", type=int, default=1, help="epochs per side without --quick")
     parser.add_argument("--repeats", type=int, help="runs per side, alternating who goes first; each side's best "
                         "counts (default: 2 with --quick, else 1)")
+    parser.add_argument("--turn", type=int, default=10, metavar="BATCHES",
+                        help="the sides train in turns of this many batches (default 10: a few seconds)")
     parser.add_argument("--lr", type=float, default=3e-4,
                         help="learning rate for both sides (higher than the book's 5e-5: the model starts untrained)")
     parser.add_argument("--seed", type=int, default=7)
@@ -167,25 +165,69 @@ def ensure_original_venv(venv: Path, python37: str | None) -> Path:
     return python
 
 
-def run_side(side: str, python, plan_file: Path, log: Path, extra_path) -> dict:
-    """Run one side's script in a fresh process; its progress bars go to `log`, its figures come back."""
+def run_pair(order, plan: dict, work_dir: Path, every: int) -> dict:
+    """Both sides in fresh processes: they tokenize one after the other, then train in turns.
+
+    Each side tokenizes alone and stops before its first training batch; once
+    both are there, they take turns of `every` batches (batch_clock.Turns), so
+    that both train through the same spells of this machine's drifting speed.
+    """
+    pipes = {name: work_dir / f"turn-{name}.fifo" for name in ("original", "ours", "ready")}
+    for pipe in pipes.values():
+        pipe.unlink(missing_ok=True)
+        os.mkfifo(pipe)
+    ready = os.open(pipes["ready"], os.O_RDWR)
+    processes = {}
+    for side, python, extra_path in order:
+        other = "ours" if side == "original" else "original"
+        turns = {"mine": str(pipes[side]), "theirs": str(pipes[other]), "ready": str(pipes["ready"]), "every": every}
+        side_plan = {**plan, "output_dir": str(work_dir / "runs" / side), "turns": turns}
+        shutil.rmtree(side_plan["output_dir"], ignore_errors=True)  # cold again: no feature cache, no checkpoint
+        plan_file = work_dir / f"plan-{side}.json"
+        plan_file.write_text(json.dumps(side_plan, indent=1))
+        processes[side] = start_side(side, python, plan_file, work_dir, extra_path)
+        while not select.select([ready], [], [], 1.0)[0]:  # until this side has tokenized and reached batch 1
+            check_alive(processes)
+        os.read(ready, 1)
+    first_turn = os.open(pipes[order[0][0]], os.O_RDWR)
+    os.write(first_turn, b"x")
+    while any(process.poll() is None for process, _ in processes.values()):
+        check_alive(processes)
+        time.sleep(1)
+    for fd in (ready, first_turn):
+        os.close(fd)
+    return {side: side_result(side, work_dir) for side in processes}
+
+
+def start_side(side: str, python, plan_file: Path, work_dir: Path, extra_path):
+    """One side's script in a fresh process: figures to work_dir/SIDE.out, progress bars to work_dir/SIDE.log."""
     env = {**os.environ, "OMP_NUM_THREADS": str(THREADS), "MKL_NUM_THREADS": str(THREADS)}
     env.pop("PYTHONPATH", None)  # the Python 3.7 side must not see this project's packages
     if extra_path:
         env["PYTHONPATH"] = str(extra_path)
+    log = work_dir / f"{side}.log"
     print(f"running the {side} side (log: {log}) ...", flush=True)
-    load_before = os.getloadavg()[0]
-    started = time.perf_counter()
-    with open(log, "w") as err:
-        done = subprocess.run([str(python), str(HERE / f"{side}_side.py"), str(plan_file)], cwd=HERE, env=env,
-                              stdout=subprocess.PIPE, stderr=err, text=True)
-    lines = [line for line in done.stdout.splitlines() if line.startswith(RESULT_PREFIX)]
-    if done.returncode != 0 or not lines:
-        sys.exit(f"the {side} side failed (exit code {done.returncode}); see {log}:\n" + tail(log))
-    figures = json.loads(lines[-1][len(RESULT_PREFIX):])
-    figures["wall_s"] = time.perf_counter() - started
-    figures["load_average_before"] = load_before
-    return figures
+    with open(work_dir / f"{side}.out", "w") as out, open(log, "w") as err:
+        process = subprocess.Popen([str(python), str(HERE / f"{side}_side.py"), str(plan_file)], cwd=HERE, env=env,
+                                   stdout=out, stderr=err)
+    return process, log
+
+
+def check_alive(processes: dict):
+    """Stop everything if a side failed: the other would wait for its turn forever."""
+    for side, (process, log) in processes.items():
+        if process.poll() not in (None, 0):
+            for other, _ in processes.values():
+                if other.poll() is None:
+                    other.kill()
+            sys.exit(f"the {side} side failed (exit code {process.returncode}); see {log}:\n" + tail(log))
+
+
+def side_result(side: str, work_dir: Path) -> dict:
+    lines = [line for line in (work_dir / f"{side}.out").read_text().splitlines() if line.startswith(RESULT_PREFIX)]
+    if not lines:
+        sys.exit(f"the {side} side printed no figures; see {work_dir / f'{side}.log'}:\n" + tail(work_dir / f"{side}.log"))
+    return json.loads(lines[-1][len(RESULT_PREFIX):])
 
 
 def tail(path: Path, lines: int = 30) -> str:
