@@ -36,7 +36,7 @@ from pytorch_lightning.callbacks import Callback, TQDMProgressBar
 from pytorch_lightning.loggers import CSVLogger
 
 from .errors import NlpbookError
-from .runtime import Runtime, get_logger, skip_cudnn_attention
+from .runtime import Runtime, get_logger, keep_freed_memory, skip_cudnn_attention
 
 MONITOR = "val_acc"
 
@@ -206,6 +206,8 @@ def build_trainer(settings, runtime: Runtime, precision: str, tokenizer) -> pl.T
     deterministic = {"cpu": None, "gpu": "warn", "tpu": False}[runtime.accelerator]
     if runtime.accelerator == "gpu":
         skip_cudnn_attention()  # its per-shape plans cost more than dynamic padding saves
+    if runtime.accelerator == "cpu":
+        keep_freed_memory()  # no page faults for the activations each step allocates again
     return pl.Trainer(
         accelerator=runtime.accelerator,
         devices=settings.devices,
