@@ -82,6 +82,19 @@ def read_klue_nli(path: str | Path) -> list[NliExample]:
 
 
 def _parse_record(record, path, index) -> NliExample:
+    """One record as an NliExample. The checks cost nothing on good records; a bad one is explained."""
+    try:
+        example = NliExample(record["premise"].strip(), record["hypothesis"].strip(), LABEL2ID[record["gold_label"]],
+                             str(record.get("genre", record.get("source", ""))))
+    except (TypeError, KeyError, AttributeError):  # not an object, a text missing or not a string, a bad label
+        raise _bad_record(record, path, index) from None
+    if not (example.premise and example.hypothesis):
+        raise _bad_record(record, path, index)
+    return example
+
+
+def _bad_record(record, path, index) -> NlpbookError:
+    """What is wrong with a record that _parse_record refused, naming its file and index."""
     def bad(what_ko, what_en):
         return NlpbookError(
             f"{path}의 {index}번 레코드: {what_ko}. 그 레코드를 고치거나 지우세요.",
@@ -89,16 +102,13 @@ def _parse_record(record, path, index) -> NliExample:
         )
 
     if not isinstance(record, dict):
-        raise bad("객체가 아닙니다", "not a JSON object")
+        return bad("객체가 아닙니다", "not a JSON object")
     for key in ("premise", "hypothesis"):
         text = record.get(key)
         if not isinstance(text, str) or not text.strip():
-            raise bad(f"'{key}'가 없거나 비어 있습니다", f"'{key}' is missing or empty")
+            return bad(f"'{key}'가 없거나 비어 있습니다", f"'{key}' is missing or empty")
     label = record.get("gold_label")
-    if label not in LABEL2ID:
-        raise bad(f"알 수 없는 레이블 {label!r}", f"unknown gold_label {label!r} (expected one of {', '.join(LABELS)})")
-    genre = record.get("genre", record.get("source", ""))
-    return NliExample(record["premise"].strip(), record["hypothesis"].strip(), LABEL2ID[label], str(genre))
+    return bad(f"알 수 없는 레이블 {label!r}", f"unknown gold_label {label!r} (expected one of {', '.join(LABELS)})")
 
 
 def load_corpus(data_dir: str | Path) -> tuple[list[NliExample], list[NliExample]]:
