@@ -10,12 +10,14 @@ What happens:
    the repository (~3.4 GB).
 2. workload.py writes the shared inputs: a synthetic, learnable corpus of
    KLUE-NLI's size and format, one WordPiece vocab.txt, and one random-init BERT.
-3. original_side.py runs in that venv, then ours_side.py in this Python, each
-   in a fresh process with the same thread count, on the same data, model,
+3. original_side.py (in that venv) and ours_side.py (in this Python) run in
+   fresh processes with the same thread count, on the same data, model,
    batch size (32), max length (64), learning rate, seed and precision (fp32).
-   With --repeats N (default 2 with --quick) each side runs N times, the sides
-   taking turns to go first, and each side's best run counts: other jobs on a
-   shared machine only slow a run down.
+   They tokenize one after the other, then train in turns of --turn batches
+   (10), both processes alive: this machine's speed drifts by up to 15% over
+   minutes, and taking turns every few seconds puts both sides in the same
+   spells. With --repeats N (default 2 with --quick) the pair runs N times,
+   the sides taking turns to go first, and each side's best run counts.
 4. A table of both sides and their ratios is printed; --json writes it too.
 
 Both sides always tokenize the whole corpus (24,998 + 3,000 pairs). Training:
