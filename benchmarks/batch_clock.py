@@ -42,6 +42,10 @@ class BatchClock(pl.Callback):
         if self.turns:
             self.turns.ready()
 
+    def on_train_end(self, trainer, pl_module, *unused):
+        if self.turns:
+            self.turns.finish()
+
     def on_train_epoch_start(self, trainer, pl_module, *unused):
         self.epoch_starts.append(self.now())
 
@@ -102,6 +106,7 @@ class Turns:
         self.every = every
         self.total = total_batches
         self.other_done = False
+        self.finished = False
         self.waited = 0.0
 
     @classmethod
@@ -124,12 +129,19 @@ class Turns:
 
     def after_batch(self, count):
         if count == self.total:  # finished: let the other side train out alone, then validate together
-            os.write(self.theirs, b"d")
+            self.finish()
             if not self.other_done:
                 self.wait()
-        elif count % self.every == 0 and not self.other_done:
+        elif count % self.every == 0 and not self.other_done and not self.finished:
             os.write(self.theirs, b"x")
             self.wait()
+
+    def finish(self):
+        """Tell the other side this one trains no more (also at the end of training, in case the plan's
+        batch count was wrong: the other side must never wait for a turn that will not come)."""
+        if not self.finished:
+            self.finished = True
+            os.write(self.theirs, b"d")
 
 
 def peak_rss_mb(who=resource.RUSAGE_SELF):
