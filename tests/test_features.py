@@ -110,6 +110,12 @@ def test_direct_rust_encoding_matches_the_transformers_call(tiny_models):
     train, dev = load_corpus(SAMPLE_DATA_DIR)
     examples = train + dev + [NliExample("영화가 " * 100, "정말 재미있었다.", 1, "x"),
                               NliExample("짧다.", "가설이 " * 100, 2, "x")]
+    # What BERT's normalizer changes, among plain pairs (which skip it): hanja, emoji, tab, no-break and
+    # zero-width space, NUL, U+FFFD, full-width letters, a combining accent, upper case (kept: no lower-casing)
+    unusual = ["조선(朝鮮)의 수도", "정말 좋아요😀👍", "영화가\t정말\u00a0재미\u200b있었다.", "널\x00문자\ufffd",
+               "ＫＬＵＥ 데이터", "cafe\u0301에서 KLUE를 봤다."]
+    examples[5:5] = [NliExample(text, "영화가 재미있었다.", 0, "x") for text in unusual]
+    examples[20:20] = [NliExample("영화가 재미있었다.", text, 1, "x") for text in unusual]
     for arch, token_types in (("bert", True), ("roberta", False)):
         tokenizer = load_tokenizer(str(tiny_models[arch]))
         for max_seq_length in (64, 16):
@@ -121,8 +127,9 @@ def test_direct_rust_encoding_matches_the_transformers_call(tiny_models):
             assert [int(item["labels"]) for item in dataset] == [e.label for e in examples]
             if token_types:
                 assert [item["token_type_ids"].tolist() for item in dataset] == theirs["token_type_ids"]
-        # the tokenizer is left usable as usual: the next plain call neither truncates nor pads
+        # the tokenizer is left usable as usual: the next plain call neither truncates nor pads, and normalizes
         assert len(tokenizer("영화가 " * 100)["input_ids"]) > 64
+        assert tokenizer.backend_tokenizer.normalizer is not None
 
 
 def test_a_tokenizer_without_a_rust_version_is_refused_by_name(monkeypatch):
