@@ -86,8 +86,8 @@ def encode_batch(backend, pairs: list[tuple[str, str]]) -> list:
     BertNormalizer (without lower-casing, as Korean BERTs use it) drops control
     characters, turns other white space into " " and puts spaces around Chinese
     characters. Printable ASCII and Hangul pass through it unchanged, yet it
-    rebuilds every string's character map three times: a third of the
-    tokenizer's work on Korean text. So the pairs made only of those characters
+    rebuilds every string's character map at each of its steps: a third of
+    the tokenizer's work on Korean text. So the pairs made only of those characters
     are encoded with the normalizer switched off, the others (hanja, emoji,
     tabs, ...) with it. A test checks that the ids are the same.
     """
