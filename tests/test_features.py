@@ -1,6 +1,7 @@
 import pytest
 import torch
 import transformers
+from tokenizers import normalizers
 from torch.utils.data import DataLoader
 
 from nlpbook_helpers.corpus import NliExample, load_corpus
@@ -130,6 +131,20 @@ def test_direct_rust_encoding_matches_the_transformers_call(tiny_models):
         # the tokenizer is left usable as usual: the next plain call neither truncates nor pads, and normalizes
         assert len(tokenizer("영화가 " * 100)["input_ids"]) > 64
         assert tokenizer.backend_tokenizer.normalizer is not None
+
+
+@pytest.mark.parametrize("normalizer", [
+    normalizers.BertNormalizer(lowercase=True),  # lower-casing strips accents: Hangul falls apart into jamo
+    normalizers.BertNormalizer(lowercase=False, strip_accents=True),  # the same without lower-casing
+    normalizers.Replace("영화", "드라마"),  # not BERT's: it may change any text
+])
+def test_a_normalizer_that_changes_plain_text_is_never_skipped(tiny_bert, normalizer):
+    tokenizer = load_tokenizer(str(tiny_bert))
+    tokenizer.backend_tokenizer.normalizer = normalizer
+    train, _ = load_corpus(SAMPLE_DATA_DIR)
+    theirs = tokenizer([e.premise for e in train], [e.hypothesis for e in train], truncation="longest_first",
+                       max_length=64)
+    assert [item["input_ids"].tolist() for item in encode_pairs(tokenizer, train, 64)] == theirs["input_ids"]
 
 
 def test_a_tokenizer_without_a_rust_version_is_refused_by_name(monkeypatch):
