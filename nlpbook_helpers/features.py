@@ -87,9 +87,9 @@ def encode_batch(backend, pairs: list[tuple[str, str]]) -> list:
     characters, turns other white space into " " and puts spaces around Chinese
     characters. Printable ASCII and Hangul pass through it unchanged, yet it
     rebuilds every string's character map at each of its steps: a third of
-    the tokenizer's work on Korean text. So the pairs made only of those characters
-    are encoded with the normalizer switched off, the others (hanja, emoji,
-    tabs, ...) with it. A test checks that the ids are the same.
+    the tokenizer's work on Korean text. So the pairs made only of those
+    characters are encoded with the normalizer switched off, the others
+    (hanja, emoji, tabs, ...) with it. A test checks that the ids are the same.
     """
     normalizer = backend.normalizer
     if not (isinstance(normalizer, normalizers.BertNormalizer) and not normalizer.lowercase
