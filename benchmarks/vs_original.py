@@ -61,7 +61,7 @@ def main(argv=None):
     shape = "full" if args.full else "small"
     work_dir = Path(args.work_dir or CACHE / f"work-{shape}")
     shutil.rmtree(work_dir / "runs", ignore_errors=True)  # every run starts cold: no feature caches, no checkpoints
-    print(f"writing the workload to {work_dir} ...", flush=True)
+    print(f"workload: {work_dir} (written again when the seed or workload.py changes) ...", flush=True)
     paths = workload.write_workload(work_dir, shape, args.seed)
 
     plan = {

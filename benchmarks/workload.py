@@ -20,6 +20,7 @@ own format. Both start from the same weights: ours initialises the model and
 also exports the weights as a NumPy archive that the original side loads.
 """
 
+import hashlib
 import json
 import random
 from pathlib import Path
@@ -169,7 +170,15 @@ def write_workload(work_dir: Path, shape: str, seed: int) -> dict:
 
     The corpus goes to klue-nli/ under the names ratsnlp's KlueNLICorpus opens,
     with links under the names nlpbook_helpers expects, so both read the same bytes.
+    A stamp keeps them for the next run (~10 s) unless the seed or this file changed.
     """
+    stamp = work_dir / f"workload-{shape}.json"
+    key = {"seed": seed, "workload.py": hashlib.sha256(Path(__file__).read_bytes()).hexdigest()}
+    if stamp.exists():
+        kept = json.loads(stamp.read_text())
+        if kept["key"] == key and all(Path(p).exists() for p in kept["paths"].values() if isinstance(p, str)):
+            return kept["paths"]
+        stamp.unlink()
     corpus_dir = work_dir / "klue-nli"
     corpus_dir.mkdir(parents=True, exist_ok=True)
     records = {"train": make_records("train", TRAIN_PAIRS, seed), "dev": make_records("dev", DEV_PAIRS, seed)}
@@ -185,6 +194,8 @@ def write_workload(work_dir: Path, shape: str, seed: int) -> dict:
     (work_dir / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
     model_dir, weights_file = work_dir / f"model-ours-{shape}", work_dir / f"init-weights-{shape}.npz"
     build_our_model(vocab, shape, seed, model_dir, weights_file)
-    return {"corpus_root": str(work_dir), "corpus_dir": str(corpus_dir), "vocab_file": str(work_dir / "vocab.txt"),
-            "our_model_dir": str(model_dir), "weights_file": str(weights_file),
-            "model_config": MODEL_SHAPES[shape]}
+    paths = {"corpus_root": str(work_dir), "corpus_dir": str(corpus_dir), "vocab_file": str(work_dir / "vocab.txt"),
+             "our_model_dir": str(model_dir), "weights_file": str(weights_file),
+             "model_config": MODEL_SHAPES[shape]}
+    stamp.write_text(json.dumps({"key": key, "paths": paths}, indent=1))
+    return paths
