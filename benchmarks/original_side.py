@@ -16,6 +16,7 @@ Everything else (the classes, the collator, the loaders, the task with its
 never-stepped scheduler, get_trainer's Trainer) is ratsnlp's own.
 """
 
+import gc
 import json
 import resource
 import os
@@ -75,6 +76,7 @@ def main(plan_file):
     nlpbook.set_logger(args)
 
     # code 3-7, 3-8, 3-10: tokenizer, then features for train and dev (written to ratsnlp's cache, as on a first run)
+    gc.collect()  # what the imports and the model left for the collector is not the tokenization's to pay
     start = time.perf_counter()
     tokenizer = BertTokenizer.from_pretrained(args.pretrained_model_name, do_lower_case=False)
     corpus = KlueNLICorpus()

@@ -6,6 +6,7 @@ as one JSON line. It calls the package's own functions in the order of
 the plan's first examples (--quick) and add the batch clock.
 """
 
+import gc
 import json
 import platform
 import resource
@@ -51,6 +52,7 @@ def main(plan_file):
     token_types = uses_token_types(model.config)
 
     # Tokenizer, then features for train and dev, written to the package's cache as on a first run.
+    gc.collect()  # what the imports and the model left for the collector is not the tokenization's to pay
     start = time.perf_counter()
     tokenizer = load_tokenizer(settings.model_name)
     build_datasets(settings, tokenizer, token_types)
