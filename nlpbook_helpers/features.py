@@ -126,14 +126,17 @@ def cached_dataset(tokenizer, examples, max_seq_length, token_types, corpus_file
 
 
 class PadCollator:
-    """Stack a list of items into a batch, padding to the longest item or to a fixed length."""
+    """Stack a list of items into a batch, padding to the longest item (rounded up to a multiple) or to a fixed length."""
 
-    def __init__(self, pad_token_id: int, fixed_length: int | None = None):
+    def __init__(self, pad_token_id: int, fixed_length: int | None = None, multiple: int | None = None):
         self.pad_token_id = pad_token_id
         self.fixed_length = fixed_length
+        self.multiple = multiple
 
     def __call__(self, items: list[dict]) -> dict[str, torch.Tensor]:
         width = self.fixed_length or max(len(item["input_ids"]) for item in items)
+        if self.multiple:
+            width = -(-width // self.multiple) * self.multiple
         batch = {
             "input_ids": torch.full((len(items), width), self.pad_token_id, dtype=torch.long),
             "attention_mask": torch.zeros((len(items), width), dtype=torch.long),
@@ -186,14 +189,14 @@ class LengthGroupedSampler(Sampler):
 
 def make_loaders(train: PairDataset, dev: PairDataset, batch_size: int, pad_token_id: int, *,
                  fixed_length: int | None = None, length_grouped: bool = False, seed: int = 7,
-                 pin_memory: bool = False) -> tuple[DataLoader, DataLoader]:
+                 pin_memory: bool = False, pad_multiple: int | None = None) -> tuple[DataLoader, DataLoader]:
     """The train loader (shuffled) and the validation loader (in order) (book: code 3-9, 3-10).
 
     num_workers=0: the batches are built from ready-made tensors in
     microseconds, and worker processes are what breaks DataLoaders inside
     Jupyter and Colab kernels.
     """
-    collate = PadCollator(pad_token_id, fixed_length)
+    collate = PadCollator(pad_token_id, fixed_length, pad_multiple)
     sampler = LengthGroupedSampler(train.lengths(), batch_size, seed) if length_grouped else None
     train_loader = DataLoader(train, batch_size=batch_size, shuffle=sampler is None, sampler=sampler,
                               collate_fn=collate, num_workers=0, pin_memory=pin_memory)
@@ -213,10 +216,14 @@ def build_datasets(settings, tokenizer, token_types: bool) -> tuple[PairDataset,
     )
 
 
-def runtime_loaders(settings, runtime, tokenizer, train: PairDataset, dev: PairDataset):
-    """make_loaders with the choices a runtime dictates: fixed shapes on a TPU, pinned memory on a GPU."""
+def runtime_loaders(settings, runtime, tokenizer, train: PairDataset, dev: PairDataset, pad_multiple: int | None = None):
+    """make_loaders with the choices a runtime dictates: fixed shapes on a TPU, pinned memory on a GPU.
+
+    pad_multiple rounds each batch's length up (for a compiled model, see speedups.py).
+    """
     return make_loaders(
         train, dev, settings.batch_size, tokenizer.pad_token_id,
         fixed_length=settings.max_seq_length if runtime.accelerator == "tpu" else None,
         length_grouped=settings.length_grouped, seed=settings.seed, pin_memory=runtime.accelerator == "gpu",
+        pad_multiple=pad_multiple,
     )

@@ -19,7 +19,7 @@ from .features import PairDataset, build_datasets, load_tokenizer, runtime_loade
 from .model import load_model, uses_token_types
 from .runtime import Runtime, check_writable, choose_precision, detect_runtime, get_logger, seed_everything
 from .settings import Settings
-from .speedups import use_gpu_speedups
+from .speedups import PAD_MULTIPLE, compile_model, use_gpu_speedups
 from .task import NliTask
 from .trainer import build_trainer, resume_checkpoint
 
@@ -51,8 +51,10 @@ def prepare_run(settings: Settings) -> Run:
 
     tokenizer = load_tokenizer(settings.model_name)
     model = load_model(settings.model_name, settings.max_seq_length)
+    compiled = compile_model(model, runtime, settings.compile)  # on a GPU by default, see speedups.py
     train_set, dev_set = build_datasets(settings, tokenizer, uses_token_types(model.config))
-    train_loader, dev_loader = runtime_loaders(settings, runtime, tokenizer, train_set, dev_set)
+    train_loader, dev_loader = runtime_loaders(settings, runtime, tokenizer, train_set, dev_set,
+                                               pad_multiple=PAD_MULTIPLE if compiled else None)
     log.info(f"{len(train_set)} training pairs, {len(dev_set)} validation pairs, {len(train_loader)} batches per epoch")
 
     task = NliTask(model, settings.learning_rate, settings.schedule)

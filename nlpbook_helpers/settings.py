@@ -44,6 +44,8 @@ class Settings:
     checkpoint_every_n_steps: int = setting(
         1000, "write checkpoints/last.ckpt every N optimizer steps (and at each epoch end)", "--checkpoint-every")
     length_grouped: bool = setting(False, "batch pairs of similar length together (less padding, still shuffled)")
+    compile: bool | None = setting(
+        None, "torch.compile the model: true or false; unset means on with a CUDA GPU, off on a CPU or TPU")
 
     def __post_init__(self):
         self.data_dir = self.data_dir or str(Path(self.work_dir) / "klue-nli")
