@@ -51,8 +51,9 @@ class BatchClock(pl.Callback):
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, *unused):
         mask = batch["attention_mask"]
+        # mask.sum() stays a tensor until summary(): int() here would make the host wait for a GPU every step
         self.batches.append((trainer.current_epoch, self.now(), time.process_time(),
-                             mask.shape[0], int(mask.sum()), mask.numel()))
+                             mask.shape[0], mask.sum(), mask.numel()))
         if self.turns:
             self.turns.after_batch(len(self.batches))
 
@@ -66,7 +67,7 @@ class BatchClock(pl.Callback):
                 seconds += batch[1] - previous[1]
                 cpu_seconds += batch[2] - previous[2]
                 samples += batch[3]
-                real += batch[4]
+                real += int(batch[4])
                 padded += batch[5]
                 steps += 1
         if not steps:

@@ -3,6 +3,7 @@
     python benchmarks/course_run.py                          # on a GPU: the full run, a few minutes
     python benchmarks/course_run.py --length-grouped         # the same with length-grouped batches
     python benchmarks/course_run.py --shape small --max-steps 30   # a code-path check on a CPU
+    python benchmarks/course_run.py --compile false          # on a GPU: eager, for comparison
 
 gpu_throughput.py times a bare training loop; this times what a learner waits
 for: `nlpbook_helpers.pipeline.train` exactly as the command line calls it,
@@ -16,10 +17,12 @@ only that the run learns the synthetic task.
 
 import argparse
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
 
+import pytorch_lightning as pl
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere in the repository
@@ -29,6 +32,36 @@ from nlpbook_helpers import pipeline  # noqa: E402
 from nlpbook_helpers.settings import Settings  # noqa: E402
 
 
+class SaveClock(pl.Callback):
+    """How long each write of checkpoints/last.ckpt holds training up.
+
+    Lightning calls on_save_checkpoint once the checkpoint's contents are
+    gathered, just before they are written; LastCheckpoint saves inside its
+    batch-end and epoch-end hooks, which run before this callback's own
+    (fit appends benchmark callbacks after the pipeline's). So the time from
+    one to the next is the write: torch.save (which copies the GPU tensors to
+    the host), fsync and rename.
+    """
+
+    def __init__(self):
+        self.started = None
+        self.seconds = []
+
+    def on_save_checkpoint(self, trainer, pl_module, checkpoint):
+        self.started = time.perf_counter()
+
+    def _saved(self):
+        if self.started is not None:
+            self.seconds.append(time.perf_counter() - self.started)
+            self.started = None
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        self._saved()
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        self._saved()
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--shape", choices=sorted(workload.MODEL_SHAPES), default="full")
@@ -36,6 +69,8 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--max-steps", type=int, default=-1)
     parser.add_argument("--length-grouped", action="store_true")
+    parser.add_argument("--compile", choices=["true", "false"], help="the compile setting (default: unset, "
+                        "so on with a CUDA GPU)")
     parser.add_argument("--json", metavar="FILE", help="also write the figures here")
     args = parser.parse_args(argv)
 
@@ -45,11 +80,14 @@ def main(argv=None):
     workload_s = time.perf_counter() - started
     run_dir = work_dir / ("run-grouped" if args.length_grouped else "run")
     settings = Settings(model_name=paths["our_model_dir"], data_dir=paths["corpus_dir"], work_dir=str(run_dir),
-                        epochs=args.epochs, max_steps=args.max_steps, length_grouped=args.length_grouped)
+                        epochs=args.epochs, max_steps=args.max_steps, length_grouped=args.length_grouped,
+                        compile=None if args.compile is None else args.compile == "true")
+    shutil.rmtree(settings.output_dir, ignore_errors=True)  # a fresh run, never resumed from an earlier one
 
-    clock = BatchClock(warmup=10)
+    clock, saves = BatchClock(warmup=10), SaveClock()
     started = time.perf_counter()
-    metrics = pipeline.train(settings, callbacks=[clock])  # the learner's run, plus a stopwatch
+    run = pipeline.prepare_run(settings)
+    metrics = pipeline.fit(run, callbacks=[clock, saves])  # the learner's run (pipeline.train), plus stopwatches
     total_s = time.perf_counter() - started
 
     timing = clock.summary()
@@ -61,6 +99,8 @@ def main(argv=None):
         "padding_waste": round(timing["padding_waste"], 3), "val_acc": [e["val_acc"] for e in metrics["epochs"]],
         "peak_gpu_memory_gb": round(torch.cuda.max_memory_allocated() / 2**30, 2) if torch.cuda.is_available() else None,
         "workload_s": round(workload_s, 1),
+        "compiled": run.model._compiled_call_impl is not None,
+        "checkpoint_write_s": [round(s, 2) for s in saves.seconds],
     }
     print(f"{device}, torch {torch.__version__}, {args.shape} BERT, {args.epochs} epochs, "
           f"length_grouped={args.length_grouped}")
@@ -68,6 +108,8 @@ def main(argv=None):
           f"epochs (training part) {', '.join(f'{s:.1f}' for s in timing['epoch_s'])} s")
     print(f"training {timing['train_samples_per_s']:.0f} samples/s, {timing['ms_per_step']:.1f} ms/step, "
           f"padding waste {100 * timing['padding_waste']:.1f}%")
+    print(f"compiled={figures['compiled']}; checkpoint writes: {len(saves.seconds)}, "
+          f"seconds each {', '.join(f'{s:.2f}' for s in saves.seconds)}")
     print("val_acc per epoch: " + ", ".join(f"{e['val_acc']:.4f}" for e in metrics["epochs"]))
     print("BENCH_COURSE_RUN " + json.dumps(figures))
     if args.json:

@@ -34,6 +34,7 @@ import statistics
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import pytorch_lightning as pl
@@ -48,6 +49,7 @@ from nlpbook_helpers.task import WARMUP_RATIO  # noqa: E402
 
 CPU_TARGET_MS = 2.5  # issue 14: on this project's 2-core CPU the pipeline adds at most this per step
 GPU_TARGET_RATIO = 1.15  # issue 14: on a GPU, pipeline ms/step at most this times the bare loop's
+SYNC_STEPS = 10  # on a GPU, steps after the warm-up in which host-device synchronizations are counted
 
 
 class StepClock:
@@ -66,6 +68,9 @@ class StepClock:
         self.step += 1
         if self.cuda and self.step in (self.warmup, self.last):
             torch.cuda.synchronize()
+        if self.cuda and self.step in (self.warmup, self.warmup + SYNC_STEPS):
+            # count the host's waits for the GPU in SYNC_STEPS steps (one warning each, see count_syncs)
+            torch.cuda.set_sync_debug_mode("warn" if self.step == self.warmup else "default")
         self.marks.append((epoch, time.perf_counter(), time.process_time()))
 
     def ms_per_step(self, cpu_time: bool = False) -> float:
@@ -123,15 +128,55 @@ def make_settings(args, round_dir: Path, paths: dict | None) -> Settings:
                     **common)
 
 
-def one_round(way: str, args, paths, round_dir: Path, cuda: bool) -> tuple[float, float]:
+def one_round(way: str, args, paths, round_dir: Path, cuda: bool) -> tuple[float, float, float]:
+    """(wall ms/step, CPU ms/step, host-device syncs per step on a GPU) for one fresh run."""
     shutil.rmtree(round_dir, ignore_errors=True)  # a fresh run, never resumed from an earlier one
     run = pipeline.prepare_run(make_settings(args, round_dir, paths))
     clock = StepClock(args.warmup, args.steps - 1, cuda)  # the last step writes last.ckpt: left out
-    if way == "bare":
-        bare_loop(run, clock, args.steps)
-    else:
-        pipeline.fit(run, callbacks=[LightningClock(clock)])
-    return clock.ms_per_step(), clock.ms_per_step(cpu_time=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        if way == "bare":
+            bare_loop(run, clock, args.steps)
+        else:
+            pipeline.fit(run, callbacks=[LightningClock(clock)])
+    syncs = sum("synchroniz" in str(w.message) for w in caught) / SYNC_STEPS
+    return clock.ms_per_step(), clock.ms_per_step(cpu_time=True), syncs
+
+
+class ProfileSteps(pl.Callback):
+    """torch.profiler over `steps` training steps after `warmup`; writes the top operators to `path`."""
+
+    def __init__(self, warmup: int, steps: int, path: Path):
+        self.warmup, self.steps, self.path = warmup, steps, path
+        activities = [torch.profiler.ProfilerActivity.CPU, torch.profiler.ProfilerActivity.CUDA]
+        self.profiler = torch.profiler.profile(activities=activities)
+        self.started = None
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        if trainer.global_step == self.warmup:
+            torch.cuda.synchronize()
+            self.profiler.start()
+            self.started = time.perf_counter()
+        elif trainer.global_step == self.warmup + self.steps:
+            torch.cuda.synchronize()
+            wall = time.perf_counter() - self.started
+            self.profiler.stop()
+            events = self.profiler.key_averages()
+            gpu_us = sum(e.self_device_time_total for e in events)
+            lines = [f"{self.steps} pipeline steps: {1000 * wall / self.steps:.1f} ms/step wall, GPU kernels busy "
+                     f"{gpu_us / 1000 / self.steps:.1f} ms/step ({100 * gpu_us / 1e6 / wall:.0f}% of the wall time)"]
+            for key in ("self_cpu_time_total", "self_device_time_total", "cpu_time_total"):
+                lines += ["", f"top 25 by {key}", events.table(sort_by=key, row_limit=25, max_name_column_width=70)]
+            self.path.write_text("\n".join(lines))
+            print(lines[0], flush=True)
+
+
+def profile_pipeline(args, paths, path: Path) -> None:
+    """One more pipeline run, profiled: where a GPU step's host and device time go."""
+    round_dir = args.work_dir / "profile"
+    shutil.rmtree(round_dir, ignore_errors=True)
+    run = pipeline.prepare_run(make_settings(args, round_dir, paths))
+    pipeline.fit(run, callbacks=[ProfileSteps(args.warmup, 20, path)])
 
 
 def main(argv=None):
@@ -140,6 +185,7 @@ def main(argv=None):
     parser.add_argument("--json", metavar="FILE", help="also write the figures here")
     parser.add_argument("--cpu", action="store_true", help="the CPU measurement even where a GPU exists")
     parser.add_argument("--work-dir", help="models, corpus and caches (default: a temporary folder)")
+    parser.add_argument("--profile", metavar="FILE", help="on a GPU: also profile 20 pipeline steps, tables to FILE")
     args = parser.parse_args(argv)
 
     cuda = torch.cuda.is_available() and not args.cpu
@@ -157,13 +203,15 @@ def main(argv=None):
 
     times = {"bare": [], "pipeline": []}
     cpu_times = {"bare": [], "pipeline": []}
+    syncs = {"bare": [], "pipeline": []}
     started = time.perf_counter()
     for round_index in range(args.rounds):
         order = ["bare", "pipeline"] if round_index % 2 == 0 else ["pipeline", "bare"]
         for way in order:
-            wall, cpu = one_round(way, args, paths, args.work_dir / f"round-{round_index}-{way}", cuda)
+            wall, cpu, per_step = one_round(way, args, paths, args.work_dir / f"round-{round_index}-{way}", cuda)
             times[way].append(wall)
             cpu_times[way].append(cpu)
+            syncs[way].append(per_step)
         print(f"round {round_index + 1}: bare {times['bare'][-1]:.2f} ms/step (CPU {cpu_times['bare'][-1]:.2f}), "
               f"pipeline {times['pipeline'][-1]:.2f} ms/step (CPU {cpu_times['pipeline'][-1]:.2f})", flush=True)
 
@@ -187,6 +235,7 @@ def main(argv=None):
         "cpu_rounds": {way: [round(t, 3) for t in values] for way, values in cpu_times.items()},
         "spread": {way: f"{min(values):.2f}-{max(values):.2f} (median {statistics.median(values):.2f})"
                    for way, values in times.items()},
+        "syncs_per_step": {way: max(values) for way, values in syncs.items()} if cuda else None,
         "timed_steps_per_round": args.steps - 1 - args.warmup,
         "seconds": round(time.perf_counter() - started, 1),
     }
@@ -200,9 +249,14 @@ def main(argv=None):
     print(f"process CPU time per step, best round: bare {figures['cpu_ms_per_step']['bare']:.2f}, "
           f"pipeline {figures['cpu_ms_per_step']['pipeline']:.2f} ms")
     print(f"added      {piped - bare:8.2f} ms/step = {piped / bare:.2f}x   target {target}")
-    print("BENCH_OVERHEAD " + json.dumps(figures))
+    if cuda:
+        print(f"host waits for the GPU per step: bare {figures['syncs_per_step']['bare']:.1f}, "
+              f"pipeline {figures['syncs_per_step']['pipeline']:.1f}")
+        print("BENCH_OVERHEAD " + json.dumps(figures))
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=1))
+    if args.profile and cuda:
+        profile_pipeline(args, paths, Path(args.profile))
 
 
 if __name__ == "__main__":
