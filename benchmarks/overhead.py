@@ -96,6 +96,7 @@ def bare_loop(run: pipeline.Run, clock: StepClock, steps: int) -> None:
     from transformers import get_linear_schedule_with_warmup
 
     device = torch.device("cuda" if run.runtime.accelerator == "gpu" else "cpu")
+    torch.use_deterministic_algorithms(False)  # PyTorch's default; an earlier pipeline round leaves it on (GPU)
     model = run.model.to(device).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=run.settings.learning_rate, eps=1e-6, weight_decay=0.0,
                                   fused=True)
@@ -131,6 +132,7 @@ def make_settings(args, round_dir: Path, paths: dict | None) -> Settings:
 def one_round(way: str, args, paths, round_dir: Path, cuda: bool) -> tuple[float, float, float]:
     """(wall ms/step, CPU ms/step, host-device syncs per step on a GPU) for one fresh run."""
     shutil.rmtree(round_dir, ignore_errors=True)  # a fresh run, never resumed from an earlier one
+    torch._dynamo.reset()  # a compiled model starts afresh each round (its disk cache still speeds compiling up)
     run = pipeline.prepare_run(make_settings(args, round_dir, paths))
     clock = StepClock(args.warmup, args.steps - 1, cuda)  # the last step writes last.ckpt: left out
     with warnings.catch_warnings(record=True) as caught:
@@ -175,6 +177,7 @@ def profile_pipeline(args, paths, path: Path) -> None:
     """One more pipeline run, profiled: where a GPU step's host and device time go."""
     round_dir = args.work_dir / "profile"
     shutil.rmtree(round_dir, ignore_errors=True)
+    torch._dynamo.reset()
     run = pipeline.prepare_run(make_settings(args, round_dir, paths))
     pipeline.fit(run, callbacks=[ProfileSteps(args.warmup, 20, path)])
 
