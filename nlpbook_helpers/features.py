@@ -22,6 +22,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from .corpus import SPLITS, NliExample, ensure_corpus
 from .errors import NlpbookError
+from .hub import check_model_folder, explained_hub_errors
 
 CACHE_VERSION = 1
 PLAIN_TEXT = re.compile(r"[\x20-\x7e\u3131-\u318e\uac00-\ud7a3]*")  # printable ASCII, Hangul letters and syllables
@@ -38,7 +39,9 @@ def load_tokenizer(model_name: str):
     """
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(model_name, do_lower_case=False)
+    check_model_folder(model_name)
+    with explained_hub_errors(model_name):
+        tokenizer = AutoTokenizer.from_pretrained(model_name, do_lower_case=False)
     if not hasattr(tokenizer, "backend_tokenizer"):
         raise NlpbookError(
             f"{model_name}의 토크나이저는 Rust(tokenizers) 버전이 없어 이 실습에서 쓸 수 없습니다. "

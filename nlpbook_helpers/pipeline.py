@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .features import build_datasets, load_tokenizer, runtime_loaders
 from .model import load_model, uses_token_types
-from .runtime import check_writable, choose_precision, detect_runtime, get_logger, seed_everything
+from .runtime import check_writable, choose_precision, detect_runtime, get_logger, quiet_libraries, seed_everything
 from .settings import Settings
 from .task import NliTask
 from .trainer import build_trainer, resume_checkpoint
@@ -19,6 +19,7 @@ from .trainer import build_trainer, resume_checkpoint
 
 def train(settings: Settings) -> dict:
     """Fine-tune, keep the best model, and return the contents of metrics.json."""
+    quiet_libraries()
     log = get_logger()
     runtime = detect_runtime(settings.accelerator)
     precision, why = choose_precision(runtime, settings.precision)
