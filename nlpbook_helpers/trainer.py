@@ -36,7 +36,7 @@ from pytorch_lightning.callbacks import Callback, TQDMProgressBar
 from pytorch_lightning.loggers import CSVLogger
 
 from .errors import NlpbookError
-from .runtime import Runtime, get_logger, keep_freed_memory, skip_cudnn_attention
+from .runtime import Runtime, get_logger
 
 MONITOR = "val_acc"
 
@@ -204,14 +204,6 @@ def build_trainer(settings, runtime: Runtime, precision: str, tokenizer) -> pl.T
     # On a GPU, "warn" picks deterministic kernels where asking is enough and warns about the rest: memory-efficient
     # attention's backward stays non-deterministic (seen on an H200), so GPU metrics can differ in the last digits.
     deterministic = {"cpu": None, "gpu": "warn", "tpu": False}[runtime.accelerator]
-    if runtime.accelerator == "gpu":
-        skip_cudnn_attention()  # its per-shape plans cost more than dynamic padding saves
-        # fp32 matrix products (those autocast leaves in fp32, and all of them under "32-true") may use TF32
-        # tensor cores on Ampere and later: 10 mantissa bits, ample for fine-tuning, several times the speed.
-        # Chosen on purpose, so Lightning's hint to choose it goes away; a T4 has no TF32 and is unaffected.
-        torch.set_float32_matmul_precision("high")
-    if runtime.accelerator == "cpu":
-        keep_freed_memory()  # no page faults for the activations each step allocates again
     return pl.Trainer(
         accelerator=runtime.accelerator,
         devices=settings.devices,
