@@ -170,14 +170,15 @@ def _not_litlogger_tip(record: logging.LogRecord) -> bool:
 
 
 _ANSI_STYLE = re.compile(r"\x1b\[[0-9;]*m")
-_REPORT_ROW = re.compile(r"^(\S+)\s*\|\s*(\w+)\s*\|", re.MULTILINE)  # "key | STATUS | ..." in the report's table
 
 
 def _not_an_expected_load_report(record: logging.LogRecord) -> bool:
     text = _ANSI_STYLE.sub("", record.getMessage())
     if "LOAD REPORT" not in text:
         return True
-    rows = [(key, status) for key, status in _REPORT_ROW.findall(text) if key != "Key"]
+    # The report's table: "key | STATUS | details", under a "Key | Status" header; keys may hold spaces ("{0, 1}").
+    rows = [[cell.strip() for cell in line.split("|")] for line in text.splitlines() if "|" in line]
+    rows = [(cells[0], cells[1]) for cells in rows if cells[0] != "Key"]
     expected = bool(rows) and all(
         status == "UNEXPECTED" or (status == "MISSING" and key.startswith("classifier.")) for key, status in rows
     )
