@@ -14,7 +14,7 @@ from .model import load_model, uses_token_types
 from .runtime import check_writable, choose_precision, detect_runtime, get_logger, seed_everything
 from .settings import Settings
 from .task import NliTask
-from .trainer import build_trainer, resume_checkpoint
+from .trainer import build_trainer, check_resume
 
 
 def train(settings: Settings) -> dict:
@@ -34,7 +34,7 @@ def train(settings: Settings) -> dict:
 
     task = NliTask(model, settings.learning_rate, settings.schedule)
     trainer = build_trainer(settings, runtime, precision, tokenizer)
-    resume = resume_checkpoint(settings.output_dir)
+    resume = check_resume(settings, precision)
     if resume:
         log.info(f"resuming from {resume}")
     trainer.fit(task, train_loader, dev_loader, ckpt_path=resume)
