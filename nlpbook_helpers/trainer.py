@@ -246,12 +246,12 @@ def check_resume(settings, precision: str) -> Path | None:
     if not path.exists():
         return None
     saved = load_checkpoint(path).get(RUN_KEY)
-    ways_out_ko = f"다른 출력 폴더(output_dir)를 쓰거나, {path} 파일을 지우고 처음부터 다시 학습하세요."
-    ways_out_en = f"use another output_dir, or delete {path} to start over."
+    ways_out_ko = "다른 출력 폴더(output_dir)를 쓰거나, 이 파일을 지우고 처음부터 다시 학습하세요."
+    ways_out_en = "use another output_dir, or delete that file to start over."
     if saved is None:
         raise NlpbookError(
-            f"{path} 파일에는 학습 설정 기록이 없어(이전 버전이 쓴 체크포인트) 같은 학습인지 알 수 없습니다. " + ways_out_ko,
-            f"{path} has no record of its run's settings (written by an older version), so it cannot be continued: "
+            f"{path}: 학습 설정 기록이 없는 체크포인트(이전 버전이 쓴 것)라 같은 학습인지 알 수 없습니다. " + ways_out_ko,
+            f"{path} has no record of its run's settings (an older version wrote it), so it cannot be continued: "
             + ways_out_en,
         )
     current = run_fingerprint(settings, precision)
@@ -259,8 +259,9 @@ def check_resume(settings, precision: str) -> Path | None:
                         for name, value in current.items() if saved.get(name) != value)
     if changed:
         raise NlpbookError(
-            f"{path} 파일은 지금과 다른 설정으로 하던 학습의 체크포인트입니다({changed}). 그대로 이어서 학습할 수 없으니, " + ways_out_ko,
-            f"{path} belongs to a run with other settings ({changed}) and cannot be continued with these: " + ways_out_en,
+            f"{path}: 지금과 다른 설정으로 하던 학습의 체크포인트입니다({changed}). 이어서 학습할 수 없으니 " + ways_out_ko,
+            f"{path} was written by a run with other settings ({changed}), so it cannot continue this one: "
+            + ways_out_en,
         )
     return path
 
