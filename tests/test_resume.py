@@ -143,3 +143,29 @@ def test_export_killed_between_its_two_renames_keeps_the_previous_best(tmp_path)
     replace_dir(tmp_path / "best.part", tmp_path / "best")
     assert (tmp_path / "best" / "model.safetensors").read_text() == "epoch 2"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["best"]
+
+
+def test_learning_rate_and_optimizer_state_continue_exactly_after_a_kill(tmp_path):
+    harness = [sys.executable, str(HERE / "record_steps_train.py")]
+    subprocess.run([*harness, tmp_path / "straight", tmp_path / "straight.jsonl"], check=True, capture_output=True,
+                   timeout=600)
+    straight = {line["step"]: line for line in map(json.loads, (tmp_path / "straight.jsonl").read_text().splitlines())}
+
+    killed = tmp_path / "killed"
+    run = subprocess.Popen([*harness, killed, tmp_path / "killed.jsonl"], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE, text=True)
+    wait_for(lambda: step_on_disk(killed / "runs" / "sample" / "checkpoints" / "last.ckpt") >= 30, run)
+    kill(run)
+    subprocess.run([*harness, killed, tmp_path / "killed.jsonl"], check=True, capture_output=True, timeout=600)
+
+    lines = [json.loads(line) for line in (tmp_path / "killed.jsonl").read_text().splitlines() if line.endswith("}")]
+    restart = next(i for i in range(1, len(lines)) if lines[i]["step"] <= lines[i - 1]["step"])
+    resumed = lines[restart:]
+    assert 30 <= resumed[0]["step"] < 3 * STEPS_PER_EPOCH  # a checkpoint after the kill point (usually step 30, mid-epoch)
+    assert resumed[-1]["step"] == max(straight) == 3 * STEPS_PER_EPOCH - 1
+    # The schedule continues where it was: the same learning rate at every step as without the kill.
+    assert [line["lr"] for line in resumed] == [straight[line["step"]]["lr"] for line in resumed]
+    assert len({line["lr"] for line in resumed}) > 10  # (it does change from step to step)
+    # The optimizer continues from exactly the state it had: AdamW's step counts and both moments.
+    assert resumed[0]["state"] == straight[resumed[0]["step"]]["state"]
+    assert resumed[0]["state"][0][0] == resumed[0]["step"]
