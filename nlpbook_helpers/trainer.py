@@ -44,6 +44,7 @@ from pytorch_lightning.loggers import CSVLogger
 from .corpus import SPLITS
 from .drive_files import remove_file, remove_tree, replace_file, write_json
 from .errors import NlpbookError
+from .features import process_rank
 from .runtime import Runtime, get_logger
 
 MONITOR = "val_acc"
@@ -92,16 +93,16 @@ class LastCheckpoint(Callback):
     def state_dict(self):
         """Lightning's checkpoint has no random-number states; we add each process's, so dropout and shuffling
         continue the same way on every GPU. (Lightning calls this in every process; the checkpoint is written by one.)"""
-        states = rng_states()
-        if not torch.distributed.is_available() or not torch.distributed.is_initialized():
-            return {"rng_per_rank": [states]}
-        every_rank = [None] * torch.distributed.get_world_size()
-        torch.distributed.all_gather_object(every_rank, states)
+        _, world_size = process_rank()
+        every_rank = [rng_states()]
+        if world_size > 1:
+            every_rank = [None] * world_size
+            torch.distributed.all_gather_object(every_rank, rng_states())
         return {"rng_per_rank": every_rank}
 
     def load_state_dict(self, state_dict):
-        distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
-        set_rng_states(state_dict["rng_per_rank"][torch.distributed.get_rank() if distributed else 0])
+        rank, _ = process_rank()
+        set_rng_states(state_dict["rng_per_rank"][rank])
 
     def save(self, trainer, pl_module):
         if trainer.is_global_zero:
@@ -285,7 +286,7 @@ def load_checkpoint(path: Path) -> dict:
         return torch.load(path, map_location="cpu", mmap=True, weights_only=False)
     except Exception as error:  # a truncated zip, a bad pickle, an empty file: all mean "damaged"
         raise NlpbookError(
-            f"체크포인트 {path}가 손상되었습니다({type(error).__name__}). 그 파일을 지우면 처음부터 다시 학습합니다.",
+            f"{path}: 손상된 체크포인트입니다({type(error).__name__}). 이 파일을 지우면 처음부터 다시 학습합니다.",
             f"The checkpoint {path} is damaged ({type(error).__name__}); delete it to train from the start.",
         ) from error
 
