@@ -3,7 +3,8 @@
 One module per step of the chapter: settings, runtime, corpus, features,
 model, task, trainer, pipeline (prepare_run, fit), inference. Around them:
 course (what the notebooks start from), sample (the offline corpus and tiny
-model), speedups (GPU-only kernel choices), errors and cli. Import what a
+model), speedups (GPU-only kernel choices), hub (model folders and plain
+hub errors), errors and cli. Import what a
 step needs from its module; nothing heavy happens at import time.
 """
 
