@@ -3,7 +3,7 @@
     python benchmarks/course_run.py                          # on a GPU: the full run, a few minutes
     python benchmarks/course_run.py --length-grouped         # the same with length-grouped batches
     python benchmarks/course_run.py --shape small --max-steps 30   # a code-path check on a CPU
-    python benchmarks/course_run.py --compile false          # on a GPU: eager, for comparison
+    python benchmarks/course_run.py --compile off            # on a GPU: eager, for comparison
 
 gpu_throughput.py times a bare training loop; this times what a learner waits
 for: `nlpbook_helpers.pipeline.train` exactly as the command line calls it,
@@ -69,8 +69,8 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--max-steps", type=int, default=-1)
     parser.add_argument("--length-grouped", action="store_true")
-    parser.add_argument("--compile", choices=["true", "false"], help="the compile setting (default: unset, "
-                        "so on with a CUDA GPU)")
+    parser.add_argument("--compile", choices=["auto", "on", "off"], default="auto",
+                        help="the compile setting (auto: on with a CUDA GPU)")
     parser.add_argument("--json", metavar="FILE", help="also write the figures here")
     args = parser.parse_args(argv)
 
@@ -81,7 +81,7 @@ def main(argv=None):
     run_dir = work_dir / ("run-grouped" if args.length_grouped else "run")
     settings = Settings(model_name=paths["our_model_dir"], data_dir=paths["corpus_dir"], work_dir=str(run_dir),
                         epochs=args.epochs, max_steps=args.max_steps, length_grouped=args.length_grouped,
-                        compile=None if args.compile is None else args.compile == "true")
+                        compile=args.compile)
     shutil.rmtree(settings.output_dir, ignore_errors=True)  # a fresh run, never resumed from an earlier one
 
     clock, saves = BatchClock(warmup=10), SaveClock()

@@ -44,13 +44,13 @@ class Settings:
     checkpoint_every_n_steps: int = setting(
         1000, "write checkpoints/last.ckpt every N optimizer steps (and at each epoch end)", "--checkpoint-every")
     length_grouped: bool = setting(False, "batch pairs of similar length together (less padding, still shuffled)")
-    compile: bool | None = setting(
-        None, "torch.compile the model: true or false; unset means on with a CUDA GPU, off on a CPU or TPU")
+    compile: Literal["auto", "on", "off"] = setting(
+        "auto", "torch.compile the model; auto: on with a CUDA GPU, off on a CPU or TPU (see speedups.py)")
 
     def __post_init__(self):
         self.data_dir = self.data_dir or str(Path(self.work_dir) / "klue-nli")
         self.output_dir = self.output_dir or str(Path(self.work_dir) / "runs" / "paircls")
-        for name in ("corpus", "schedule", "accelerator", "precision"):
+        for name in ("corpus", "schedule", "accelerator", "precision", "compile"):
             _check_choice(name, getattr(self, name), choices(name))
         _check_positive("learning_rate", self.learning_rate)
         for name in ("batch_size", "epochs", "max_seq_length", "devices", "checkpoint_every_n_steps"):

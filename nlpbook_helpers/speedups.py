@@ -35,8 +35,8 @@ def use_gpu_speedups(runtime: Runtime) -> None:
         torch.set_float32_matmul_precision("high")
 
 
-def compile_model(model, runtime: Runtime, requested: bool | None) -> bool:
-    """torch.compile the model in place when asked, or by default (None) on a CUDA GPU; return whether it did.
+def compile_model(model, runtime: Runtime, setting: str) -> bool:
+    """torch.compile the model in place for setting "on", or "auto" on a CUDA GPU; return whether it did.
 
     Eager PyTorch launches each of a BERT step's hundreds of small kernels
     from Python, and on a fast GPU the launching, not the arithmetic, sets
@@ -47,17 +47,15 @@ def compile_model(model, runtime: Runtime, requested: bool | None) -> bool:
     dynamic padding does not recompile at each new length.
 
     `model.compile` keeps the module itself, so its state_dict, checkpoints and
-    `save_pretrained` are unchanged. A TPU already compiles through XLA: asking
-    for torch.compile there is refused.
+    `save_pretrained` are unchanged. A TPU already compiles through XLA: "on"
+    is refused there.
     """
-    if runtime.accelerator == "tpu":
-        if requested:
-            raise NlpbookError(
-                "TPU에서는 compile=True를 쓸 수 없습니다(XLA가 이미 컴파일합니다). compile 설정을 비워 두세요.",
-                "compile=True is not available on a TPU (XLA already compiles the model): leave compile unset.",
-            )
-        return False
-    if not (runtime.accelerator == "gpu" if requested is None else requested):
+    if runtime.accelerator == "tpu" and setting == "on":
+        raise NlpbookError(
+            "TPU에서는 compile='on'을 쓸 수 없습니다(XLA가 이미 컴파일합니다). 'auto'나 'off'를 쓰세요.",
+            "compile='on' is not available on a TPU (XLA already compiles the model): use 'auto' or 'off'.",
+        )
+    if setting == "off" or (setting == "auto" and runtime.accelerator != "gpu"):
         return False
     model.compile(dynamic=True)
     return True

@@ -23,12 +23,12 @@ def test_compile_is_off_by_default_on_a_cpu(tmp_path):
 
 def test_compile_defaults_per_runtime_and_is_refused_on_a_tpu():
     gpu, cpu, tpu = (Runtime(kind, kind, None, False) for kind in ("gpu", "cpu", "tpu"))
-    assert compile_model(torch.nn.Linear(2, 2), gpu, None)
-    assert not compile_model(torch.nn.Linear(2, 2), cpu, None)
-    assert not compile_model(torch.nn.Linear(2, 2), gpu, False)
-    assert not compile_model(torch.nn.Linear(2, 2), tpu, None)
+    assert compile_model(torch.nn.Linear(2, 2), gpu, "auto")
+    assert not compile_model(torch.nn.Linear(2, 2), cpu, "auto")
+    assert not compile_model(torch.nn.Linear(2, 2), gpu, "off")
+    assert not compile_model(torch.nn.Linear(2, 2), tpu, "auto")
     with pytest.raises(NlpbookError, match="TPU"):
-        compile_model(torch.nn.Linear(2, 2), tpu, True)
+        compile_model(torch.nn.Linear(2, 2), tpu, "on")
 
 
 def test_a_compiled_model_trains_like_the_eager_one_with_few_graphs(tmp_path):
@@ -36,7 +36,7 @@ def test_a_compiled_model_trains_like_the_eager_one_with_few_graphs(tmp_path):
 
     torch._dynamo.reset()
     counters.clear()
-    run = prepare_run(sample_settings(tmp_path / "compiled", epochs=2, compile=True))
+    run = prepare_run(sample_settings(tmp_path / "compiled", epochs=2, compile="on"))
     assert is_compiled(run.model)
     lengths = {batch["input_ids"].shape[1] for loader in (run.train_loader, run.dev_loader) for batch in loader}
     assert all(length % PAD_MULTIPLE == 0 for length in lengths) and len(lengths) > 1
