@@ -11,6 +11,7 @@ user can fix ends with one line on stderr and exit code 2, no traceback.
 
 import argparse
 import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -92,7 +93,14 @@ def run_evaluate(args):
     from .corpus import SPLITS, read_klue_nli
     from .inference import Predictor, evaluate
 
-    results = evaluate(Predictor(args.model_dir), read_klue_nli(Path(args.data_dir) / SPLITS["dev"].filename))
+    dev = Path(args.data_dir) / SPLITS["dev"].filename
+    if not dev.is_file():
+        download = f"python -m nlpbook_helpers download --data-dir {shlex.quote(args.data_dir)}"
+        raise NlpbookError(
+            f"{args.data_dir}에 검증(dev) 파일 {dev.name}이(가) 없습니다. 다음 명령으로 내려받으세요: {download}",
+            f"{args.data_dir} has no {dev.name}, the dev split that evaluate scores: get it with {download}",
+        )
+    results = evaluate(Predictor(args.model_dir), read_klue_nli(dev))
     print(f"accuracy {results['accuracy']:.4f}   macro F1 {results['macro_f1']:.4f}")
     for name, scores in results["per_class"].items():
         print(f"  {name:<13} precision {scores['precision']:.4f}  recall {scores['recall']:.4f}  f1 {scores['f1']:.4f}")
