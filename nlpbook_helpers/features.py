@@ -19,6 +19,7 @@ from safetensors.torch import load_file, save_file
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from .corpus import SPLITS, NliExample, ensure_corpus
+from .drive_files import replace_file
 from .errors import NlpbookError
 from .hub import check_model_folder, explained_hub_errors
 
@@ -124,7 +125,7 @@ def cached_dataset(tokenizer, examples, max_seq_length, token_types, corpus_file
     path.parent.mkdir(parents=True, exist_ok=True)
     part = path.with_name(path.name + ".part")
     save_file(dataset.flat, part)
-    part.replace(path)
+    replace_file(part, path)
     return dataset
 
 
@@ -159,6 +160,13 @@ class LengthGroupedSampler(Sampler):
     The batches are shuffled again, so training still sees them in random
     order; only the padding inside a batch shrinks. Deterministic for a given
     seed and epoch (Lightning calls set_epoch).
+
+    With several GPUs (DDP), every process builds the same batches and takes
+    every world_size-th one: whole batches, never shared, reshuffled every
+    epoch. Only full batches are dealt, the same number to each process (DDP
+    needs every process to take as many steps); the few pairs left over sit
+    out that epoch, different ones each time. So Lightning must not wrap this
+    sampler in its own DistributedSampler (build_trainer turns that off).
     """
 
     def __init__(self, lengths: list[int], batch_size: int, seed: int, window_batches: int = 50):
@@ -170,7 +178,10 @@ class LengthGroupedSampler(Sampler):
         self.epoch = epoch
 
     def __len__(self):
-        return len(self.lengths)
+        _, world_size = process_rank()
+        if world_size == 1:
+            return len(self.lengths)
+        return len(self.lengths) // self.batch_size // world_size * self.batch_size
 
     def __iter__(self):
         rng = random.Random(self.seed + self.epoch)
@@ -181,10 +192,21 @@ class LengthGroupedSampler(Sampler):
             window = sorted(order[start : start + self.window], key=self.lengths.__getitem__)
             batches += [window[i : i + self.batch_size] for i in range(0, len(window), self.batch_size)]
         rng.shuffle(batches)
+        rank, world_size = process_rank()
+        if world_size > 1:
+            full = [batch for batch in batches if len(batch) == self.batch_size]
+            batches = full[: len(full) // world_size * world_size][rank::world_size]
         # The DataLoader cuts this stream into batch_size pieces again: a short batch anywhere but last
         # would shift every later cut across two groups (24,998 pairs: 4.9% padding instead of 1.0%).
         batches.sort(key=lambda batch: len(batch) < self.batch_size)
         return iter([i for batch in batches for i in batch])
+
+
+def process_rank() -> tuple[int, int]:
+    """(this process's rank, number of processes) once DDP has started, (0, 1) otherwise."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank(), torch.distributed.get_world_size()
+    return 0, 1
 
 
 def make_loaders(train: PairDataset, dev: PairDataset, batch_size: int, pad_token_id: int, *,

@@ -10,10 +10,10 @@ pipeline; real results come from kcbert-base.
 """
 
 import json
-import shutil
 from pathlib import Path
 
 from .corpus import SPLITS
+from .drive_files import remove_tree
 from .settings import Settings
 
 SAMPLE_DATA_DIR = Path(__file__).parent / "data"
@@ -107,10 +107,10 @@ def build_tiny_model(out_dir: str | Path, arch: str = "bert", seed: int = 7) -> 
     torch.manual_seed(seed)
     model = AutoModel.from_config(tiny_config(arch, len(tokenizer), tokenizer.pad_token_id))
     part = out_dir.with_name(out_dir.name + ".part")
-    shutil.rmtree(part, ignore_errors=True)
+    remove_tree(part)
     model.save_pretrained(part)
     tokenizer.save_pretrained(part)
-    shutil.rmtree(out_dir, ignore_errors=True)
+    remove_tree(out_dir)
     part.rename(out_dir)
     return out_dir
 
