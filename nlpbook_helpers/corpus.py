@@ -34,7 +34,7 @@ class Split:
     filename: str
     records: int
     sha256: str | None  # None: not known to us, so only structure and count are checked
-    hf_parquet: str
+    hf_parquet: str | None = None  # KLUE-NLI's copy on the Hugging Face hub
 
 
 SPLITS = {
@@ -151,12 +151,15 @@ def download_klue_nli(
     return paths
 
 
-def fetch(url: str, dest: Path, split: Split, retries: int, backoff: float) -> None:
+def fetch(url: str, dest: Path, split: Split, retries: int, backoff: float, check=None) -> None:
     """Download url to dest through dest.part, retrying with exponential backoff.
 
-    Nothing is ever left at `dest` that failed verification; a half-written
-    `.part` from an interrupted run is simply overwritten.
+    `check(path, split)` says what is wrong with a downloaded file, or None
+    (KLUE-NLI's check by default; KorNLI passes its own). Nothing is ever left
+    at `dest` that failed it; a half-written `.part` from an interrupted run is
+    simply overwritten.
     """
+    check = check or _problem
     part = dest.with_name(dest.name + ".part")
     problem = "no attempt"
     for attempt in range(retries):
@@ -172,7 +175,7 @@ def fetch(url: str, dest: Path, split: Split, retries: int, backoff: float) -> N
         except (urllib.error.URLError, OSError) as error:
             problem = f"{type(error).__name__}: {getattr(error, 'reason', error)}"
             continue
-        problem = _problem(part, split)
+        problem = check(part, split)
         if problem is None:
             os.replace(part, dest)
             return

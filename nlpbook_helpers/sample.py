@@ -13,7 +13,7 @@ import json
 import shutil
 from pathlib import Path
 
-from .corpus import SPLITS
+from .corpus import SPLITS, Split
 from .settings import Settings
 
 SAMPLE_DATA_DIR = Path(__file__).parent / "data"
@@ -128,3 +128,29 @@ def sample_settings(work_dir: str | Path, **overrides) -> Settings:
                   checkpoint_every_n_steps=100)
     values.update({key: value for key, value in overrides.items() if value is not None})
     return Settings(**values)
+
+
+def write_kornli_sample(root: str | Path) -> dict:
+    """The bundled sample rewritten as the four KorNLI files under ROOT/kornli/, for offline runs.
+
+    KorNLI's exact format (a `sentence1 sentence2 gold_label` header, tab
+    separated), from our own sentences: the sample's train pairs split between
+    the two train files, its dev pairs between xnli dev and test. Returns what
+    each file is (pair count and sha256), the shape of `kornli.FILES`.
+    """
+    import hashlib
+
+    from .kornli import FILES, HEADER, kornli_dir
+
+    train, dev = (json.loads((SAMPLE_DATA_DIR / split.filename).read_text(encoding="utf-8")) for split in SPLITS.values())
+    parts = {"multinli_train": train[: len(train) // 2], "snli_train": train[len(train) // 2 :],
+             "xnli_dev": dev[: len(dev) // 2], "xnli_test": dev[len(dev) // 2 :]}
+    folder = kornli_dir(root)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = {}
+    for name, records in parts.items():
+        lines = ["\t".join(HEADER)] + [f"{r['premise']}\t{r['hypothesis']}\t{r['gold_label']}" for r in records]
+        body = ("\n".join(lines) + "\n").encode("utf-8")
+        (folder / FILES[name].filename).write_bytes(body)
+        written[name] = Split(FILES[name].filename, len(records), hashlib.sha256(body).hexdigest())
+    return written
