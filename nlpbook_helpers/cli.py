@@ -31,26 +31,9 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m nlpbook_helpers", description=__doc__.split("\n\n")[0])
     commands = top.add_subparsers(required=True, metavar="COMMAND")
 
-    train = commands.add_parser("train", help="fine-tune on KLUE-NLI (or the bundled sample) and keep the best model")
+    train = commands.add_parser("train", parents=[settings_flags()],
+                                help="fine-tune on KLUE-NLI (or the bundled sample) and keep the best model")
     train.set_defaults(command=run_train)
-    train.add_argument("--model", dest="model_name", help="hub name or local folder (default beomi/kcbert-base)")
-    train.add_argument("--data-dir", help="folder with klue-nli-v1.1_train.json and _dev.json (downloaded if missing)")
-    train.add_argument("--output-dir", help="where metrics.json, best/ and checkpoints/ go")
-    train.add_argument("--work-dir", help="corpus, caches and runs (default: Drive in Colab, ./nlpbook-work elsewhere)")
-    train.add_argument("--epochs", type=int)
-    train.add_argument("--max-steps", type=int)
-    train.add_argument("--batch-size", type=int)
-    train.add_argument("--max-seq-length", type=int)
-    train.add_argument("--lr", dest="learning_rate", type=float)
-    train.add_argument("--schedule", choices=["recommended", "faithful"])
-    train.add_argument("--seed", type=int)
-    train.add_argument("--precision")
-    train.add_argument("--accelerator", choices=["auto", "gpu", "tpu", "cpu"])
-    train.add_argument("--devices", type=int, help="GPUs to train on; more than 1 uses DDP")
-    train.add_argument("--checkpoint-every", dest="checkpoint_every_n_steps", type=int,
-                       help="write checkpoints/last.ckpt every N optimizer steps (and at each epoch end)")
-    train.add_argument("--length-grouped", action="store_true", default=None,
-                       help="batch pairs of similar length together (less padding)")
     train.add_argument("--sample", action="store_true", help="offline: the bundled sample corpus and a tiny model")
 
     evaluate = commands.add_parser("evaluate", help="accuracy, per-class F1 and confusion matrix on the dev split")
@@ -73,9 +56,21 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
-TRAIN_FIELDS = ("model_name", "data_dir", "output_dir", "epochs", "max_steps", "batch_size", "max_seq_length",
-                "learning_rate", "schedule", "seed", "precision", "accelerator", "devices",
-                "checkpoint_every_n_steps", "length_grouped")
+def settings_flags() -> argparse.ArgumentParser:
+    """The `train` flags, generated from the Settings dataclass: its field names, types, choices and help.
+
+    A flag not given is left out of the parsed arguments, so the settings'
+    own defaults (or the sample's, with --sample) apply.
+    """
+    from transformers import HfArgumentParser
+
+    from .settings import Settings
+
+    flags = HfArgumentParser(Settings, add_help=False)
+    for action in flags._actions:
+        action.help = f"{action.help} (default: {action.default!r})"
+        action.default = argparse.SUPPRESS
+    return flags
 
 
 def run_train(args):
@@ -84,8 +79,8 @@ def run_train(args):
     from .sample import sample_settings
     from .settings import Settings
 
-    given = {name: getattr(args, name) for name in TRAIN_FIELDS if getattr(args, name) is not None}
-    work_dir = Path(args.work_dir) if args.work_dir else resolve_work_dir()
+    given = {name: value for name, value in vars(args).items() if name not in ("command", "sample")}
+    work_dir = given.pop("work_dir", None) or resolve_work_dir()
     settings = sample_settings(work_dir, **given) if args.sample else Settings(work_dir=str(work_dir), **given)
     summary = train(settings)
     best = next(row for row in summary["epochs"] if row["epoch"] == summary["best_epoch"])

@@ -89,42 +89,6 @@ def choose_precision(runtime: Runtime, requested: str = "auto") -> tuple[str, st
     return "32-true", "on this kind of CPU fp32 was measured fastest"
 
 
-def skip_cudnn_attention() -> None:
-    """Let attention on a GPU use the flash or memory-efficient kernels, never cuDNN's.
-
-    PyTorch prefers cuDNN's attention on H100/H200-class GPUs, and cuDNN
-    builds an execution plan for every new batch shape. Measured on an H200
-    (torch 2.11, kcbert-base shape, bf16): a step at a length not seen before
-    took 582 ms on average (up to 2.1 s) with cuDNN and 35 ms without; once
-    every shape was seen, both ran at 24-26 ms. Dynamic padding makes dozens
-    of shapes: dozens of plans, each paid once per shape.
-    """
-    torch.backends.cuda.enable_cudnn_sdp(False)
-
-
-def keep_freed_memory() -> None:
-    """On Linux, keep the memory a CPU training step frees for the next step instead of handing it back.
-
-    Every step frees and allocates again the same large activations. glibc's
-    malloc returns big freed blocks to the operating system, which hands them
-    back zero-filled, one 4 KB page fault at a time: ~3,000 faults a step for
-    the benchmark's small BERT, 2-5% of the step. Raising the two thresholds
-    below stops that. The peak memory is the same; the process keeps it
-    until it ends. The mmap threshold must be set first and must succeed:
-    setting only the trim threshold would freeze mmap's at 128 KB, and then
-    every activation would fault (measured: 1.8x slower steps).
-    """
-    import ctypes
-
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:  # not Linux with glibc: nothing to do
-        return
-    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
-    if libc.mallopt(M_MMAP_THRESHOLD, 32 * 2**20):  # blocks over 32 MB still come from mmap (glibc's maximum)
-        libc.mallopt(M_TRIM_THRESHOLD, 2**30)  # return free memory only when over 1 GB is free
-
-
 def resolve_work_dir(local_default: str = "nlpbook-work") -> Path:
     """In Colab: mount Google Drive and work in MyDrive/nlpbook. Elsewhere: a local folder.
 

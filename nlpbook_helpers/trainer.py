@@ -36,7 +36,7 @@ from pytorch_lightning.callbacks import Callback, TQDMProgressBar
 from pytorch_lightning.loggers import CSVLogger
 
 from .errors import NlpbookError
-from .runtime import Runtime, get_logger, keep_freed_memory, skip_cudnn_attention
+from .runtime import Runtime, get_logger
 
 MONITOR = "val_acc"
 
@@ -204,10 +204,6 @@ def build_trainer(settings, runtime: Runtime, precision: str, tokenizer) -> pl.T
     # On a GPU, "warn" picks deterministic kernels where asking is enough and warns about the rest: memory-efficient
     # attention's backward stays non-deterministic (seen on an H200), so GPU metrics can differ in the last digits.
     deterministic = {"cpu": None, "gpu": "warn", "tpu": False}[runtime.accelerator]
-    if runtime.accelerator == "gpu":
-        skip_cudnn_attention()  # its per-shape plans cost more than dynamic padding saves
-    if runtime.accelerator == "cpu":
-        keep_freed_memory()  # no page faults for the activations each step allocates again
     return pl.Trainer(
         accelerator=runtime.accelerator,
         devices=settings.devices,

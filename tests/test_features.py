@@ -1,7 +1,6 @@
 import pytest
 import torch
 import transformers
-from tokenizers import normalizers
 from torch.utils.data import DataLoader
 
 from nlpbook_helpers.corpus import NliExample, load_corpus
@@ -111,8 +110,8 @@ def test_direct_rust_encoding_matches_the_transformers_call(tiny_models):
     train, dev = load_corpus(SAMPLE_DATA_DIR)
     examples = train + dev + [NliExample("영화가 " * 100, "정말 재미있었다.", 1, "x"),
                               NliExample("짧다.", "가설이 " * 100, 2, "x")]
-    # What BERT's normalizer changes, among plain pairs (which skip it): hanja, emoji, tab, no-break and
-    # zero-width space, NUL, U+FFFD, full-width letters, a combining accent, upper case (kept: no lower-casing)
+    # What BERT's normalizer changes: hanja, emoji, tab, no-break and zero-width space, NUL, U+FFFD,
+    # full-width letters, a combining accent, upper case (kept: no lower-casing)
     unusual = ["조선(朝鮮)의 수도", "정말 좋아요😀👍", "영화가\t정말\u00a0재미\u200b있었다.", "널\x00문자\ufffd",
                "ＫＬＵＥ 데이터", "cafe\u0301에서 KLUE를 봤다."]
     examples[5:5] = [NliExample(text, "영화가 재미있었다.", 0, "x") for text in unusual]
@@ -128,23 +127,8 @@ def test_direct_rust_encoding_matches_the_transformers_call(tiny_models):
             assert [int(item["labels"]) for item in dataset] == [e.label for e in examples]
             if token_types:
                 assert [item["token_type_ids"].tolist() for item in dataset] == theirs["token_type_ids"]
-        # the tokenizer is left usable as usual: the next plain call neither truncates nor pads, and normalizes
+        # the tokenizer is left usable as usual: the next plain call neither truncates nor pads
         assert len(tokenizer("영화가 " * 100)["input_ids"]) > 64
-        assert tokenizer.backend_tokenizer.normalizer is not None
-
-
-@pytest.mark.parametrize("normalizer", [
-    normalizers.BertNormalizer(lowercase=True),  # lower-casing strips accents: Hangul falls apart into jamo
-    normalizers.BertNormalizer(lowercase=False, strip_accents=True),  # the same without lower-casing
-    normalizers.Replace("영화", "드라마"),  # not BERT's: it may change any text
-])
-def test_a_normalizer_that_changes_plain_text_is_never_skipped(tiny_bert, normalizer):
-    tokenizer = load_tokenizer(str(tiny_bert))
-    tokenizer.backend_tokenizer.normalizer = normalizer
-    train, _ = load_corpus(SAMPLE_DATA_DIR)
-    theirs = tokenizer([e.premise for e in train], [e.hypothesis for e in train], truncation="longest_first",
-                       max_length=64)
-    assert [item["input_ids"].tolist() for item in encode_pairs(tokenizer, train, 64)] == theirs["input_ids"]
 
 
 def test_a_tokenizer_without_a_rust_version_is_refused_by_name(monkeypatch):
