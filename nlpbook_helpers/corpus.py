@@ -119,10 +119,14 @@ def load_corpus(data_dir: str | Path) -> tuple[list[NliExample], list[NliExample
 
 def ensure_corpus(data_dir: str | Path) -> tuple[list[NliExample], list[NliExample]]:
     """Train and dev examples, downloading the two files first if either is missing (book: code 3-6)."""
-    data_dir = Path(data_dir)
-    if not all((data_dir / split.filename).exists() for split in SPLITS.values()):
-        download_klue_nli(data_dir)
+    ensure_downloaded(data_dir)
     return load_corpus(data_dir)
+
+
+def ensure_downloaded(data_dir: str | Path) -> None:
+    """Download the two files unless both are there (they were verified when they were written)."""
+    if not all((Path(data_dir) / split.filename).exists() for split in SPLITS.values()):
+        download_klue_nli(data_dir)
 
 
 def download_klue_nli(

@@ -182,6 +182,11 @@ def load_kornli(root: str | Path, names: tuple[str, ...]) -> list[NliExample]:
 
 def ensure_kornli(root: str | Path, **download) -> tuple[list[NliExample], list[NliExample]]:
     """Train (MultiNLI + SNLI) and dev (XNLI dev) pairs, downloading first only if a file is missing."""
+    ensure_downloaded(root, **download)
+    return load_kornli(root, TRAIN), load_kornli(root, DEV)
+
+
+def ensure_downloaded(root: str | Path, **download) -> None:
+    """Download unless all four files are there (they were verified when they were written): no network then."""
     if not all((kornli_dir(root) / split.filename).exists() for split in FILES.values()):
         download_kornli(root, **download)
-    return load_kornli(root, TRAIN), load_kornli(root, DEV)

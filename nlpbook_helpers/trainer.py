@@ -207,7 +207,8 @@ def build_trainer(settings, runtime: Runtime, precision: str, tokenizer) -> pl.T
     return pl.Trainer(
         accelerator=runtime.accelerator,
         devices=settings.devices,
-        strategy="ddp" if settings.devices > 1 else "auto",
+        num_nodes=settings.num_nodes,  # the processes of other machines are started by the cluster, not here
+        strategy="ddp" if settings.devices * settings.num_nodes > 1 else "auto",
         precision=precision,
         max_epochs=settings.epochs,
         max_steps=settings.max_steps,

@@ -7,7 +7,10 @@ defaults refuse a fixture.
 """
 
 import hashlib
+import json
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -162,3 +165,88 @@ def test_bundled_sample_as_kornli_reads_back(tmp_path):
     train, dev = ensure_kornli(tmp_path)  # all four present: no download is tried
     assert len(train) == written["multinli_train"].records + written["snli_train"].records == 360
     assert len(dev) + len(load_kornli(tmp_path, kornli.TEST)) == 108
+
+
+# --- settings, command line and DDP ---------------------------------------------------------
+
+def test_settings_pick_korporas_root_and_a_separate_run_folder(tmp_path):
+    from nlpbook_helpers.settings import Settings
+
+    kornli_settings = Settings(work_dir=str(tmp_path), corpus="kornli")
+    assert kornli_settings.data_dir == str(tmp_path / "korpora")  # the files live in korpora/kornli/
+    assert kornli_settings.output_dir == str(tmp_path / "runs" / "paircls-kornli")
+    klue = Settings(work_dir=str(tmp_path))
+    assert (klue.corpus, klue.data_dir, klue.num_nodes) == ("klue-nli", str(tmp_path / "klue-nli"), 1)
+    with pytest.raises(NlpbookError, match="num_nodes=0 must be greater than 0"):
+        Settings(num_nodes=0)
+    with pytest.raises(NlpbookError, match="corpus='kor-nli' is not supported; use one of: klue-nli, kornli"):
+        Settings(corpus="kor-nli")
+
+
+def test_trainer_gets_num_nodes(tmp_path, tiny_bert):
+    from nlpbook_helpers.features import load_tokenizer
+    from nlpbook_helpers.runtime import detect_runtime
+    from nlpbook_helpers.settings import Settings
+    from nlpbook_helpers.trainer import build_trainer
+
+    settings = Settings(work_dir=str(tmp_path), model_name=str(tiny_bert), accelerator="cpu", num_nodes=2)
+    trainer = build_trainer(settings, detect_runtime("cpu"), "32-true", load_tokenizer(str(tiny_bert)))
+    assert trainer.num_nodes == 2 and type(trainer.strategy).__name__ == "DDPStrategy"
+
+
+def test_download_train_evaluate_kornli_from_a_local_mirror(http_server, tmp_path, monkeypatch, capsys, tiny_bert):
+    """The three subcommands as a learner runs them, in-process; the mirror serves the sample in KorNLI's format."""
+    from nlpbook_helpers.cli import main
+    from nlpbook_helpers.sample import write_kornli_sample
+
+    written = write_kornli_sample(tmp_path / "mirror")
+    http_server.routes = {f"/KorNLI/{split.filename}": [(200, (tmp_path / "mirror" / "kornli" / split.filename).read_bytes())]
+                          for split in written.values()}
+    data = tmp_path / "korpora"
+    assert main(["download", "--corpus", "kornli", "--data-dir", str(data), "--base-url", f"{http_server.url}/KorNLI"]) == 2
+    assert "expected 392702 pairs, got 180" in capsys.readouterr().err  # the real facts refuse the sample
+    monkeypatch.setattr(kornli, "FILES", written)  # from here on the sample's facts are the expected ones
+    assert main(["download", "--corpus", "kornli", "--data-dir", str(data), "--base-url", f"{http_server.url}/KorNLI"]) == 0
+    assert sorted(p.name for p in (data / "kornli").iterdir()) == sorted(s.filename for s in written.values())
+
+    work = tmp_path / "work"
+    assert main(["train", "--sample", "--corpus", "kornli", "--data-dir", str(data), "--work-dir", str(work),
+                 "--accelerator", "cpu"]) == 0
+    output = work / "runs" / "sample-kornli"
+    metrics = json.loads((output / "metrics.json").read_text())
+    best = max(row["val_acc"] for row in metrics["epochs"])
+    assert best >= 0.8, metrics  # the tiny model learns the KorNLI-format sample as it learns KLUE's
+    assert (output / "best" / "model.safetensors").exists()
+
+    report_file = tmp_path / "xnli-test.json"
+    assert main(["evaluate", "--corpus", "kornli", "--model-dir", str(output / "best"), "--data-dir", str(data),
+                 "--output", str(report_file)]) == 0
+    report = json.loads(report_file.read_text())
+    assert sum(map(sum, report["confusion_matrix"])) == written["xnli_test"].records == 54
+    assert set(report) >= {"accuracy", "macro_f1", "per_class", "confusion_matrix", "labels"}
+    assert f"accuracy {report['accuracy']:.4f}" in capsys.readouterr().out
+
+
+def test_evaluate_kornli_without_the_files_says_how_to_get_them(tmp_path, capsys, tiny_bert):
+    from nlpbook_helpers.cli import main
+
+    assert main(["evaluate", "--corpus", "kornli", "--model-dir", str(tiny_bert), "--data-dir", str(tmp_path)]) == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "xnli.test.ko.tsv does not exist: download KorNLI first" in last and " / " in last
+
+
+def test_two_process_ddp_on_kornli_format_data(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "nlpbook_helpers", "train", "--sample", "--corpus", "kornli", "--work-dir", str(tmp_path),
+         "--accelerator", "cpu", "--devices", "2", "--epochs", "1", "--max-steps", "4"],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "distributed_backend=gloo" in result.stderr + result.stdout
+    assert "All distributed processes registered. Starting with 2 processes" in result.stderr + result.stdout
+    output = tmp_path / "runs" / "sample-kornli"
+    metrics = json.loads((output / "metrics.json").read_text())
+    # 360 pairs from the two train files split over 2 processes, batches of 16: 12 steps per epoch, stopped at 4.
+    assert metrics["epochs"][-1]["step"] == 4
+    assert (output / "best" / "model.safetensors").exists() and (output / "checkpoints" / "last.ckpt").exists()
+    assert len(list((tmp_path / "cache").glob("multinli.train.ko-*.safetensors"))) == 1
