@@ -86,9 +86,10 @@ def _korpora():
 
     `KorNLIKorpus.cleaning` uses no instance state, so it is called on the
     class: constructing a KorNLIKorpus would open the four URLs first.
-    Importing Korpora compiles regular expressions written with invalid
-    escapes (`'[\\S ]+'`), which Python 3.12+ reports as a SyntaxWarning when
-    no bytecode is cached; only that warning is silenced, only for the import.
+    Korpora's package holds a string literal with an invalid escape
+    (`'[\\S ]+'`), which Python reports when it compiles the file (no cached
+    bytecode): a SyntaxWarning from 3.12, a DeprecationWarning before. Only
+    that message is silenced, only for the import.
     """
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="invalid escape sequence", category=SyntaxWarning)
@@ -112,7 +113,7 @@ def _check_header(path: Path) -> None:
 
 def _unreadable(path, error) -> NlpbookError:
     return NlpbookError(
-        f"{path}를 KorNLI TSV로 읽을 수 없습니다({error}). 파일을 지우고 다시 내려받으세요.",
+        f"{path}을(를) KorNLI TSV로 읽을 수 없습니다({error}). 파일을 지우고 다시 내려받으세요.",
         f"{path} is not readable as KorNLI TSV ({error}): delete it and download it again.",
     )
 
