@@ -26,6 +26,7 @@ import math
 import os
 import random
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -204,11 +205,19 @@ def build_trainer(settings, runtime: Runtime, precision: str, tokenizer) -> pl.T
     # On a GPU, "warn" picks deterministic kernels where asking is enough and warns about the rest: memory-efficient
     # attention's backward stays non-deterministic (seen on an H200), so GPU metrics can differ in the last digits.
     deterministic = {"cpu": None, "gpu": "warn", "tpu": False}[runtime.accelerator]
+    distributed = settings.devices * settings.num_nodes > 1
+    if distributed and (hasattr(sys, "ps1") or sys.flags.interactive):  # Lightning's own test for a notebook
+        raise NlpbookError(
+            f"devices={settings.devices}, num_nodes={settings.num_nodes}: 여러 프로세스 학습(DDP)은 노트북 셀 안에서는 "
+            "돌릴 수 없습니다. 명령줄에서 `python -m nlpbook_helpers train --devices N ...`으로 실행하세요.",
+            f"devices={settings.devices}, num_nodes={settings.num_nodes}: multi-process training (DDP) cannot run "
+            "inside a notebook; run `python -m nlpbook_helpers train --devices N ...` from the command line.",
+        )
     return pl.Trainer(
         accelerator=runtime.accelerator,
         devices=settings.devices,
         num_nodes=settings.num_nodes,  # the processes of other machines are started by the cluster, not here
-        strategy="ddp" if settings.devices * settings.num_nodes > 1 else "auto",
+        strategy="ddp" if distributed else "auto",
         precision=precision,
         max_epochs=settings.epochs,
         max_steps=settings.max_steps,

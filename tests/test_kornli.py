@@ -183,7 +183,7 @@ def test_settings_pick_korporas_root_and_a_separate_run_folder(tmp_path):
         Settings(corpus="kor-nli")
 
 
-def test_trainer_gets_num_nodes(tmp_path, tiny_bert):
+def test_trainer_gets_num_nodes_and_refuses_ddp_in_a_notebook(tmp_path, tiny_bert, monkeypatch):
     from nlpbook_helpers.features import load_tokenizer
     from nlpbook_helpers.runtime import detect_runtime
     from nlpbook_helpers.settings import Settings
@@ -192,6 +192,9 @@ def test_trainer_gets_num_nodes(tmp_path, tiny_bert):
     settings = Settings(work_dir=str(tmp_path), model_name=str(tiny_bert), accelerator="cpu", num_nodes=2)
     trainer = build_trainer(settings, detect_runtime("cpu"), "32-true", load_tokenizer(str(tiny_bert)))
     assert trainer.num_nodes == 2 and type(trainer.strategy).__name__ == "DDPStrategy"
+    monkeypatch.setattr(sys, "ps1", ">>> ", raising=False)  # what a Python prompt or a Jupyter kernel sets
+    with pytest.raises(NlpbookError, match="cannot run inside a notebook; run `python -m nlpbook_helpers train"):
+        build_trainer(settings, detect_runtime("cpu"), "32-true", load_tokenizer(str(tiny_bert)))
 
 
 def test_download_train_evaluate_kornli_from_a_local_mirror(http_server, tmp_path, monkeypatch, capsys, tiny_bert):
