@@ -1,7 +1,8 @@
 """Helpers for the course "문장 쌍 분류 모델 학습하기" (Do it! 자연어 처리): KLUE-NLI with kcbert-base.
 
 One module per step of the chapter: settings, runtime, corpus, features,
-model, task, trainer, pipeline (prepare_run, fit), inference. Around them:
+model, task, trainer, pipeline (prepare_run, fit), inference; kornli reads
+the optional larger corpus (KorNLI, through Korpora). Around them:
 course (what the notebooks start from), sample (the offline corpus and tiny
 model), speedups (GPU-only kernel choices), errors and cli. Import what a
 step needs from its module; nothing heavy happens at import time.
