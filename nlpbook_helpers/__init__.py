@@ -2,10 +2,11 @@
 
 One module per step of the chapter: settings, runtime, corpus, features,
 model, task, trainer, pipeline (prepare_run, fit), inference; kornli reads
-the optional larger corpus (KorNLI, through Korpora). Around them:
-course (what the notebooks start from), sample (the offline corpus and tiny
-model), speedups (GPU-only kernel choices), errors and cli. Import what a
-step needs from its module; nothing heavy happens at import time.
+the optional larger corpus (KorNLI, through Korpora). Around them: course
+(what the notebooks start from), sample (the offline corpus and tiny model),
+speedups (GPU-only kernel choices), hub (model folders and plain hub
+errors), errors and cli. Import what a step needs from its module; nothing
+heavy happens at import time.
 """
 
 __version__ = "0.1.0"

@@ -13,6 +13,7 @@ user can fix ends with one line on stderr and exit code 2, no traceback.
 
 import argparse
 import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -168,7 +169,14 @@ def evaluation_examples(corpus: str, data_dir: str) -> list:
         return load_kornli(data_dir, TEST)
     from .corpus import SPLITS, read_klue_nli
 
-    return read_klue_nli(Path(data_dir) / SPLITS["dev"].filename)
+    dev = Path(data_dir) / SPLITS["dev"].filename
+    if not dev.is_file():
+        download = f"python -m nlpbook_helpers download --data-dir {shlex.quote(data_dir)}"
+        raise NlpbookError(
+            f"{data_dir}에 검증(dev) 파일 {dev.name}이(가) 없습니다. 다음 명령으로 내려받으세요: {download}",
+            f"{data_dir} has no {dev.name}, the dev split that evaluate scores: get it with {download}",
+        )
+    return read_klue_nli(dev)
 
 
 def run_download(args):

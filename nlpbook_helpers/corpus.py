@@ -19,6 +19,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from .errors import NlpbookError
+from .hub import explain_hub_error
 from .runtime import get_logger
 
 LABELS = ("entailment", "contradiction", "neutral")  # ids 0, 1, 2, as in the book
@@ -224,10 +225,12 @@ def _fetch_from_hub(dest: Path, split: Split, first_error: NlpbookError) -> None
         from huggingface_hub import hf_hub_download
 
         parquet = hf_hub_download(HF_REPO, split.hf_parquet, repo_type="dataset")
-    except Exception as error:  # any hub failure means the same to the learner: no corpus
+    except Exception as error:  # any hub failure leaves the learner without a corpus; say why where we can
+        reason = explain_hub_error(error, HF_REPO, "dataset")
+        ko, en = (reason.ko, reason.en) if reason else (type(error).__name__,) * 2
         raise NlpbookError(
-            f"{first_error.ko} Hugging Face 사본도 받지 못했습니다({type(error).__name__}).",
-            f"{first_error.en} The Hugging Face copy failed too ({type(error).__name__}).",
+            f"{first_error.ko} Hugging Face 사본도 받지 못했습니다: {ko}",
+            f"{first_error.en} The Hugging Face copy failed too: {en}",
         ) from error
     parquet_to_klue_json(parquet, dest, split)
 

@@ -24,6 +24,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from . import kornli
 from .corpus import SPLITS, NliExample, ensure_downloaded, read_klue_nli
 from .errors import NlpbookError
+from .hub import check_model_folder, explained_hub_errors
 
 CACHE_VERSION = 1
 ENCODE_BATCH = 50_000  # pairs per tokenizer call
@@ -40,7 +41,9 @@ def load_tokenizer(model_name: str):
     """
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(model_name, do_lower_case=False)
+    check_model_folder(model_name)
+    with explained_hub_errors(model_name):
+        tokenizer = AutoTokenizer.from_pretrained(model_name, do_lower_case=False)
     if not hasattr(tokenizer, "backend_tokenizer"):
         raise NlpbookError(
             f"{model_name}의 토크나이저는 Rust(tokenizers) 버전이 없어 이 실습에서 쓸 수 없습니다. "

@@ -13,6 +13,7 @@ Korpora's own functions read them. ROOT is `Settings.data_dir` for this corpus.
 """
 
 import hashlib
+import shlex
 import warnings
 from pathlib import Path
 
@@ -171,11 +172,10 @@ def load_kornli(root: str | Path, names: tuple[str, ...]) -> list[NliExample]:
     for name in names:
         path = kornli_dir(root) / FILES[name].filename
         if not path.exists():
+            download = f"python -m nlpbook_helpers download --corpus kornli --data-dir {shlex.quote(str(root))}"
             raise NlpbookError(
-                f"{path}가 없습니다. `python -m nlpbook_helpers download --corpus kornli --data-dir {root}`로 "
-                "KorNLI를 먼저 내려받으세요.",
-                f"{path} does not exist: download KorNLI first with "
-                f"`python -m nlpbook_helpers download --corpus kornli --data-dir {root}`.",
+                f"{path}이(가) 없습니다. 다음 명령으로 KorNLI를 먼저 내려받으세요: {download}",
+                f"{path} does not exist: download KorNLI first with {download}",
             )
         examples += read_kornli(path)
     return examples

@@ -17,7 +17,8 @@ from torch.utils.data import DataLoader
 
 from .features import PairDataset, build_datasets, load_tokenizer, runtime_loaders
 from .model import load_model, uses_token_types
-from .runtime import Runtime, check_writable, choose_precision, detect_runtime, get_logger, seed_everything
+from .runtime import (Runtime, check_writable, choose_precision, detect_runtime, get_logger, quiet_libraries,
+                      seed_everything)
 from .settings import Settings
 from .speedups import use_gpu_speedups
 from .task import NliTask
@@ -41,6 +42,7 @@ class Run:
 
 def prepare_run(settings: Settings) -> Run:
     """Everything a training run needs, built in the book's order."""
+    quiet_libraries()  # only the library messages a learner cannot act on, see runtime.py
     log = get_logger()
     runtime = detect_runtime(settings.accelerator)
     precision, why = choose_precision(runtime, settings.precision)
