@@ -107,7 +107,8 @@ def run_train(args):
 def run_evaluate(args):
     from .inference import Predictor, evaluate
 
-    results = evaluate(Predictor(args.model_dir), evaluation_examples(args.corpus, args.data_dir))
+    examples = evaluation_examples(args.corpus, args.data_dir)  # a missing file is reported before loading a model
+    results = evaluate(Predictor(args.model_dir), examples)
     print(f"accuracy {results['accuracy']:.4f}   macro F1 {results['macro_f1']:.4f}")
     for name, scores in results["per_class"].items():
         print(f"  {name:<13} precision {scores['precision']:.4f}  recall {scores['recall']:.4f}  f1 {scores['f1']:.4f}")
