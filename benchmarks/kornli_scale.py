@@ -117,7 +117,9 @@ def main():
     results = []
     for phase in ("pieces", "cold", "warm"):
         out = subprocess.run([sys.executable, __file__, "--phase", phase, "--work-dir", str(args.work_dir)],
-                             capture_output=True, text=True, check=True)
+                             capture_output=True, text=True)
+        if out.returncode:
+            sys.exit(f"phase {phase} failed:\n{out.stderr[-3000:]}")
         results.append(json.loads(out.stdout.strip().splitlines()[-1]))
         print(json.dumps(results[-1]))
     if args.json:
