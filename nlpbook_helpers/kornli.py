@@ -102,14 +102,18 @@ def _korpora():
 
 
 def _check_header(path: Path) -> None:
-    try:
-        with open(path, encoding="utf-8") as file:
-            header = file.readline().rstrip("\n").split("\t")
-    except (OSError, UnicodeDecodeError) as error:
-        raise _unreadable(path, error) from error
-    if header != HEADER:
+    if not _has_header(path):
         raise _bad_line(path, 1, "KorNLI의 머리글(sentence1, sentence2, gold_label)이 아닙니다",
                         "not KorNLI's header (sentence1, sentence2, gold_label): not a KorNLI TSV file (an error page?)")
+
+
+def _has_header(path: Path) -> bool:
+    """Whether the first line is KorNLI's header (a byte-order mark before it is allowed, as Korpora skips it too)."""
+    try:
+        with open(path, encoding="utf-8-sig") as file:
+            return file.readline().rstrip("\n").split("\t") == HEADER
+    except (OSError, UnicodeDecodeError) as error:
+        raise _unreadable(path, error) from error
 
 
 def _unreadable(path, error) -> NlpbookError:
@@ -134,8 +138,10 @@ def problem(path: Path, split: Split) -> str | None:
             while chunk := file.read(1 << 20):
                 digest.update(chunk)
         if digest.hexdigest() != split.sha256:
-            with open(path, "rb") as file:
-                looks_right = file.readline().rstrip(b"\r\n") == "\t".join(HEADER).encode()
+            try:
+                looks_right = _has_header(path)
+            except NlpbookError:
+                looks_right = False
             return "sha256 mismatch" if looks_right else "not a KorNLI TSV file (an error page?)"
     try:
         examples, left_out = _parse(path)

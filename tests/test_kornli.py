@@ -253,3 +253,8 @@ def test_two_process_ddp_on_kornli_format_data(tmp_path):
     assert metrics["epochs"][-1]["step"] == 4
     assert (output / "best" / "model.safetensors").exists() and (output / "checkpoints" / "last.ckpt").exists()
     assert len(list((tmp_path / "cache").glob("multinli.train.ko-*.safetensors"))) == 1
+
+
+def test_a_byte_order_mark_before_the_header_is_accepted(tmp_path):
+    path = write(tmp_path, "\ufeff".encode() + tsv(PAIRS))
+    assert [e.hypothesis for e in read_kornli(path)] == [h for _, h, _ in PAIRS]
