@@ -70,11 +70,14 @@ def peak_rss_mb() -> float:
 
 def measure(phase: str, work_dir: Path) -> dict:
     """One phase, in this (fresh) process."""
-    from nlpbook_helpers.features import build_datasets, encode_pairs, load_tokenizer
+    from transformers import AutoTokenizer
+
+    from nlpbook_helpers.features import build_datasets, encode_pairs
     from nlpbook_helpers.kornli import DEV, TRAIN, load_kornli
     from nlpbook_helpers.settings import Settings
 
-    tokenizer = load_tokenizer(str(work_dir / "tokenizer"))
+    # A tokenizer folder without a model, so not features.load_tokenizer (it asks for a model's weights too)
+    tokenizer = AutoTokenizer.from_pretrained(str(work_dir / "tokenizer"), do_lower_case=False)
     settings = Settings(model_name=str(work_dir / "tokenizer"), corpus="kornli", work_dir=str(work_dir),
                         data_dir=str(work_dir / "korpora"))
     result = {"phase": phase, "rss_before_mb": round(peak_rss_mb())}
