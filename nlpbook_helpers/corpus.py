@@ -9,7 +9,6 @@ because the Hugging Face copy of KLUE numbers them in another order.
 
 import hashlib
 import json
-import os
 import time
 import urllib.error
 import urllib.request
@@ -18,6 +17,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from .drive_files import remove_file, replace_file
 from .errors import NlpbookError
 from .hub import explain_hub_error
 from .runtime import get_logger
@@ -182,9 +182,9 @@ def fetch(url: str, dest: Path, split: Split, retries: int, backoff: float, chec
             continue
         problem = check(part, split)
         if problem is None:
-            os.replace(part, dest)
+            replace_file(part, dest)
             return
-    part.unlink(missing_ok=True)
+    remove_file(part)
     raise NlpbookError(
         f"{url}를 내려받지 못했습니다({problem}). 네트워크를 확인하거나, {split.filename}을(를) 직접 받아 {dest.parent}에 넣으세요.",
         f"Could not download {url} ({problem}). Check the network, or put {split.filename} into {dest.parent} by hand.",
@@ -255,9 +255,9 @@ def parquet_to_klue_json(parquet_path: str | Path, dest: Path, split: Split) -> 
     part.write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
     problem = _problem(part, Split(split.filename, split.records, None, split.hf_parquet))
     if problem:
-        part.unlink()
+        remove_file(part)
         raise NlpbookError(f"Hugging Face 사본이 올바르지 않습니다({problem}).", f"The Hugging Face copy is not valid ({problem}).")
-    os.replace(part, dest)
+    replace_file(part, dest)
 
 
 def _hub_label_names(metadata: dict) -> list[str]:

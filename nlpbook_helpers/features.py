@@ -23,6 +23,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from . import kornli
 from .corpus import SPLITS, NliExample, ensure_downloaded, read_klue_nli
+from .drive_files import replace_file
 from .errors import NlpbookError
 from .hub import check_model_folder, explained_hub_errors
 
@@ -141,7 +142,7 @@ def cached_dataset(tokenizer, read_examples, max_seq_length, token_types, corpus
     path.parent.mkdir(parents=True, exist_ok=True)
     part = path.with_name(f"{path.name}.{os.getpid()}.part")  # several processes (DDP ranks) may write at once
     save_file(dataset.flat, part)
-    part.replace(path)
+    replace_file(part, path)
     return dataset
 
 
@@ -176,6 +177,13 @@ class LengthGroupedSampler(Sampler):
     The batches are shuffled again, so training still sees them in random
     order; only the padding inside a batch shrinks. Deterministic for a given
     seed and epoch (Lightning calls set_epoch).
+
+    With several GPUs (DDP), every process builds the same batches and takes
+    every world_size-th one: whole batches, never shared, reshuffled every
+    epoch. Only full batches are dealt, the same number to each process (DDP
+    needs every process to take as many steps); the few pairs left over sit
+    out that epoch, different ones each time. So Lightning must not wrap this
+    sampler in its own DistributedSampler (build_trainer turns that off).
     """
 
     def __init__(self, lengths: list[int], batch_size: int, seed: int, window_batches: int = 50):
@@ -187,7 +195,10 @@ class LengthGroupedSampler(Sampler):
         self.epoch = epoch
 
     def __len__(self):
-        return len(self.lengths)
+        _, world_size = process_rank()
+        if world_size == 1:
+            return len(self.lengths)
+        return len(self.lengths) // self.batch_size // world_size * self.batch_size
 
     def __iter__(self):
         rng = random.Random(self.seed + self.epoch)
@@ -198,10 +209,21 @@ class LengthGroupedSampler(Sampler):
             window = sorted(order[start : start + self.window], key=self.lengths.__getitem__)
             batches += [window[i : i + self.batch_size] for i in range(0, len(window), self.batch_size)]
         rng.shuffle(batches)
+        rank, world_size = process_rank()
+        if world_size > 1:
+            full = [batch for batch in batches if len(batch) == self.batch_size]
+            batches = full[: len(full) // world_size * world_size][rank::world_size]
         # The DataLoader cuts this stream into batch_size pieces again: a short batch anywhere but last
         # would shift every later cut across two groups (24,998 pairs: 4.9% padding instead of 1.0%).
         batches.sort(key=lambda batch: len(batch) < self.batch_size)
         return iter([i for batch in batches for i in batch])
+
+
+def process_rank() -> tuple[int, int]:
+    """(this process's rank, number of processes) once DDP has started, (0, 1) otherwise."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank(), torch.distributed.get_world_size()
+    return 0, 1
 
 
 def make_loaders(train: PairDataset, dev: PairDataset, batch_size: int, pad_token_id: int, *,
@@ -233,18 +255,26 @@ def build_datasets(settings, tokenizer, token_types: bool) -> tuple[PairDataset,
 
 
 def corpus_splits(corpus: str, data_dir: str | Path) -> list[tuple[list[Path], Callable[[], list[NliExample]]]]:
-    """The train and dev splits of a corpus as (its files, a function that reads them); downloads what is missing.
+    """The train and dev splits of a corpus as (its files, a function that reads them); downloads what is missing."""
+    if corpus == "kornli":
+        kornli.ensure_downloaded(data_dir)
+        readers = [partial(kornli.load_kornli, data_dir, names) for names in (kornli.TRAIN, kornli.DEV)]
+    else:
+        ensure_downloaded(data_dir)
+        readers = [partial(read_klue_nli, Path(data_dir) / split.filename) for split in SPLITS.values()]
+    return list(zip(corpus_files(corpus, data_dir), readers))
+
+
+def corpus_files(corpus: str, data_dir: str | Path) -> list[list[Path]]:
+    """The files of a corpus's train and dev splits, downloaded or not.
 
     KLUE-NLI: one JSON file each. KorNLI: MultiNLI + SNLI train, and XNLI
     dev, under data_dir/kornli/ (data_dir is Korpora's root folder).
     """
     if corpus == "kornli":
-        kornli.ensure_downloaded(data_dir)
-        return [([kornli.kornli_dir(data_dir) / kornli.FILES[name].filename for name in names],
-                 partial(kornli.load_kornli, data_dir, names)) for names in (kornli.TRAIN, kornli.DEV)]
-    ensure_downloaded(data_dir)
-    paths = [Path(data_dir) / split.filename for split in SPLITS.values()]
-    return [([path], partial(read_klue_nli, path)) for path in paths]
+        return [[kornli.kornli_dir(data_dir) / kornli.FILES[name].filename for name in names]
+                for names in (kornli.TRAIN, kornli.DEV)]
+    return [[Path(data_dir) / split.filename] for split in SPLITS.values()]
 
 
 def runtime_loaders(settings, runtime, tokenizer, train: PairDataset, dev: PairDataset):

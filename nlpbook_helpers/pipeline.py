@@ -22,7 +22,7 @@ from .runtime import (Runtime, check_writable, choose_precision, detect_runtime,
 from .settings import Settings
 from .speedups import use_gpu_speedups
 from .task import NliTask
-from .trainer import build_trainer, resume_checkpoint
+from .trainer import build_trainer, check_resume
 
 
 @dataclass
@@ -63,9 +63,13 @@ def prepare_run(settings: Settings) -> Run:
 
 
 def fit(run: Run, callbacks=()) -> dict:
-    """Train (or resume) and return the contents of metrics.json; `callbacks` are added to the trainer."""
+    """Train (or resume) and return the contents of metrics.json; `callbacks` are added to the trainer.
+
+    A rerun continues only the same run: check_resume refuses, before any
+    training, a last.ckpt written with other settings.
+    """
     run.trainer.callbacks.extend(callbacks)
-    resume = resume_checkpoint(run.settings.output_dir)
+    resume = check_resume(run.settings, run.precision)
     if resume:
         get_logger().info(f"resuming from {resume}")
     run.trainer.fit(run.task, run.train_loader, run.dev_loader, ckpt_path=resume)

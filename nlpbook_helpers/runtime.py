@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from .drive_files import remove_file
 from .errors import NlpbookError
 
 COLAB_DRIVE = Path("/content/drive")
@@ -122,7 +123,7 @@ def check_writable(path: Path) -> None:
         path.mkdir(parents=True, exist_ok=True)
         probe = path / ".write-test"
         probe.write_text("ok")
-        probe.unlink()
+        remove_file(probe)
     except OSError as error:
         raise NlpbookError(
             f"작업 폴더 {path}에 쓸 수 없습니다({error.strerror}). 다른 폴더를 고르거나 Drive 연결을 확인하세요.",

@@ -11,10 +11,10 @@ pipeline; real results come from kcbert-base.
 
 import json
 import os
-import shutil
 from pathlib import Path
 
 from .corpus import SPLITS, Split
+from .drive_files import remove_tree, replace_file
 from .settings import Settings
 
 SAMPLE_DATA_DIR = Path(__file__).parent / "data"
@@ -108,10 +108,10 @@ def build_tiny_model(out_dir: str | Path, arch: str = "bert", seed: int = 7) -> 
     torch.manual_seed(seed)
     model = AutoModel.from_config(tiny_config(arch, len(tokenizer), tokenizer.pad_token_id))
     part = out_dir.with_name(out_dir.name + ".part")
-    shutil.rmtree(part, ignore_errors=True)
+    remove_tree(part)
     model.save_pretrained(part)
     tokenizer.save_pretrained(part)
-    shutil.rmtree(out_dir, ignore_errors=True)
+    remove_tree(out_dir)
     part.rename(out_dir)
     return out_dir
 
@@ -162,6 +162,6 @@ def write_kornli_sample(root: str | Path) -> dict:
         if not (path.exists() and path.read_bytes() == body):  # DDP ranks call this too: never rewrite in place
             part = path.with_name(f"{path.name}.{os.getpid()}.part")
             part.write_bytes(body)
-            part.replace(path)
+            replace_file(part, path)
         written[name] = Split(FILES[name].filename, len(records), hashlib.sha256(body).hexdigest())
     return written
