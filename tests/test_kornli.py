@@ -189,7 +189,10 @@ def test_trainer_gets_num_nodes_and_refuses_ddp_in_a_notebook(tmp_path, tiny_ber
     from nlpbook_helpers.settings import Settings
     from nlpbook_helpers.trainer import build_trainer
 
-    settings = Settings(work_dir=str(tmp_path), model_name=str(tiny_bert), accelerator="cpu", num_nodes=2)
+    from nlpbook_helpers.sample import SAMPLE_DATA_DIR
+
+    settings = Settings(work_dir=str(tmp_path), model_name=str(tiny_bert), data_dir=str(SAMPLE_DATA_DIR),
+                        accelerator="cpu", num_nodes=2)
     trainer = build_trainer(settings, detect_runtime("cpu"), "32-true", load_tokenizer(str(tiny_bert)))
     assert trainer.num_nodes == 2 and type(trainer.strategy).__name__ == "DDPStrategy"
     monkeypatch.setattr(sys, "ps1", ">>> ", raising=False)  # what a Python prompt or a Jupyter kernel sets
