@@ -35,7 +35,7 @@ class Split:
     filename: str
     records: int
     sha256: str | None  # None: not known to us, so only structure and count are checked
-    hf_parquet: str
+    hf_parquet: str | None = None  # KLUE-NLI's copy on the Hugging Face hub
 
 
 SPLITS = {
@@ -120,10 +120,14 @@ def load_corpus(data_dir: str | Path) -> tuple[list[NliExample], list[NliExample
 
 def ensure_corpus(data_dir: str | Path) -> tuple[list[NliExample], list[NliExample]]:
     """Train and dev examples, downloading the two files first if either is missing (book: code 3-6)."""
-    data_dir = Path(data_dir)
-    if not all((data_dir / split.filename).exists() for split in SPLITS.values()):
-        download_klue_nli(data_dir)
+    ensure_downloaded(data_dir)
     return load_corpus(data_dir)
+
+
+def ensure_downloaded(data_dir: str | Path) -> None:
+    """Download the two files unless both are there (they were verified when they were written)."""
+    if not all((Path(data_dir) / split.filename).exists() for split in SPLITS.values()):
+        download_klue_nli(data_dir)
 
 
 def download_klue_nli(
@@ -152,12 +156,15 @@ def download_klue_nli(
     return paths
 
 
-def fetch(url: str, dest: Path, split: Split, retries: int, backoff: float) -> None:
+def fetch(url: str, dest: Path, split: Split, retries: int, backoff: float, check=None) -> None:
     """Download url to dest through dest.part, retrying with exponential backoff.
 
-    Nothing is ever left at `dest` that failed verification; a half-written
-    `.part` from an interrupted run is simply overwritten.
+    `check(path, split)` says what is wrong with a downloaded file, or None
+    (KLUE-NLI's check by default; KorNLI passes its own). Nothing is ever left
+    at `dest` that failed it; a half-written `.part` from an interrupted run is
+    simply overwritten.
     """
+    check = check or _problem
     part = dest.with_name(dest.name + ".part")
     problem = "no attempt"
     for attempt in range(retries):
@@ -173,7 +180,7 @@ def fetch(url: str, dest: Path, split: Split, retries: int, backoff: float) -> N
         except (urllib.error.URLError, OSError) as error:
             problem = f"{type(error).__name__}: {getattr(error, 'reason', error)}"
             continue
-        problem = _problem(part, split)
+        problem = check(part, split)
         if problem is None:
             replace_file(part, dest)
             return

@@ -32,6 +32,7 @@ import math
 import os
 import random
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -41,10 +42,9 @@ from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 from pytorch_lightning.callbacks import Callback, TQDMProgressBar
 from pytorch_lightning.loggers import CSVLogger
 
-from .corpus import SPLITS
 from .drive_files import remove_file, remove_tree, replace_file, write_json
 from .errors import NlpbookError
-from .features import process_rank
+from .features import corpus_files, process_rank
 from .runtime import Runtime, get_logger
 
 MONITOR = "val_acc"
@@ -216,7 +216,7 @@ def run_fingerprint(settings, precision: str) -> dict:
     return {
         "model_name": settings.model_name,
         "corpus": settings.corpus,
-        "data": corpus_identity(Path(settings.data_dir)),
+        "data": corpus_identity(settings.corpus, settings.data_dir),
         "max_seq_length": settings.max_seq_length,
         "batch_size": settings.batch_size,
         "learning_rate": settings.learning_rate,
@@ -225,13 +225,20 @@ def run_fingerprint(settings, precision: str) -> dict:
         "length_grouped": settings.length_grouped,
         "precision": precision,
         "devices": settings.devices,
+        "num_nodes": settings.num_nodes,
     }
 
 
-def corpus_identity(data_dir: Path) -> str:
+def corpus_identity(corpus: str, data_dir: str | Path) -> str:
     """The corpus files by name and content (not by folder or date): 'klue-nli-v1.1_train.json 1a2b3c4d5e6f, ...'."""
-    return ", ".join(f"{split.filename} {hashlib.sha256((data_dir / split.filename).read_bytes()).hexdigest()[:12]}"
-                     for split in SPLITS.values())
+    identities = []
+    for path in (path for split in corpus_files(corpus, data_dir) for path in split):
+        digest = hashlib.sha256()
+        with open(path, "rb") as file:
+            while chunk := file.read(1 << 24):  # KorNLI's train files are too large to read whole for a hash
+                digest.update(chunk)
+        identities.append(f"{path.name} {digest.hexdigest()[:12]}")
+    return ", ".join(identities)
 
 
 def check_resume(settings, precision: str) -> Path | None:
@@ -299,10 +306,19 @@ def build_trainer(settings, runtime: Runtime, precision: str, tokenizer) -> pl.T
     # On a GPU, "warn" picks deterministic kernels where asking is enough and warns about the rest: memory-efficient
     # attention's backward stays non-deterministic (seen on an H200), so GPU metrics can differ in the last digits.
     deterministic = {"cpu": None, "gpu": "warn", "tpu": False}[runtime.accelerator]
+    distributed = settings.devices * settings.num_nodes > 1
+    if distributed and (hasattr(sys, "ps1") or sys.flags.interactive):  # Lightning's own test for a notebook
+        raise NlpbookError(
+            f"devices={settings.devices}, num_nodes={settings.num_nodes}: 여러 프로세스 학습(DDP)은 노트북 셀 안에서는 "
+            "돌릴 수 없습니다. 명령줄에서 `python -m nlpbook_helpers train --devices N ...`으로 실행하세요.",
+            f"devices={settings.devices}, num_nodes={settings.num_nodes}: multi-process training (DDP) cannot run "
+            "inside a notebook; run `python -m nlpbook_helpers train --devices N ...` from the command line.",
+        )
     return pl.Trainer(
         accelerator=runtime.accelerator,
         devices=settings.devices,
-        strategy="ddp" if settings.devices > 1 else "auto",
+        num_nodes=settings.num_nodes,  # the processes of other machines are started by the cluster, not here
+        strategy="ddp" if distributed else "auto",
         # LengthGroupedSampler deals whole batches to the GPUs itself; Lightning's wrapper would cut them apart.
         use_distributed_sampler=not settings.length_grouped,
         precision=precision,
