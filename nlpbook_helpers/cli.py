@@ -140,12 +140,12 @@ def read_pairs(args) -> list:
     if not args.input:
         if len(args.pair) != 2:
             raise NlpbookError(
-                f"전제와 가설, 두 문장이 필요합니다({len(args.pair)}개를 받음). 따옴표로 감싸 주세요.",
+                f"전제와 가설, 두 문장이 필요합니다({len(args.pair)}개를 받았습니다). 따옴표로 감싸 주세요.",
                 f"Expected two texts, PREMISE and HYPOTHESIS, got {len(args.pair)}; quote each sentence.",
             )
         return [tuple(args.pair)]
     if not Path(args.input).is_file():
-        raise NlpbookError(f"입력 파일 {args.input}가 없습니다.", f"The input file {args.input} does not exist.")
+        raise NlpbookError(f"입력 파일이 없습니다: {args.input}", f"The input file {args.input} does not exist.")
     pairs = []
     with open(args.input, encoding="utf-8") as file:
         for number, line in enumerate(file, start=1):
@@ -156,7 +156,7 @@ def read_pairs(args) -> list:
                 pairs.append((record["premise"], record["hypothesis"]))
             except (json.JSONDecodeError, KeyError, TypeError) as error:
                 raise NlpbookError(
-                    f"{args.input} {number}번째 줄이 {{\"premise\": ..., \"hypothesis\": ...}} 형식이 아닙니다.",
+                    f"{args.input}의 {number}번째 줄: {{\"premise\": ..., \"hypothesis\": ...}} 형식이 아닙니다.",
                     f"{args.input}, line {number}: expected {{\"premise\": ..., \"hypothesis\": ...}} ({type(error).__name__}).",
                 ) from error
     return pairs

@@ -71,12 +71,12 @@ def read_klue_nli(path: str | Path) -> list[NliExample]:
         records = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise NlpbookError(
-            f"{path}를 KLUE-NLI JSON으로 읽을 수 없습니다({error}). 파일을 지우고 다시 내려받으세요.",
+            f"{path}: KLUE-NLI JSON으로 읽을 수 없습니다({error}). 파일을 지우고 다시 내려받으세요.",
             f"{path} is not readable KLUE-NLI JSON ({error}): delete it and download it again.",
         ) from error
     if not isinstance(records, list):
         raise NlpbookError(
-            f"{path}는 레코드 목록(JSON 배열)이 아닙니다. KLUE-NLI 원본 파일을 쓰세요.",
+            f"{path}: 레코드 목록(JSON 배열)이 아닙니다. KLUE-NLI 원본 파일을 쓰세요.",
             f"{path} is not a JSON array of records: use the original KLUE-NLI file.",
         )
     return [_parse_record(record, path, index) for index, record in enumerate(records)]
@@ -95,19 +95,19 @@ def _parse_record(record, path, index) -> NliExample:
 
 
 def _bad_record(record, path, index) -> NlpbookError:
-    """What is wrong with a record that _parse_record refused, naming its file and index."""
+    """What is wrong with a record that _parse_record refused, naming its file and its place (counted from 1)."""
     def bad(what_ko, what_en):
         return NlpbookError(
-            f"{path}의 {index}번 레코드: {what_ko}. 그 레코드를 고치거나 지우세요.",
-            f"{path}, record {index}: {what_en}; fix or remove that record.",
+            f"{path}의 {index + 1}번째 레코드: {what_ko}. 그 레코드를 고치거나 지우세요.",
+            f"{path}, record {index + 1}: {what_en}; fix or remove that record.",
         )
 
     if not isinstance(record, dict):
         return bad("객체가 아닙니다", "not a JSON object")
-    for key in ("premise", "hypothesis"):
+    for key, key_ko in (("premise", "전제"), ("hypothesis", "가설")):
         text = record.get(key)
         if not isinstance(text, str) or not text.strip():
-            return bad(f"'{key}'가 없거나 비어 있습니다", f"'{key}' is missing or empty")
+            return bad(f"{key_ko}('{key}'): 없거나 비어 있습니다", f"'{key}' is missing or empty")
     label = record.get("gold_label")
     return bad(f"알 수 없는 레이블 {label!r}", f"unknown gold_label {label!r} (expected one of {', '.join(LABELS)})")
 
@@ -186,7 +186,7 @@ def fetch(url: str, dest: Path, split: Split, retries: int, backoff: float, chec
             return
     remove_file(part)
     raise NlpbookError(
-        f"{url}를 내려받지 못했습니다({problem}). 네트워크를 확인하거나, {split.filename}을(를) 직접 받아 {dest.parent}에 넣으세요.",
+        f"내려받지 못했습니다: {url} ({problem}). 네트워크를 확인하거나, {split.filename}을(를) 직접 받아 {dest.parent}에 넣으세요.",
         f"Could not download {url} ({problem}). Check the network, or put {split.filename} into {dest.parent} by hand.",
     )
 

@@ -109,7 +109,7 @@ def resolve_work_dir(local_default: str = "nlpbook-work") -> Path:
 
 
 def mount_drive() -> None:
-    """Mount Google Drive at /content/drive (Colab asks for permission once)."""
+    """Mount Google Drive at /content/drive (Colab asks for permission on every new runtime)."""
     if (COLAB_DRIVE / "MyDrive").is_dir():
         return
     from google.colab import drive
