@@ -17,12 +17,13 @@ from torch.utils.data import DataLoader
 
 from .features import PairDataset, build_datasets, load_tokenizer, runtime_loaders
 from .model import load_model, uses_token_types
+from .resume import check_resume
 from .runtime import (Runtime, check_writable, choose_precision, detect_runtime, get_logger, quiet_libraries,
                       seed_everything)
 from .settings import Settings
 from .speedups import use_gpu_speedups
 from .task import NliTask
-from .trainer import build_trainer, check_resume
+from .trainer import build_trainer
 
 
 @dataclass
