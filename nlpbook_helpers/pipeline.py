@@ -17,9 +17,9 @@ from torch.utils.data import DataLoader
 
 from .features import PairDataset, build_datasets, load_tokenizer, runtime_loaders
 from .model import load_model, uses_token_types
+from .quiet import quiet_libraries
 from .resume import check_resume
-from .runtime import (Runtime, check_writable, choose_precision, detect_runtime, get_logger, quiet_libraries,
-                      seed_everything)
+from .runtime import Runtime, check_writable, choose_precision, detect_runtime, get_logger, seed_everything
 from .settings import Settings
 from .speedups import use_gpu_speedups
 from .task import NliTask
@@ -43,7 +43,7 @@ class Run:
 
 def prepare_run(settings: Settings) -> Run:
     """Everything a training run needs, built in the book's order."""
-    quiet_libraries()  # only the library messages a learner cannot act on, see runtime.py
+    quiet_libraries()  # only the library messages a learner cannot act on, see quiet.py
     log = get_logger()
     runtime = detect_runtime(settings.accelerator)
     precision, why = choose_precision(runtime, settings.precision)
