@@ -5,15 +5,15 @@ and PJRT_DEVICE=CPU, which gives XLA one device on the CPU. Every run trains the
 course pipeline in smoke mode (the bundled sample, the tiny model) through
 Lightning's TPU accelerator, with the TPU's fixed-length batches:
 
-1. At the sample's learning rate (constant), in the precision `choose_precision` gives a
-   TPU: the loss must go down, every batch must have the same shape, and every
-   weight the same run changes on the plain CPU in fp32 must change here too.
-2. At the course's learning rate (5e-5, constant, as in the book), 32-true and
-   bf16-true side by side with the CPU in fp32: the share of parameters each
-   changes, and whether LayerNorm weights change. In bf16 a step of 5e-5 to a
-   weight near 1.0 is below the spacing of representable numbers there
-   (2^-7 = 0.0078) and rounds away. The precision chosen must change every
-   weight the CPU's fp32 run changes, here too.
+1. At the course's learning rate (5e-5, constant, as in the book), 32-true
+   and bf16-true side by side: the share of parameters each changes, and
+   whether LayerNorm weights change. In bf16 a step of 5e-5 to a weight near
+   1.0 is below the spacing of representable numbers there (2^-7 = 0.0078)
+   and rounds away. The precision `choose_precision` gives a TPU must change
+   every weight 32-true changes.
+2. At the sample's learning rate (constant), in that precision: the loss must
+   go down, every batch must have the same shape, and every weight the same
+   run changes on the plain CPU in fp32 must change here too.
 
 Lightning finds a TPU by counting TPU chips on the PCI bus; XLA's CPU device
 stands in for the one chip of a v5e-1. Each run is a process of its own, as
@@ -25,6 +25,7 @@ Lightning's bf16-true on XLA is the environment variable XLA_USE_BF16.
 import json
 import subprocess
 import sys
+import time
 
 SAMPLE_STEPS = 69  # three epochs of the sample: the tiny model learns in the third; last.ckpt and best/ are written too
 COURSE_STEPS = 20
@@ -82,17 +83,25 @@ def train_once(device: str, precision: str, learning_rate: float | None, steps: 
     record = Record()
     trainer.callbacks.append(record)
     trainer.fit(task, train_loader, dev_loader)
-    return {"device": str(trainer.strategy.root_device), "steps": trainer.global_step, "losses": record.losses,
+    compiles = {}
+    if device == "xla":
+        import torch_xla.debug.metrics as metrics
+
+        count, total_ns, _ = metrics.metric_data("CompileTime") or (0, 0, None)
+        compiles = {"compiles": count, "compile_s": round(total_ns / 1e9, 1)}
+    return {**compiles, "device": str(trainer.strategy.root_device), "steps": trainer.global_step, "losses": record.losses,
             "shapes": sorted(record.shapes), "stored_as_bf16": record.stored_as_bf16, "changed": record.changed,
             "max_seq_length": settings.max_seq_length, "learning_rate": settings.learning_rate}
 
 
 def run(device, precision, learning_rate, steps, schedule, work_dir) -> dict:
     args = [device, precision, str(learning_rate), str(steps), schedule, work_dir]
-    result = subprocess.run([sys.executable, __file__, "--one", *args], capture_output=True, text=True)
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, __file__, "--one", *args], capture_output=True, text=True, timeout=1500)
     if result.returncode:
         sys.exit(f"{device} {precision} failed:\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}")
-    return {"name": f"{device} {precision}", **json.loads(result.stdout.splitlines()[-1])}
+    return {"name": f"{device} {precision}", "seconds": round(time.monotonic() - started),
+            **json.loads(result.stdout.splitlines()[-1])}
 
 
 def changed_tensors(result) -> set[str]:
@@ -107,7 +116,8 @@ def summary(result) -> str:
     losses = result["losses"]
     return (f"{result['name']:<15} {result['device']:<6} {result['learning_rate']:<7g} {result['steps']:>5} "
             f"{'yes' if result['stored_as_bf16'] else 'no':>8}  {sum(losses[:5]) / 5:.4f} -> {sum(losses[-5:]) / 5:.4f}  "
-            f"{share:>14.1%}  {norm_share:>10.1%} ({sum(1 for c, _ in norms.values() if c)} of {len(norms)} tensors)")
+            f"{share:>14.1%}  {norm_share:>10.1%} ({sum(1 for c, _ in norms.values() if c)} of {len(norms)} tensors)"
+            f"  {result['seconds']} s" + (f", {result['compiles']} XLA compilations ({result['compile_s']} s)" if "compiles" in result else ""))
 
 
 def main(work_dir: str) -> None:
@@ -122,26 +132,26 @@ def main(work_dir: str) -> None:
     print(f"{'run':<15} {'device':<6} {'lr':<7} {'steps':>5} {'bf16 weights':>8}  loss first 5 -> last 5  "
           f"params changed  LayerNorm weights changed")
     failures = []
-    for learning_rate, steps, schedule, precisions in (
-        (None, SAMPLE_STEPS, "faithful", [tpu_precision]),
-        (COURSE_LR, COURSE_STEPS, "faithful", ["32-true", "bf16-true"]),
-    ):
-        reference = run("cpu", "32-true", learning_rate, steps, schedule, work_dir)
-        print(summary(reference))
-        for precision in precisions:
-            result = run("xla", precision, learning_rate, steps, schedule, work_dir)
-            print(summary(result))
-            if precision != tpu_precision:
-                continue
-            missed = sorted(changed_tensors(reference) - changed_tensors(result))
-            if missed:
-                failures.append(f"{result['name']} at lr {result['learning_rate']:g} left unchanged what fp32 on the CPU changes: {missed}")
-            if learning_rate is None:
-                losses = result["losses"]
-                if not sum(losses[-5:]) < sum(losses[:5]):
-                    failures.append(f"{result['name']}: the loss did not go down: {losses}")
-                if len(result["shapes"]) != 1 or result["shapes"][0][1] != result["max_seq_length"]:
-                    failures.append(f"{result['name']}: batches of several shapes or not padded to max_seq_length: {result['shapes']}")
+    course = {precision: run("xla", precision, COURSE_LR, COURSE_STEPS, "faithful", work_dir)
+              for precision in ("32-true", "bf16-true")}
+    for result in course.values():
+        print(summary(result))
+    missed = sorted(changed_tensors(course["32-true"]) - changed_tensors(course[tpu_precision]))
+    if missed:
+        failures.append(f"{tpu_precision} at lr {COURSE_LR:g} left unchanged what 32-true changes: {missed}")
+
+    reference = run("cpu", "32-true", None, SAMPLE_STEPS, "faithful", work_dir)
+    print(summary(reference))
+    result = run("xla", tpu_precision, None, SAMPLE_STEPS, "faithful", work_dir)
+    print(summary(result))
+    missed = sorted(changed_tensors(reference) - changed_tensors(result))
+    if missed:
+        failures.append(f"{result['name']} left unchanged what fp32 on the CPU changes: {missed}")
+    losses = result["losses"]
+    if not sum(losses[-5:]) < sum(losses[:5]):
+        failures.append(f"{result['name']}: the loss did not go down: {losses}")
+    if len(result["shapes"]) != 1 or result["shapes"][0][1] != result["max_seq_length"]:
+        failures.append(f"{result['name']}: batches of several shapes or not padded to max_seq_length: {result['shapes']}")
     if failures:
         sys.exit("XLA check failed:\n" + "\n".join(failures))
     print("XLA check passed")
