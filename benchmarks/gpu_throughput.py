@@ -37,7 +37,8 @@ from torch.utils.data import DataLoader
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere in the repository
 from nlpbook_helpers.features import LengthGroupedSampler, PadCollator  # noqa: E402
-from nlpbook_helpers.runtime import skip_cudnn_attention  # noqa: E402
+from nlpbook_helpers.runtime import Runtime  # noqa: E402
+from nlpbook_helpers.speedups import use_gpu_speedups  # noqa: E402
 
 TRAIN_PAIRS, BATCH_SIZE, EPOCHS, MAX_SEQ_LENGTH = 24_998, 32, 5, 64  # the course's KLUE-NLI run
 PREMISE_TOKENS, HYPOTHESIS_TOKENS = (24.0, 7.5), (13.7, 3.0)  # mean, std measured on workload.py's corpus
@@ -106,8 +107,8 @@ def run_row(name: str, pairs: list[dict], shape: dict, device: torch.device, our
         optimizer = torch.optim.AdamW(model.parameters(), lr=5e-5, eps=1e-6, weight_decay=0.0, foreach=False)
         loader = DataLoader(pairs, batch_size=BATCH_SIZE, collate_fn=PadCollator(0, MAX_SEQ_LENGTH), shuffle=True)
     torch.backends.cuda.enable_cudnn_sdp(True)  # PyTorch's default, for the original row
-    if ours:
-        skip_cudnn_attention()
+    if ours and cuda:
+        use_gpu_speedups(Runtime("gpu", torch.cuda.get_device_name(0), torch.cuda.get_device_capability(0), False))
     scaler = torch.amp.GradScaler(device.type, enabled=scaled)
     forward = torch.compile(model, dynamic=True) if compile_model else model
 

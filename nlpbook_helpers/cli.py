@@ -5,12 +5,15 @@
     python -m nlpbook_helpers predict --model-dir DIR "전제 문장" "가설 문장"
     python -m nlpbook_helpers download --data-dir DIR
 
+`--corpus kornli` (train, evaluate, download) switches from KLUE-NLI to KorNLI.
+
 Every subcommand calls the same functions as the notebooks. A problem the
 user can fix ends with one line on stderr and exit code 2, no traceback.
 """
 
 import argparse
 import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -31,32 +34,17 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m nlpbook_helpers", description=__doc__.split("\n\n")[0])
     commands = top.add_subparsers(required=True, metavar="COMMAND")
 
-    train = commands.add_parser("train", help="fine-tune on KLUE-NLI (or the bundled sample) and keep the best model")
+    train = commands.add_parser("train", parents=[settings_flags()],
+                                help="fine-tune on KLUE-NLI (or the bundled sample) and keep the best model")
     train.set_defaults(command=run_train)
-    train.add_argument("--model", dest="model_name", help="hub name or local folder (default beomi/kcbert-base)")
-    train.add_argument("--data-dir", help="folder with klue-nli-v1.1_train.json and _dev.json (downloaded if missing)")
-    train.add_argument("--output-dir", help="where metrics.json, best/ and checkpoints/ go")
-    train.add_argument("--work-dir", help="corpus, caches and runs (default: Drive in Colab, ./nlpbook-work elsewhere)")
-    train.add_argument("--epochs", type=int)
-    train.add_argument("--max-steps", type=int)
-    train.add_argument("--batch-size", type=int)
-    train.add_argument("--max-seq-length", type=int)
-    train.add_argument("--lr", dest="learning_rate", type=float)
-    train.add_argument("--schedule", choices=["recommended", "faithful"])
-    train.add_argument("--seed", type=int)
-    train.add_argument("--precision")
-    train.add_argument("--accelerator", choices=["auto", "gpu", "tpu", "cpu"])
-    train.add_argument("--devices", type=int, help="GPUs to train on; more than 1 uses DDP")
-    train.add_argument("--checkpoint-every", dest="checkpoint_every_n_steps", type=int,
-                       help="write checkpoints/last.ckpt every N optimizer steps (and at each epoch end)")
-    train.add_argument("--length-grouped", action="store_true", default=None,
-                       help="batch pairs of similar length together (less padding)")
     train.add_argument("--sample", action="store_true", help="offline: the bundled sample corpus and a tiny model")
 
-    evaluate = commands.add_parser("evaluate", help="accuracy, per-class F1 and confusion matrix on the dev split")
+    evaluate = commands.add_parser("evaluate", help="accuracy, per-class F1 and confusion matrix on KLUE-NLI dev "
+                                                    "(or KorNLI's XNLI test)")
     evaluate.set_defaults(command=run_evaluate)
     evaluate.add_argument("--model-dir", required=True)
-    evaluate.add_argument("--data-dir", required=True)
+    evaluate.add_argument("--data-dir", required=True, help="as for train: the KLUE-NLI folder, or Korpora's root")
+    add_corpus_flag(evaluate)
     evaluate.add_argument("--output", help="also write the results as JSON to this file")
 
     predict = commands.add_parser("predict", help="label a premise/hypothesis pair, or a JSONL file of pairs")
@@ -66,16 +54,39 @@ def parser() -> argparse.ArgumentParser:
     predict.add_argument("--input", help='JSONL file, one {"premise": ..., "hypothesis": ...} a line')
     predict.add_argument("--json", action="store_true", help="machine-readable output, one JSON object a line")
 
-    download = commands.add_parser("download", help="fetch KLUE-NLI only")
+    download = commands.add_parser("download", help="fetch and verify a corpus only")
     download.set_defaults(command=run_download)
-    download.add_argument("--data-dir", default="nlpbook-work/klue-nli")
-    download.add_argument("--base-url", help="a mirror of the KLUE GitHub folder (same file names)")
+    download.add_argument("--data-dir", help="default: nlpbook-work/klue-nli, or nlpbook-work/korpora for kornli "
+                                             "(the files then go to its kornli/ folder)")
+    download.add_argument("--base-url", help="a folder holding the same file names (a mirror of the KLUE or "
+                                             "KorNLI GitHub folder)")
+    add_corpus_flag(download)
     return top
 
 
-TRAIN_FIELDS = ("model_name", "data_dir", "output_dir", "epochs", "max_steps", "batch_size", "max_seq_length",
-                "learning_rate", "schedule", "seed", "precision", "accelerator", "devices",
-                "checkpoint_every_n_steps", "length_grouped")
+def add_corpus_flag(command: argparse.ArgumentParser) -> None:
+    """--corpus for the subcommands not generated from Settings, with the same choices and default."""
+    from .settings import choices, default
+
+    command.add_argument("--corpus", choices=choices("corpus"), default=default("corpus"),
+                         help=f"default: {default('corpus')}")
+
+
+def settings_flags() -> argparse.ArgumentParser:
+    """The `train` flags, generated from the Settings dataclass: its field names, types, choices and help.
+
+    A flag not given is left out of the parsed arguments, so the settings'
+    own defaults (or the sample's, with --sample) apply.
+    """
+    from transformers import HfArgumentParser
+
+    from .settings import Settings
+
+    flags = HfArgumentParser(Settings, add_help=False)
+    for action in flags._actions:
+        action.help = f"{action.help} (default: {action.default!r})"
+        action.default = argparse.SUPPRESS
+    return flags
 
 
 def run_train(args):
@@ -84,8 +95,8 @@ def run_train(args):
     from .sample import sample_settings
     from .settings import Settings
 
-    given = {name: getattr(args, name) for name in TRAIN_FIELDS if getattr(args, name) is not None}
-    work_dir = Path(args.work_dir) if args.work_dir else resolve_work_dir()
+    given = {name: value for name, value in vars(args).items() if name not in ("command", "sample")}
+    work_dir = given.pop("work_dir", None) or resolve_work_dir()
     settings = sample_settings(work_dir, **given) if args.sample else Settings(work_dir=str(work_dir), **given)
     summary = train(settings)
     best = next(row for row in summary["epochs"] if row["epoch"] == summary["best_epoch"])
@@ -94,10 +105,10 @@ def run_train(args):
 
 
 def run_evaluate(args):
-    from .corpus import SPLITS, read_klue_nli
     from .inference import Predictor, evaluate
 
-    results = evaluate(Predictor(args.model_dir), read_klue_nli(Path(args.data_dir) / SPLITS["dev"].filename))
+    examples = evaluation_examples(args.corpus, args.data_dir)  # a missing file is reported before loading a model
+    results = evaluate(Predictor(args.model_dir), examples)
     print(f"accuracy {results['accuracy']:.4f}   macro F1 {results['macro_f1']:.4f}")
     for name, scores in results["per_class"].items():
         print(f"  {name:<13} precision {scores['precision']:.4f}  recall {scores['recall']:.4f}  f1 {scores['f1']:.4f}")
@@ -151,8 +162,35 @@ def read_pairs(args) -> list:
     return pairs
 
 
-def run_download(args):
-    from .corpus import KLUE_BASE_URL, download_klue_nli
+def evaluation_examples(corpus: str, data_dir: str) -> list:
+    """KLUE-NLI: its dev split (its test labels are not public). KorNLI: XNLI test, 5,010 pairs."""
+    if corpus == "kornli":
+        from .kornli import TEST, load_kornli
 
-    for split, path in download_klue_nli(args.data_dir, args.base_url or KLUE_BASE_URL).items():
+        return load_kornli(data_dir, TEST)
+    from .corpus import SPLITS, read_klue_nli
+
+    dev = Path(data_dir) / SPLITS["dev"].filename
+    if not dev.is_file():
+        download = f"python -m nlpbook_helpers download --data-dir {shlex.quote(data_dir)}"
+        raise NlpbookError(
+            f"{data_dir}에 검증(dev) 파일 {dev.name}이(가) 없습니다. 다음 명령으로 내려받으세요: {download}",
+            f"{data_dir} has no {dev.name}, the dev split that evaluate scores: get it with {download}",
+        )
+    return read_klue_nli(dev)
+
+
+def run_download(args):
+    from .settings import DEFAULT_DATA_DIRS
+
+    data_dir = args.data_dir or str(Path("nlpbook-work") / DEFAULT_DATA_DIRS[args.corpus])
+    if args.corpus == "kornli":
+        from .kornli import KORNLI_BASE_URL, download_kornli
+
+        paths = download_kornli(data_dir, args.base_url or KORNLI_BASE_URL)
+    else:
+        from .corpus import KLUE_BASE_URL, download_klue_nli
+
+        paths = download_klue_nli(data_dir, args.base_url or KLUE_BASE_URL)
+    for split, path in paths.items():
         print(f"{split}: {path}")

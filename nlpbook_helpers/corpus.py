@@ -9,7 +9,6 @@ because the Hugging Face copy of KLUE numbers them in another order.
 
 import hashlib
 import json
-import os
 import time
 import urllib.error
 import urllib.request
@@ -18,7 +17,9 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from .drive_files import remove_file, replace_file
 from .errors import NlpbookError
+from .hub import explain_hub_error
 from .runtime import get_logger
 
 LABELS = ("entailment", "contradiction", "neutral")  # ids 0, 1, 2, as in the book
@@ -34,7 +35,7 @@ class Split:
     filename: str
     records: int
     sha256: str | None  # None: not known to us, so only structure and count are checked
-    hf_parquet: str
+    hf_parquet: str | None = None  # KLUE-NLI's copy on the Hugging Face hub
 
 
 SPLITS = {
@@ -119,10 +120,14 @@ def load_corpus(data_dir: str | Path) -> tuple[list[NliExample], list[NliExample
 
 def ensure_corpus(data_dir: str | Path) -> tuple[list[NliExample], list[NliExample]]:
     """Train and dev examples, downloading the two files first if either is missing (book: code 3-6)."""
-    data_dir = Path(data_dir)
-    if not all((data_dir / split.filename).exists() for split in SPLITS.values()):
-        download_klue_nli(data_dir)
+    ensure_downloaded(data_dir)
     return load_corpus(data_dir)
+
+
+def ensure_downloaded(data_dir: str | Path) -> None:
+    """Download the two files unless both are there (they were verified when they were written)."""
+    if not all((Path(data_dir) / split.filename).exists() for split in SPLITS.values()):
+        download_klue_nli(data_dir)
 
 
 def download_klue_nli(
@@ -151,12 +156,15 @@ def download_klue_nli(
     return paths
 
 
-def fetch(url: str, dest: Path, split: Split, retries: int, backoff: float) -> None:
+def fetch(url: str, dest: Path, split: Split, retries: int, backoff: float, check=None) -> None:
     """Download url to dest through dest.part, retrying with exponential backoff.
 
-    Nothing is ever left at `dest` that failed verification; a half-written
-    `.part` from an interrupted run is simply overwritten.
+    `check(path, split)` says what is wrong with a downloaded file, or None
+    (KLUE-NLI's check by default; KorNLI passes its own). Nothing is ever left
+    at `dest` that failed it; a half-written `.part` from an interrupted run is
+    simply overwritten.
     """
+    check = check or _problem
     part = dest.with_name(dest.name + ".part")
     problem = "no attempt"
     for attempt in range(retries):
@@ -172,11 +180,11 @@ def fetch(url: str, dest: Path, split: Split, retries: int, backoff: float) -> N
         except (urllib.error.URLError, OSError) as error:
             problem = f"{type(error).__name__}: {getattr(error, 'reason', error)}"
             continue
-        problem = _problem(part, split)
+        problem = check(part, split)
         if problem is None:
-            os.replace(part, dest)
+            replace_file(part, dest)
             return
-    part.unlink(missing_ok=True)
+    remove_file(part)
     raise NlpbookError(
         f"{url}를 내려받지 못했습니다({problem}). 네트워크를 확인하거나, {split.filename}을(를) 직접 받아 {dest.parent}에 넣으세요.",
         f"Could not download {url} ({problem}). Check the network, or put {split.filename} into {dest.parent} by hand.",
@@ -217,10 +225,12 @@ def _fetch_from_hub(dest: Path, split: Split, first_error: NlpbookError) -> None
         from huggingface_hub import hf_hub_download
 
         parquet = hf_hub_download(HF_REPO, split.hf_parquet, repo_type="dataset")
-    except Exception as error:  # any hub failure means the same to the learner: no corpus
+    except Exception as error:  # any hub failure leaves the learner without a corpus; say why where we can
+        reason = explain_hub_error(error, HF_REPO, "dataset")
+        ko, en = (reason.ko, reason.en) if reason else (type(error).__name__,) * 2
         raise NlpbookError(
-            f"{first_error.ko} Hugging Face 사본도 받지 못했습니다({type(error).__name__}).",
-            f"{first_error.en} The Hugging Face copy failed too ({type(error).__name__}).",
+            f"{first_error.ko} Hugging Face 사본도 받지 못했습니다: {ko}",
+            f"{first_error.en} The Hugging Face copy failed too: {en}",
         ) from error
     parquet_to_klue_json(parquet, dest, split)
 
@@ -245,9 +255,9 @@ def parquet_to_klue_json(parquet_path: str | Path, dest: Path, split: Split) -> 
     part.write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
     problem = _problem(part, Split(split.filename, split.records, None, split.hf_parquet))
     if problem:
-        part.unlink()
+        remove_file(part)
         raise NlpbookError(f"Hugging Face 사본이 올바르지 않습니다({problem}).", f"The Hugging Face copy is not valid ({problem}).")
-    os.replace(part, dest)
+    replace_file(part, dest)
 
 
 def _hub_label_names(metadata: dict) -> list[str]:

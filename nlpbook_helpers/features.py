@@ -10,21 +10,25 @@ where every new shape would cost a recompilation.
 import hashlib
 import itertools
 import json
+import os
 import random
-import re
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
-from tokenizers import normalizers
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from .corpus import SPLITS, NliExample, ensure_corpus
+from . import kornli
+from .corpus import SPLITS, NliExample, ensure_downloaded, read_klue_nli
+from .drive_files import replace_file
 from .errors import NlpbookError
+from .hub import check_model_folder, explained_hub_errors
 
 CACHE_VERSION = 1
-PLAIN_TEXT = re.compile(r"[\x20-\x7e\u3131-\u318e\uac00-\ud7a3]*")  # printable ASCII, Hangul letters and syllables
+ENCODE_BATCH = 50_000  # pairs per tokenizer call
 
 
 def load_tokenizer(model_name: str):
@@ -38,7 +42,9 @@ def load_tokenizer(model_name: str):
     """
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(model_name, do_lower_case=False)
+    check_model_folder(model_name)
+    with explained_hub_errors(model_name):
+        tokenizer = AutoTokenizer.from_pretrained(model_name, do_lower_case=False)
     if not hasattr(tokenizer, "backend_tokenizer"):
         raise NlpbookError(
             f"{model_name}의 토크나이저는 Rust(tokenizers) 버전이 없어 이 실습에서 쓸 수 없습니다. "
@@ -50,63 +56,40 @@ def load_tokenizer(model_name: str):
 
 
 def encode_pairs(tokenizer, examples: list[NliExample], max_seq_length: int, token_types: bool = True) -> "PairDataset":
-    """Tokenize all pairs at once into a PairDataset of unpadded ids and labels.
+    """Tokenize all pairs into a PairDataset of unpadded ids and labels.
 
-    The pairs go straight to the Rust tokenizer behind `tokenizer`, in one
-    batch and without character offsets (`encode_batch` below): the same ids
+    The pairs go straight to the Rust tokenizer behind `tokenizer`, in large
+    batches and without the character offsets nobody here reads: the same ids
     as `tokenizer(premises, hypotheses, truncation="longest_first",
-    max_length=max_seq_length)` (a test checks it) in less than half the time.
-    token_types=False drops token_type_ids for models that have a single
-    segment embedding (klue/roberta-base uses a BERT tokenizer but would
-    crash on segment id 1).
+    max_length=max_seq_length)` (a test checks it), in less time and memory.
+    Each batch's Encoding objects are turned into flat arrays and dropped
+    before the next: KorNLI's 942,854 pairs held as Encodings at once need
+    about 4 GB. token_types=False drops token_type_ids for models that have a
+    single segment embedding (klue/roberta-base uses a BERT tokenizer but
+    would crash on segment id 1).
     """
     backend = tokenizer.backend_tokenizer
     backend.enable_truncation(max_seq_length, strategy="longest_first", direction=tokenizer.truncation_side)
     backend.no_padding()
-    encodings = encode_batch(backend, [(e.premise, e.hypothesis) for e in examples])
-    lengths = np.fromiter(map(len, encodings), dtype=np.int64, count=len(encodings))
-
-    def flat(field, dtype):  # straight into one array: no list per pair is kept, which also spares the GC
-        ids = itertools.chain.from_iterable(getattr(encoding, field) for encoding in encodings)
-        return torch.from_numpy(np.fromiter(ids, dtype=dtype, count=int(lengths.sum())))
-
+    lengths, ids, type_ids = [np.zeros(0, np.int64)], [np.zeros(0, np.int32)], [np.zeros(0, np.int8)]
+    for start in range(0, len(examples), ENCODE_BATCH):
+        encodings = backend.encode_batch_fast([(e.premise, e.hypothesis) for e in examples[start:start + ENCODE_BATCH]])
+        lengths.append(np.fromiter(map(len, encodings), dtype=np.int64, count=len(encodings)))
+        count = int(lengths[-1].sum())
+        # straight into one array per batch: no list per pair is kept, which also spares the GC
+        ids.append(np.fromiter(itertools.chain.from_iterable(e.ids for e in encodings), np.int32, count=count))
+        if token_types:
+            type_ids.append(np.fromiter(itertools.chain.from_iterable(e.type_ids for e in encodings), np.int8,
+                                        count=count))
+    lengths = np.concatenate(lengths)
     features = {
         "offsets": torch.from_numpy(np.concatenate([[0], lengths.cumsum()])),
         "labels": torch.tensor([e.label for e in examples], dtype=torch.long),
-        "input_ids": flat("ids", np.int32),
+        "input_ids": torch.from_numpy(np.concatenate(ids)),
     }
     if token_types:
-        features["token_type_ids"] = flat("type_ids", np.int8)
+        features["token_type_ids"] = torch.from_numpy(np.concatenate(type_ids))
     return PairDataset(features)
-
-
-def encode_batch(backend, pairs: list[tuple[str, str]]) -> list:
-    """backend.encode_batch_fast, without BERT's text clean-up where it would change nothing.
-
-    BertNormalizer (without lower-casing, as Korean BERTs use it) drops control
-    characters, turns other white space into " " and puts spaces around Chinese
-    characters. Printable ASCII and Hangul pass through it unchanged, yet it
-    rebuilds every string's character map at each of its steps: a third of
-    the tokenizer's work on Korean text. So the pairs made only of those
-    characters are encoded with the normalizer switched off, the others
-    (hanja, emoji, tabs, ...) with it. A test checks that the ids are the same.
-    """
-    normalizer = backend.normalizer
-    if not (isinstance(normalizer, normalizers.BertNormalizer) and not normalizer.lowercase
-            and not normalizer.strip_accents):  # another normalizer: it may change plain text too
-        return backend.encode_batch_fast(pairs)
-    is_plain = [bool(PLAIN_TEXT.fullmatch(premise) and PLAIN_TEXT.fullmatch(hypothesis))
-                for premise, hypothesis in pairs]
-    encodings = [None] * len(pairs)
-    try:
-        for plain in (True, False):
-            where = [i for i, flag in enumerate(is_plain) if flag == plain]
-            backend.normalizer = None if plain else normalizer
-            for i, encoding in zip(where, backend.encode_batch_fast([pairs[i] for i in where])):
-                encodings[i] = encoding
-    finally:
-        backend.normalizer = normalizer
-    return encodings
 
 
 class PairDataset(Dataset):
@@ -130,14 +113,17 @@ class PairDataset(Dataset):
         return (self.offsets[1:] - self.offsets[:-1]).tolist()
 
 
-def cached_dataset(tokenizer, examples, max_seq_length, token_types, corpus_file: Path, cache_dir: Path) -> PairDataset:
+def cached_dataset(tokenizer, read_examples, max_seq_length, token_types, corpus_files: list[Path],
+                   cache_dir: Path) -> PairDataset:
     """Encode once, then reload from a safetensors cache.
 
     The cache key covers everything that changes the ids: the tokenizer's
     vocabulary and settings, max_seq_length, token types and the corpus
-    file's bytes. (The book keyed its cache by tokenizer class only, so
+    files' bytes. (The book keyed its cache by tokenizer class only, so
     switching models silently reused stale ids; and it pickled, which broke on
-    torch 2.6.) safetensors loads on any torch version.
+    torch 2.6.) safetensors loads on any torch version. `read_examples()` is
+    called only when the cache is missing: parsing KorNLI's training files
+    takes longer than hashing them.
     """
     key = hashlib.sha256()
     key.update(json.dumps([CACHE_VERSION, max_seq_length, token_types]).encode())
@@ -145,15 +131,18 @@ def cached_dataset(tokenizer, examples, max_seq_length, token_types, corpus_file
     for changes_per_call in ("truncation", "padding"):  # set by each tokenizer call, not part of the ids
         vocabulary_and_rules.pop(changes_per_call, None)
     key.update(json.dumps(vocabulary_and_rules).encode())  # tokenizers writes its JSON in a fixed order
-    key.update(Path(corpus_file).read_bytes())
-    path = Path(cache_dir) / f"{Path(corpus_file).stem}-{key.hexdigest()[:16]}.safetensors"
+    for corpus_file in corpus_files:
+        with open(corpus_file, "rb") as file:
+            while chunk := file.read(1 << 24):
+                key.update(chunk)
+    path = Path(cache_dir) / f"{Path(corpus_files[0]).stem}-{key.hexdigest()[:16]}.safetensors"
     if path.exists():
         return PairDataset(load_file(path))
-    dataset = encode_pairs(tokenizer, examples, max_seq_length, token_types)
+    dataset = encode_pairs(tokenizer, read_examples(), max_seq_length, token_types)
     path.parent.mkdir(parents=True, exist_ok=True)
-    part = path.with_name(path.name + ".part")
+    part = path.with_name(f"{path.name}.{os.getpid()}.part")  # several processes (DDP ranks) may write at once
     save_file(dataset.flat, part)
-    part.replace(path)
+    replace_file(part, path)
     return dataset
 
 
@@ -188,6 +177,13 @@ class LengthGroupedSampler(Sampler):
     The batches are shuffled again, so training still sees them in random
     order; only the padding inside a batch shrinks. Deterministic for a given
     seed and epoch (Lightning calls set_epoch).
+
+    With several GPUs (DDP), every process builds the same batches and takes
+    every world_size-th one: whole batches, never shared, reshuffled every
+    epoch. Only full batches are dealt, the same number to each process (DDP
+    needs every process to take as many steps); the few pairs left over sit
+    out that epoch, different ones each time. So Lightning must not wrap this
+    sampler in its own DistributedSampler (build_trainer turns that off).
     """
 
     def __init__(self, lengths: list[int], batch_size: int, seed: int, window_batches: int = 50):
@@ -199,7 +195,10 @@ class LengthGroupedSampler(Sampler):
         self.epoch = epoch
 
     def __len__(self):
-        return len(self.lengths)
+        _, world_size = process_rank()
+        if world_size == 1:
+            return len(self.lengths)
+        return len(self.lengths) // self.batch_size // world_size * self.batch_size
 
     def __iter__(self):
         rng = random.Random(self.seed + self.epoch)
@@ -210,10 +209,21 @@ class LengthGroupedSampler(Sampler):
             window = sorted(order[start : start + self.window], key=self.lengths.__getitem__)
             batches += [window[i : i + self.batch_size] for i in range(0, len(window), self.batch_size)]
         rng.shuffle(batches)
+        rank, world_size = process_rank()
+        if world_size > 1:
+            full = [batch for batch in batches if len(batch) == self.batch_size]
+            batches = full[: len(full) // world_size * world_size][rank::world_size]
         # The DataLoader cuts this stream into batch_size pieces again: a short batch anywhere but last
         # would shift every later cut across two groups (24,998 pairs: 4.9% padding instead of 1.0%).
         batches.sort(key=lambda batch: len(batch) < self.batch_size)
         return iter([i for batch in batches for i in batch])
+
+
+def process_rank() -> tuple[int, int]:
+    """(this process's rank, number of processes) once DDP has started, (0, 1) otherwise."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank(), torch.distributed.get_world_size()
+    return 0, 1
 
 
 def make_loaders(train: PairDataset, dev: PairDataset, batch_size: int, pad_token_id: int, *,
@@ -235,14 +245,36 @@ def make_loaders(train: PairDataset, dev: PairDataset, batch_size: int, pad_toke
 
 
 def build_datasets(settings, tokenizer, token_types: bool) -> tuple[PairDataset, PairDataset]:
-    """Both splits, read (downloaded if missing) and encoded through the feature cache (book: code 3-8, 3-10)."""
-    examples = ensure_corpus(settings.data_dir)
+    """Both splits of the settings' corpus, downloaded if missing and encoded through the feature cache
+    (book: code 3-8, 3-10)."""
     cache_dir = Path(settings.work_dir) / "cache"
     return tuple(
-        cached_dataset(tokenizer, split_examples, settings.max_seq_length, token_types,
-                       Path(settings.data_dir) / split.filename, cache_dir)
-        for split_examples, split in zip(examples, SPLITS.values())
+        cached_dataset(tokenizer, read, settings.max_seq_length, token_types, files, cache_dir)
+        for files, read in corpus_splits(settings.corpus, settings.data_dir)
     )
+
+
+def corpus_splits(corpus: str, data_dir: str | Path) -> list[tuple[list[Path], Callable[[], list[NliExample]]]]:
+    """The train and dev splits of a corpus as (its files, a function that reads them); downloads what is missing."""
+    if corpus == "kornli":
+        kornli.ensure_downloaded(data_dir)
+        readers = [partial(kornli.load_kornli, data_dir, names) for names in (kornli.TRAIN, kornli.DEV)]
+    else:
+        ensure_downloaded(data_dir)
+        readers = [partial(read_klue_nli, Path(data_dir) / split.filename) for split in SPLITS.values()]
+    return list(zip(corpus_files(corpus, data_dir), readers))
+
+
+def corpus_files(corpus: str, data_dir: str | Path) -> list[list[Path]]:
+    """The files of a corpus's train and dev splits, downloaded or not.
+
+    KLUE-NLI: one JSON file each. KorNLI: MultiNLI + SNLI train, and XNLI
+    dev, under data_dir/kornli/ (data_dir is Korpora's root folder).
+    """
+    if corpus == "kornli":
+        return [[kornli.kornli_dir(data_dir) / kornli.FILES[name].filename for name in names]
+                for names in (kornli.TRAIN, kornli.DEV)]
+    return [[Path(data_dir) / split.filename] for split in SPLITS.values()]
 
 
 def runtime_loaders(settings, runtime, tokenizer, train: PairDataset, dev: PairDataset):

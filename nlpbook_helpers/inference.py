@@ -17,8 +17,8 @@ from .corpus import LABELS, LABELS_KO, NliExample
 from .errors import NlpbookError
 from .features import load_tokenizer
 from .model import load_model, uses_token_types
+from .settings import default
 
-DEFAULT_MAX_SEQ_LENGTH = 64
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class Predictor:
         self.tokenizer = load_tokenizer(str(model_dir))
         info_file = Path(model_dir) / "nlpbook.json"
         info = json.loads(info_file.read_text()) if info_file.exists() else {}
-        self.max_seq_length = info.get("max_seq_length", DEFAULT_MAX_SEQ_LENGTH)
+        self.max_seq_length = info.get("max_seq_length", default("max_seq_length"))
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.model.to(self.device)
         self.token_types = uses_token_types(self.model.config)
@@ -101,23 +101,25 @@ def evaluate(predictor: Predictor, examples: list[NliExample], batch_size: int =
 
 
 def score(examples: list[NliExample], predictions: list[Prediction]) -> dict:
-    """Accuracy, per-class precision/recall/F1 and the confusion matrix (rows: gold, columns: predicted)."""
+    """Accuracy, per-class precision/recall/F1 and the confusion matrix (rows: gold, columns: predicted).
+
+    Computed with torchmetrics, the library that logs val_acc and val_f1 during training.
+    """
+    from torchmetrics.functional.classification import (multiclass_accuracy, multiclass_confusion_matrix,
+                                                        multiclass_f1_score, multiclass_precision,
+                                                        multiclass_recall)
+
     gold = torch.tensor([e.label for e in examples])
     predicted = torch.tensor([LABELS.index(p.label) for p in predictions])
-    confusion = torch.zeros(len(LABELS), len(LABELS), dtype=torch.long)
-    confusion.index_put_((gold, predicted), torch.ones_like(gold), accumulate=True)
-    per_class = {}
-    for i, name in enumerate(LABELS):
-        true_positive = confusion[i, i].item()
-        precision = true_positive / max(confusion[:, i].sum().item(), 1)
-        recall = true_positive / max(confusion[i, :].sum().item(), 1)
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        per_class[name] = {"precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4),
-                           "support": confusion[i, :].sum().item()}
+    n = len(LABELS)
+    precision, recall, f1 = (metric(predicted, gold, num_classes=n, average=None).tolist()
+                             for metric in (multiclass_precision, multiclass_recall, multiclass_f1_score))
+    support = torch.bincount(gold, minlength=n).tolist()
     return {
-        "accuracy": round((gold == predicted).float().mean().item(), 4),
-        "macro_f1": round(sum(c["f1"] for c in per_class.values()) / len(LABELS), 4),
-        "per_class": per_class,
-        "confusion_matrix": confusion.tolist(),
+        "accuracy": round(multiclass_accuracy(predicted, gold, num_classes=n, average="micro").item(), 4),
+        "macro_f1": round(multiclass_f1_score(predicted, gold, num_classes=n, average="macro").item(), 4),
+        "per_class": {name: {"precision": round(precision[i], 4), "recall": round(recall[i], 4), "f1": round(f1[i], 4),
+                             "support": support[i]} for i, name in enumerate(LABELS)},
+        "confusion_matrix": multiclass_confusion_matrix(predicted, gold, num_classes=n).tolist(),
         "labels": list(LABELS),
     }

@@ -1,29 +1,54 @@
-"""The whole chapter in one function: what the notebooks do cell by cell, for the command line.
+"""The whole chapter in two functions: prepare a run, then fit it.
 
-Each line is one step of the book, so `train(settings)` reads as its table
-of contents: runtime, seed, tokenizer, model, features, loaders, task,
-trainer, fit. Running it again with the same output dir resumes from
-checkpoints/last.ckpt.
+`prepare_run(settings)` does the book's steps in order (runtime, seed,
+tokenizer, model, features, loaders, task, trainer) and hands back every
+piece, so notebook 07 can show each one before training. `fit(run)` trains,
+resuming from checkpoints/last.ckpt when the output dir has one, and returns
+the per-epoch metrics. The command line, notebook 07, the benchmarks and the
+tests all go through these two; a benchmark adds its stopwatch as a callback.
 """
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
-from .features import build_datasets, load_tokenizer, runtime_loaders
+import pytorch_lightning as pl
+from torch.utils.data import DataLoader
+
+from .features import PairDataset, build_datasets, load_tokenizer, runtime_loaders
 from .model import load_model, uses_token_types
-from .runtime import check_writable, choose_precision, detect_runtime, get_logger, seed_everything
+from .runtime import (Runtime, check_writable, choose_precision, detect_runtime, get_logger, quiet_libraries,
+                      seed_everything)
 from .settings import Settings
+from .speedups import use_gpu_speedups
 from .task import NliTask
-from .trainer import build_trainer, resume_checkpoint
+from .trainer import build_trainer, check_resume
 
 
-def train(settings: Settings) -> dict:
-    """Fine-tune, keep the best model, and return the contents of metrics.json."""
+@dataclass
+class Run:
+    settings: Settings
+    runtime: Runtime
+    precision: str
+    tokenizer: object
+    model: object
+    train_set: PairDataset
+    dev_set: PairDataset
+    train_loader: DataLoader
+    dev_loader: DataLoader
+    task: NliTask
+    trainer: pl.Trainer
+
+
+def prepare_run(settings: Settings) -> Run:
+    """Everything a training run needs, built in the book's order."""
+    quiet_libraries()  # only the library messages a learner cannot act on, see runtime.py
     log = get_logger()
     runtime = detect_runtime(settings.accelerator)
     precision, why = choose_precision(runtime, settings.precision)
     log.info(f"runtime: {runtime.device_name} ({runtime.accelerator}), precision {precision}: {why}")
     check_writable(Path(settings.output_dir))
+    use_gpu_speedups(runtime)  # GPU-only kernel choices, see speedups.py; nothing on a CPU or TPU
     seed_everything(settings.seed)
 
     tokenizer = load_tokenizer(settings.model_name)
@@ -34,11 +59,26 @@ def train(settings: Settings) -> dict:
 
     task = NliTask(model, settings.learning_rate, settings.schedule)
     trainer = build_trainer(settings, runtime, precision, tokenizer)
-    resume = resume_checkpoint(settings.output_dir)
+    return Run(settings, runtime, precision, tokenizer, model, train_set, dev_set, train_loader, dev_loader, task, trainer)
+
+
+def fit(run: Run, callbacks=()) -> dict:
+    """Train (or resume) and return the contents of metrics.json; `callbacks` are added to the trainer.
+
+    A rerun continues only the same run: check_resume refuses, before any
+    training, a last.ckpt written with other settings.
+    """
+    run.trainer.callbacks.extend(callbacks)
+    resume = check_resume(run.settings, run.precision)
     if resume:
-        log.info(f"resuming from {resume}")
-    trainer.fit(task, train_loader, dev_loader, ckpt_path=resume)
-    metrics_file = Path(settings.output_dir) / "metrics.json"
-    if not metrics_file.exists() or json.loads(metrics_file.read_text())["epochs"][-1]["step"] != trainer.global_step:
-        trainer.validate(task, dev_loader, verbose=False)  # max_steps stopped mid-epoch: measure where we stopped
+        get_logger().info(f"resuming from {resume}")
+    run.trainer.fit(run.task, run.train_loader, run.dev_loader, ckpt_path=resume)
+    metrics_file = Path(run.settings.output_dir) / "metrics.json"
+    if not metrics_file.exists() or json.loads(metrics_file.read_text())["epochs"][-1]["step"] != run.trainer.global_step:
+        run.trainer.validate(run.task, run.dev_loader, verbose=False)  # max_steps stopped mid-epoch: measure there
     return json.loads(metrics_file.read_text(encoding="utf-8"))
+
+
+def train(settings: Settings, callbacks=()) -> dict:
+    """prepare_run + fit: what `python -m nlpbook_helpers train` runs."""
+    return fit(prepare_run(settings), callbacks)

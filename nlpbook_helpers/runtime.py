@@ -10,12 +10,15 @@ import glob
 import importlib.util
 import logging
 import os
+import re
 import sys
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from .drive_files import remove_file
 from .errors import NlpbookError
 
 COLAB_DRIVE = Path("/content/drive")
@@ -97,42 +100,6 @@ def choose_precision(runtime: Runtime, requested: str = "auto") -> tuple[str, st
     return "32-true", "on this kind of CPU fp32 was measured fastest"
 
 
-def skip_cudnn_attention() -> None:
-    """Let attention on a GPU use the flash or memory-efficient kernels, never cuDNN's.
-
-    PyTorch prefers cuDNN's attention on H100/H200-class GPUs, and cuDNN
-    builds an execution plan for every new batch shape. Measured on an H200
-    (torch 2.11, kcbert-base shape, bf16): a step at a length not seen before
-    took 582 ms on average (up to 2.1 s) with cuDNN and 35 ms without; once
-    every shape was seen, both ran at 24-26 ms. Dynamic padding makes dozens
-    of shapes: dozens of plans, each paid once per shape.
-    """
-    torch.backends.cuda.enable_cudnn_sdp(False)
-
-
-def keep_freed_memory() -> None:
-    """On Linux, keep the memory a CPU training step frees for the next step instead of handing it back.
-
-    Every step frees and allocates again the same large activations. glibc's
-    malloc returns big freed blocks to the operating system, which hands them
-    back zero-filled, one 4 KB page fault at a time: ~3,000 faults a step for
-    the benchmark's small BERT, 2-5% of the step. Raising the two thresholds
-    below stops that. The peak memory is the same; the process keeps it
-    until it ends. The mmap threshold must be set first and must succeed:
-    setting only the trim threshold would freeze mmap's at 128 KB, and then
-    every activation would fault (measured: 1.8x slower steps).
-    """
-    import ctypes
-
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:  # not Linux with glibc: nothing to do
-        return
-    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
-    if libc.mallopt(M_MMAP_THRESHOLD, 32 * 2**20):  # blocks over 32 MB still come from mmap (glibc's maximum)
-        libc.mallopt(M_TRIM_THRESHOLD, 2**30)  # return free memory only when over 1 GB is free
-
-
 def resolve_work_dir(local_default: str = "nlpbook-work") -> Path:
     """In Colab: mount Google Drive and work in MyDrive/nlpbook. Elsewhere: a local folder.
 
@@ -164,7 +131,7 @@ def check_writable(path: Path) -> None:
         path.mkdir(parents=True, exist_ok=True)
         probe = path / ".write-test"
         probe.write_text("ok")
-        probe.unlink()
+        remove_file(probe)
     except OSError as error:
         raise NlpbookError(
             f"작업 폴더 {path}에 쓸 수 없습니다({error.strerror}). 다른 폴더를 고르거나 Drive 연결을 확인하세요.",
@@ -177,6 +144,54 @@ def seed_everything(seed: int) -> None:
     import pytorch_lightning as pl
 
     pl.seed_everything(seed, workers=True, verbose=False)
+
+
+def quiet_libraries() -> None:
+    """Silence the library messages a learner can do nothing about, each by its category and its words.
+
+    - Lightning's "Tip" advertising litlogger (an info line, Lightning 2.6).
+    - torch's warning that `LeafSpec` is deprecated, triggered inside Lightning's own code
+      (FutureWarning in recent torch; DeprecationWarning is filtered too, in case a version uses it).
+    - Lightning's PossibleUserWarning that few DataLoader workers "may be a bottleneck" (on GPU
+      machines with many cores): our loaders use num_workers=0 on purpose, because a batch is
+      sliced from tensors already in memory, and worker processes would only add start-up time.
+    - huggingface_hub's UserWarning that Colab has no `HF_TOKEN` secret (older versions; newer
+      ones log it at info level): the course's models and data are public.
+    - transformers' LOAD REPORT when all it lists is the new classification head (missing
+      `classifier.*`) and unused pretraining weights (unexpected): exactly what fine-tuning
+      expects. Notebook 06 shows it and explains it. Any other report, such as missing encoder
+      weights or mismatched shapes, still prints.
+    Errors and every other warning still show. Calling this again adds nothing.
+    """
+    from lightning_fabric.utilities.warnings import PossibleUserWarning
+
+    for category in (FutureWarning, DeprecationWarning):
+        warnings.filterwarnings("ignore", r"`isinstance\(treespec, LeafSpec\)` is deprecated", category)
+    warnings.filterwarnings("ignore", r"The '\w+' does not have many workers which may be a bottleneck",
+                            PossibleUserWarning)
+    warnings.filterwarnings("ignore", r"\s*The secret `HF_TOKEN` does not exist in your Colab secrets", UserWarning)
+    logging.getLogger("pytorch_lightning.utilities.rank_zero").addFilter(_not_litlogger_tip)
+    logging.getLogger("transformers.modeling_utils").addFilter(_not_an_expected_load_report)
+
+
+def _not_litlogger_tip(record: logging.LogRecord) -> bool:
+    return re.search(r"Tip: .*\blitlogger\b", record.getMessage()) is None
+
+
+_ANSI_STYLE = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _not_an_expected_load_report(record: logging.LogRecord) -> bool:
+    text = _ANSI_STYLE.sub("", record.getMessage())
+    if "LOAD REPORT" not in text:
+        return True
+    # The report's table: "key | STATUS | details", under a "Key | Status" header; keys may hold spaces ("{0, 1}").
+    rows = [[cell.strip() for cell in line.split("|")] for line in text.splitlines() if "|" in line]
+    rows = [(cells[0], cells[1]) for cells in rows if cells[0] != "Key"]
+    expected = bool(rows) and all(
+        status == "UNEXPECTED" or (status == "MISSING" and key.startswith("classifier.")) for key, status in rows
+    )
+    return not expected
 
 
 class _TqdmHandler(logging.Handler):

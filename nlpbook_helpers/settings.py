@@ -4,99 +4,103 @@ The defaults are the book's: kcbert-base fine-tuned on KLUE-NLI with
 max_seq_length 64, batch 32, learning rate 5e-5, 5 epochs, seed 7. A bad
 value is refused when the settings are made, with the field, the value and
 what is allowed, instead of failing twenty minutes into training.
+
+This dataclass is the one source of the settings: the command line's
+`train` flags, their defaults, help texts and choices are generated from its
+fields by transformers' HfArgumentParser.
 """
 
-import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Literal, get_args
 
 from .errors import NlpbookError
 
-CORPORA = ("klue-nli",)
-SCHEDULES = ("recommended", "faithful")
-ACCELERATORS = ("auto", "gpu", "tpu", "cpu")
-PRECISIONS = ("auto", "32-true", "16-mixed", "bf16-mixed", "bf16-true")
+
+# Under the work dir. KorNLI's folder is Korpora's root: the files go to korpora/kornli/, as Korpora lays them out.
+DEFAULT_DATA_DIRS = {"klue-nli": "klue-nli", "kornli": "korpora"}
+# Under WORK_DIR/runs: each corpus its own, so training one never resumes the other's checkpoint.
+DEFAULT_OUTPUT_DIRS = {"klue-nli": "paircls", "kornli": "paircls-kornli"}
+
+
+def setting(default, help: str, *aliases: str):
+    """A field with the help text (and short flag names) the command line shows."""
+    return field(default=default, metadata={"help": help, "aliases": list(aliases)})
 
 
 @dataclass
 class Settings:
-    model_name: str = "beomi/kcbert-base"  # a hub name, or a folder written by save_pretrained
-    corpus: str = "klue-nli"
-    work_dir: str = "nlpbook-work"  # corpus, caches and runs live here (on Drive in Colab)
-    data_dir: str = ""  # holds klue-nli-v1.1_{train,dev}.json; "" means work_dir/klue-nli
-    output_dir: str = ""  # metrics.json, best/, checkpoints/; "" means work_dir/runs/paircls
-    max_seq_length: int = 64  # tokens per pair, [CLS] and two [SEP] included
-    batch_size: int = 32
-    learning_rate: float = 5e-5
-    epochs: int = 5
-    max_steps: int = -1  # stop after this many optimizer steps; -1 runs every epoch
-    schedule: str = "recommended"  # "recommended": warmup + linear decay; "faithful": the book's constant lr
-    seed: int = 7
-    accelerator: str = "auto"  # auto, gpu, tpu or cpu
-    precision: str = "auto"  # auto picks per runtime, see runtime.choose_precision
-    devices: int = 1  # more than one GPU trains with Lightning's DDP
-    checkpoint_every_n_steps: int = 1000  # last.ckpt also at every epoch end; ~4-5 min on a T4 (estimate)
-    length_grouped: bool = False  # batch pairs of similar length together (less padding, still shuffled)
+    model_name: str = setting("beomi/kcbert-base", "a hub name, or a folder written by save_pretrained", "--model")
+    corpus: Literal["klue-nli", "kornli"] = setting(
+        "klue-nli", "klue-nli: KLUE-NLI train/dev; kornli: KorNLI's MultiNLI + SNLI train, XNLI dev (via Korpora)")
+    work_dir: str = setting("nlpbook-work", "corpus, caches and runs live here (on Drive in Colab)")
+    data_dir: str = setting("", "the corpus folder (downloaded if missing); empty means WORK_DIR/klue-nli, or for "
+                                "kornli WORK_DIR/korpora, Korpora's root folder holding kornli/")
+    output_dir: str = setting("", "metrics.json, best/ and checkpoints/; empty means WORK_DIR/runs/paircls "
+                                  "(WORK_DIR/runs/paircls-kornli for kornli)")
+    max_seq_length: int = setting(64, "tokens per pair, [CLS] and two [SEP] included")
+    batch_size: int = setting(32, "pairs per optimizer step")
+    learning_rate: float = setting(5e-5, "AdamW's learning rate (the peak, with the recommended schedule)", "--lr")
+    epochs: int = setting(5, "passes over the training set")
+    max_steps: int = setting(-1, "stop after this many optimizer steps; -1 runs every epoch")
+    schedule: Literal["recommended", "faithful"] = setting(
+        "recommended", "recommended: warmup + linear decay; faithful: the book's constant learning rate")
+    seed: int = setting(7, "seed for Python, NumPy and torch")
+    accelerator: Literal["auto", "gpu", "tpu", "cpu"] = setting("auto", "the device to train on")
+    precision: Literal["auto", "32-true", "16-mixed", "bf16-mixed", "bf16-true"] = setting(
+        "auto", "auto picks one per runtime (see runtime.choose_precision)")
+    devices: int = setting(1, "GPUs to train on (per machine); more than 1 trains with Lightning's DDP")
+    num_nodes: int = setting(1, "machines to train on, each with DEVICES GPUs (Lightning's num_nodes); the cluster "
+                                "(SLURM, torchrun) starts the processes and sets their ranks")
+    checkpoint_every_n_steps: int = setting(
+        1000, "write checkpoints/last.ckpt every N optimizer steps (and at each epoch end)", "--checkpoint-every")
+    length_grouped: bool = setting(False, "batch pairs of similar length together (less padding, still shuffled)")
 
     def __post_init__(self):
-        self.data_dir = self.data_dir or str(Path(self.work_dir) / "klue-nli")
-        self.output_dir = self.output_dir or str(Path(self.work_dir) / "runs" / "paircls")
-        _check_choice("corpus", self.corpus, CORPORA)
-        _check_choice("schedule", self.schedule, SCHEDULES)
-        _check_choice("accelerator", self.accelerator, ACCELERATORS)
-        _check_choice("precision", self.precision, PRECISIONS)
+        for name in ("corpus", "schedule", "accelerator", "precision"):
+            _check_choice(name, getattr(self, name), choices(name))
+        self.data_dir = self.data_dir or str(Path(self.work_dir) / DEFAULT_DATA_DIRS[self.corpus])
+        self.output_dir = self.output_dir or str(Path(self.work_dir) / "runs" / DEFAULT_OUTPUT_DIRS[self.corpus])
         _check_positive("learning_rate", self.learning_rate)
-        for name in ("batch_size", "epochs", "max_seq_length", "devices", "checkpoint_every_n_steps"):
+        for name in ("batch_size", "epochs", "max_seq_length", "devices", "num_nodes", "checkpoint_every_n_steps"):
             _check_positive(name, getattr(self, name))
         if self.max_seq_length < 8:
             raise NlpbookError(
-                f"max_seq_length={self.max_seq_length}는 너무 짧습니다. 8 이상(책은 64)을 쓰세요.",
+                f"max_seq_length={self.max_seq_length}: 너무 짧습니다. 8 이상(책은 64)을 쓰세요.",
                 f"max_seq_length={self.max_seq_length} is too short: use 8 or more (the book uses 64).",
             )
         if self.max_steps == 0 or self.max_steps < -1:
             raise NlpbookError(
-                f"max_steps={self.max_steps}는 쓸 수 없습니다. 양수 또는 -1(전체 에폭)을 주세요.",
+                f"max_steps={self.max_steps}: 쓸 수 없는 값입니다. 양수 또는 -1(전체 에폭)을 주세요.",
                 f"max_steps={self.max_steps} is not allowed: give a positive number, or -1 for all epochs.",
             )
+
+
+def choices(name: str) -> tuple:
+    """The values a Literal-typed setting allows, e.g. choices("schedule")."""
+    return get_args(Settings.__annotations__[name])
+
+
+def default(name: str):
+    """A setting's default value, e.g. default("max_seq_length") == 64."""
+    return next(f.default for f in fields(Settings) if f.name == name)
 
 
 def check_max_seq_length(max_seq_length: int, model_positions: int, model_name: str) -> None:
     """Refuse a max_seq_length the model has no position embeddings for."""
     if max_seq_length > model_positions:
         raise NlpbookError(
-            f"max_seq_length={max_seq_length}가 모델 {model_name}의 최대 길이 {model_positions}보다 깁니다. "
+            f"max_seq_length={max_seq_length}: 모델 {model_name}의 최대 길이 {model_positions}보다 깁니다. "
             f"{model_positions} 이하로 줄이세요.",
             f"max_seq_length={max_seq_length} exceeds the {model_positions} positions of {model_name}: "
             f"use {model_positions} or less.",
         )
 
 
-def course_settings(**overrides) -> "Settings":
-    """The settings every notebook starts from (book: code 3-3).
-
-    Normally the book's values, with the work dir on Drive in Colab. With
-    NLPBOOK_SMOKE=1 (the headless tests) the bundled sample, a tiny model and
-    8 quick epochs instead (enough for it to learn), announced in one line.
-    """
-    from .runtime import resolve_work_dir
-    from .sample import sample_settings  # sample builds on Settings, so it is imported here, not at the top
-
-    work_dir = resolve_work_dir()
-    if smoke_mode():
-        print("NLPBOOK_SMOKE=1: 번들 샘플 말뭉치와 작은 모델로 빠르게 실행합니다 / running on the bundled sample and a tiny model")
-        return sample_settings(work_dir, **{"epochs": 8, **overrides})
-    return Settings(work_dir=str(work_dir), **overrides)
-
-
-def smoke_mode() -> bool:
-    """True when NLPBOOK_SMOKE=1: notebooks then use the bundled sample and a tiny model."""
-    return os.environ.get("NLPBOOK_SMOKE", "") == "1"
-
-
 def _check_choice(name, value, allowed):
     if value not in allowed:
         raise NlpbookError(
-            f"{name}={value!r}는 지원하지 않습니다. 다음 중 하나를 쓰세요: {', '.join(allowed)}",
+            f"{name}={value!r}: 지원하지 않는 값입니다. 다음 중 하나를 쓰세요: {', '.join(allowed)}",
             f"{name}={value!r} is not supported; use one of: {', '.join(allowed)}",
         )
 
@@ -104,6 +108,6 @@ def _check_choice(name, value, allowed):
 def _check_positive(name, value):
     if not value > 0:
         raise NlpbookError(
-            f"{name}={value}는 0보다 커야 합니다.",
+            f"{name}={value}: 0보다 커야 합니다.",
             f"{name}={value} must be greater than 0.",
         )

@@ -2,9 +2,12 @@
 
 What is written to the output dir (on Drive in Colab):
 - checkpoints/last.ckpt: everything needed to resume (weights, optimizer,
-  schedule, step, RNG states, the metrics so far), every N optimizer steps
-  and at each epoch end, written to a temporary file and renamed, so a kill
-  during the write leaves the previous one intact.
+  schedule, step, each process's RNG states, the metrics so far, and the
+  settings that define the run), every N optimizer steps and at each epoch
+  end. It is written to last.ckpt.part and fsynced; only then is the old
+  last.ckpt emptied and the new one renamed into its place. A kill at any
+  instant leaves a loadable checkpoint: the old one, or a complete .part
+  that check_resume puts in place.
 
 Resuming in the middle of an epoch: optimizer, schedule, step count and
 metrics continue exactly. The interrupted epoch runs only the batches it had
@@ -18,14 +21,18 @@ is a normal full pass.
   official metric, and val_loss can rise while accuracy still improves.
 - metrics.json: val_loss, val_acc and macro-F1 for every epoch, and best_epoch.
 
-Only these are kept, so a run never fills a learner's Drive.
+Only these are kept, and every file replaced or deleted is emptied first
+(drive_files), so a run never fills a learner's Drive or its Trash.
+A rerun continues only the same run: check_resume refuses a last.ckpt that
+was written with other settings (a larger `epochs` is allowed).
 """
 
-import json
+import hashlib
 import math
 import os
 import random
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -35,14 +42,17 @@ from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 from pytorch_lightning.callbacks import Callback, TQDMProgressBar
 from pytorch_lightning.loggers import CSVLogger
 
+from .drive_files import remove_file, remove_tree, replace_file, write_json
 from .errors import NlpbookError
-from .runtime import Runtime, get_logger, keep_freed_memory, skip_cudnn_attention
+from .features import corpus_files, process_rank
+from .runtime import Runtime, get_logger
 
 MONITOR = "val_acc"
+RUN_KEY = "nlpbook_run"  # where last.ckpt keeps run_fingerprint
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
-    """torch.save to `<name>.part`, fsync, then rename over the old file."""
+    """torch.save to `<name>.part`, fsync, empty the old file, then rename (see drive_files)."""
 
     def save_checkpoint(self, checkpoint, path, storage_options=None):
         path = Path(path)
@@ -52,15 +62,20 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             torch.save(checkpoint, file)
             file.flush()
             os.fsync(file.fileno())
-        os.replace(part, path)
+        replace_file(part, path)
 
 
 class LastCheckpoint(Callback):
-    """Keep checkpoints/last.ckpt fresh: every `every_n_steps` optimizer steps and at each epoch end."""
+    """Keep checkpoints/last.ckpt fresh: every `every_n_steps` optimizer steps and at each epoch end.
 
-    def __init__(self, path: Path, every_n_steps: int):
+    Each checkpoint also carries `run` (see run_fingerprint) so that a rerun
+    can tell whether it continues the same run.
+    """
+
+    def __init__(self, path: Path, every_n_steps: int, run: dict):
         self.path = Path(path)
         self.every_n_steps = every_n_steps
+        self.run = run
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         if trainer.global_step % self.every_n_steps == 0 or trainer.global_step == trainer.max_steps:
@@ -72,22 +87,22 @@ class LastCheckpoint(Callback):
         if trainer.fit_loop.epoch_loop.batch_progress.is_last_batch:
             self.save(trainer, pl_module)
 
+    def on_save_checkpoint(self, trainer, pl_module, checkpoint):
+        checkpoint[RUN_KEY] = self.run
+
     def state_dict(self):
-        """Lightning's checkpoint has no random-number states; we add them so dropout and shuffling continue the same way."""
-        kind, keys, position, has_gauss, gauss = np.random.get_state()
-        numpy_state = (kind, torch.from_numpy(keys.astype(np.int64)), position, has_gauss, gauss)  # loadable with weights_only
-        states = {"python": random.getstate(), "numpy": numpy_state, "torch": torch.get_rng_state()}
-        if torch.cuda.is_available():
-            states["cuda"] = torch.cuda.get_rng_state_all()
-        return states
+        """Lightning's checkpoint has no random-number states; we add each process's, so dropout and shuffling
+        continue the same way on every GPU. (Lightning calls this in every process; the checkpoint is written by one.)"""
+        _, world_size = process_rank()
+        every_rank = [rng_states()]
+        if world_size > 1:
+            every_rank = [None] * world_size
+            torch.distributed.all_gather_object(every_rank, rng_states())
+        return {"rng_per_rank": every_rank}
 
     def load_state_dict(self, state_dict):
-        random.setstate(state_dict["python"])
-        kind, keys, position, has_gauss, gauss = state_dict["numpy"]
-        np.random.set_state((kind, keys.numpy().astype(np.uint32), position, has_gauss, gauss))
-        torch.set_rng_state(state_dict["torch"])
-        if "cuda" in state_dict and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(state_dict["cuda"])
+        rank, _ = process_rank()
+        set_rng_states(state_dict["rng_per_rank"][rank])
 
     def save(self, trainer, pl_module):
         if trainer.is_global_zero:
@@ -95,6 +110,24 @@ class LastCheckpoint(Callback):
             needed = 4 * sum(p.numel() * p.element_size() for p in pl_module.parameters())
             ensure_free_space(self.path.parent, needed)
         trainer.save_checkpoint(self.path, weights_only=False)
+
+
+def rng_states() -> dict:
+    kind, keys, position, has_gauss, gauss = np.random.get_state()
+    numpy_state = (kind, torch.from_numpy(keys.astype(np.int64)), position, has_gauss, gauss)  # loadable with weights_only
+    states = {"python": random.getstate(), "numpy": numpy_state, "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        states["cuda"] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def set_rng_states(states: dict) -> None:
+    random.setstate(states["python"])
+    kind, keys, position, has_gauss, gauss = states["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), position, has_gauss, gauss))
+    torch.set_rng_state(states["torch"])
+    if "cuda" in states and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states["cuda"])
 
 
 class BestModelExport(Callback):
@@ -129,7 +162,7 @@ class BestModelExport(Callback):
         if trainer.is_global_zero:
             if improved:
                 self.export(pl_module.model, row)
-            write_json_atomic(self.output_dir / "metrics.json", self.summary())
+            write_json(self.output_dir / "metrics.json", self.summary())
             get_logger().info(
                 f"epoch {row['epoch']}: val_loss {row['val_loss']:.4f} val_acc {row['val_acc']:.4f} "
                 f"macro_f1 {row['macro_f1']:.4f}" + ("  (best so far, saved to best/)" if improved else "")
@@ -141,21 +174,24 @@ class BestModelExport(Callback):
 
     def export(self, model, row):
         best, part = self.output_dir / "best", self.output_dir / "best.part"
-        shutil.rmtree(part, ignore_errors=True)
+        remove_tree(part)
         model.save_pretrained(part)
         self.tokenizer.save_pretrained(part)
-        write_json_atomic(part / "nlpbook.json", {"max_seq_length": self.max_seq_length, **row})
+        write_json(part / "nlpbook.json", {"max_seq_length": self.max_seq_length, **row})
         replace_dir(part, best)
 
 
 def replace_dir(new: Path, final: Path) -> None:
-    """Swap a finished folder into place; a kill at any moment leaves one complete copy."""
+    """Swap a finished folder into place; a kill at any moment leaves one complete copy.
+
+    The old folder is moved aside whole and emptied only once the new one is in place.
+    """
     old = final.with_name(final.name + ".old")
-    shutil.rmtree(old, ignore_errors=True)
+    remove_tree(old)
     if final.exists():
         os.replace(final, old)
     os.replace(new, final)
-    shutil.rmtree(old, ignore_errors=True)
+    remove_tree(old)
 
 
 def restore_interrupted_export(output_dir: Path) -> None:
@@ -163,12 +199,6 @@ def restore_interrupted_export(output_dir: Path) -> None:
     best, old = Path(output_dir) / "best", Path(output_dir) / "best.old"
     if old.exists() and not best.exists():
         os.replace(old, best)
-
-
-def write_json_atomic(path: Path, data) -> None:
-    part = path.with_name(path.name + ".part")
-    part.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
-    os.replace(part, path)
 
 
 def ensure_free_space(folder: Path, needed: int) -> None:
@@ -181,19 +211,91 @@ def ensure_free_space(folder: Path, needed: int) -> None:
         )
 
 
-def resume_checkpoint(output_dir: str | Path) -> Path | None:
-    """checkpoints/last.ckpt if there is one to resume from; a damaged one is reported, never loaded."""
-    path = Path(output_dir) / "checkpoints" / "last.ckpt"
+def run_fingerprint(settings, precision: str) -> dict:
+    """The settings that define a run. A checkpoint continues only with the same ones; epochs and max_steps may change."""
+    return {
+        "model_name": settings.model_name,
+        "corpus": settings.corpus,
+        "data": corpus_identity(settings.corpus, settings.data_dir),
+        "max_seq_length": settings.max_seq_length,
+        "batch_size": settings.batch_size,
+        "learning_rate": settings.learning_rate,
+        "schedule": settings.schedule,
+        "seed": settings.seed,
+        "length_grouped": settings.length_grouped,
+        "precision": precision,
+        "devices": settings.devices,
+        "num_nodes": settings.num_nodes,
+    }
+
+
+def corpus_identity(corpus: str, data_dir: str | Path) -> str:
+    """The corpus files by name and content (not by folder or date): 'klue-nli-v1.1_train.json 1a2b3c4d5e6f, ...'."""
+    identities = []
+    for path in (path for split in corpus_files(corpus, data_dir) for path in split):
+        digest = hashlib.sha256()
+        with open(path, "rb") as file:
+            while chunk := file.read(1 << 24):  # KorNLI's train files are too large to read whole for a hash
+                digest.update(chunk)
+        identities.append(f"{path.name} {digest.hexdigest()[:12]}")
+    return ", ".join(identities)
+
+
+def check_resume(settings, precision: str) -> Path | None:
+    """checkpoints/last.ckpt if this run continues from it, None for a fresh start.
+
+    A save interrupted after the old file was emptied is finished first. A
+    damaged checkpoint, or one written with other settings, is refused with
+    what to do: a silent resume would mix the old optimizer and schedule with
+    the new settings.
+    """
+    path = Path(settings.output_dir) / "checkpoints" / "last.ckpt"
+    finish_interrupted_save(path)
     if not path.exists():
         return None
+    saved = load_checkpoint(path).get(RUN_KEY)
+    ways_out_ko = "다른 출력 폴더(output_dir)를 쓰거나, 이 파일을 지우고 처음부터 다시 학습하세요."
+    ways_out_en = "use another output_dir, or delete that file to start over."
+    if saved is None:
+        raise NlpbookError(
+            f"{path}: 학습 설정 기록이 없는 체크포인트(이전 버전이 쓴 것)라 같은 학습인지 알 수 없습니다. " + ways_out_ko,
+            f"{path} has no record of its run's settings (an older version wrote it), so it cannot be continued: "
+            + ways_out_en,
+        )
+    current = run_fingerprint(settings, precision)
+    changed = ", ".join(f"{name} {saved.get(name)!r} → {value!r}"
+                        for name, value in current.items() if saved.get(name) != value)
+    if changed:
+        raise NlpbookError(
+            f"{path}: 지금과 다른 설정으로 하던 학습의 체크포인트입니다({changed}). 이어서 학습할 수 없으니 " + ways_out_ko,
+            f"{path} was written by a run with other settings ({changed}), so it cannot continue this one: "
+            + ways_out_en,
+        )
+    return path
+
+
+def finish_interrupted_save(path: Path) -> None:
+    """A complete `.part` is the newest checkpoint: put it in place. A half-written one is removed."""
+    part = path.with_name(path.name + ".part")
+    if not part.exists():
+        return
     try:
-        torch.load(path, map_location="cpu", mmap=True, weights_only=False)
+        load_checkpoint(part)
+    except NlpbookError:
+        remove_file(part)
+        return
+    replace_file(part, path)
+
+
+def load_checkpoint(path: Path) -> dict:
+    """The checkpoint, its tensors mapped rather than read; a damaged one is reported, never loaded."""
+    try:
+        return torch.load(path, map_location="cpu", mmap=True, weights_only=False)
     except Exception as error:  # a truncated zip, a bad pickle, an empty file: all mean "damaged"
         raise NlpbookError(
-            f"체크포인트 {path}가 손상되었습니다({type(error).__name__}). 그 파일을 지우면 처음부터 다시 학습합니다.",
+            f"{path}: 손상된 체크포인트입니다({type(error).__name__}). 이 파일을 지우면 처음부터 다시 학습합니다.",
             f"The checkpoint {path} is damaged ({type(error).__name__}); delete it to train from the start.",
         ) from error
-    return path
 
 
 def build_trainer(settings, runtime: Runtime, precision: str, tokenizer) -> pl.Trainer:
@@ -204,19 +306,27 @@ def build_trainer(settings, runtime: Runtime, precision: str, tokenizer) -> pl.T
     # On a GPU, "warn" picks deterministic kernels where asking is enough and warns about the rest: memory-efficient
     # attention's backward stays non-deterministic (seen on an H200), so GPU metrics can differ in the last digits.
     deterministic = {"cpu": None, "gpu": "warn", "tpu": False}[runtime.accelerator]
-    if runtime.accelerator == "gpu":
-        skip_cudnn_attention()  # its per-shape plans cost more than dynamic padding saves
-    if runtime.accelerator == "cpu":
-        keep_freed_memory()  # no page faults for the activations each step allocates again
+    distributed = settings.devices * settings.num_nodes > 1
+    if distributed and (hasattr(sys, "ps1") or sys.flags.interactive):  # Lightning's own test for a notebook
+        raise NlpbookError(
+            f"devices={settings.devices}, num_nodes={settings.num_nodes}: 여러 프로세스 학습(DDP)은 노트북 셀 안에서는 "
+            "돌릴 수 없습니다. 명령줄에서 `python -m nlpbook_helpers train --devices N ...`으로 실행하세요.",
+            f"devices={settings.devices}, num_nodes={settings.num_nodes}: multi-process training (DDP) cannot run "
+            "inside a notebook; run `python -m nlpbook_helpers train --devices N ...` from the command line.",
+        )
     return pl.Trainer(
         accelerator=runtime.accelerator,
         devices=settings.devices,
-        strategy="ddp" if settings.devices > 1 else "auto",
+        num_nodes=settings.num_nodes,  # the processes of other machines are started by the cluster, not here
+        strategy="ddp" if distributed else "auto",
+        # LengthGroupedSampler deals whole batches to the GPUs itself; Lightning's wrapper would cut them apart.
+        use_distributed_sampler=not settings.length_grouped,
         precision=precision,
         max_epochs=settings.epochs,
         max_steps=settings.max_steps,
         callbacks=[
-            LastCheckpoint(output_dir / "checkpoints" / "last.ckpt", settings.checkpoint_every_n_steps),
+            LastCheckpoint(output_dir / "checkpoints" / "last.ckpt", settings.checkpoint_every_n_steps,
+                           run_fingerprint(settings, precision)),
             BestModelExport(output_dir, tokenizer, settings.max_seq_length),
             TQDMProgressBar(refresh_rate=10),  # tqdm: widget bars in notebooks, text bars in a terminal
         ],

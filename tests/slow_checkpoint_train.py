@@ -1,17 +1,21 @@
-"""Test harness: `python -m nlpbook_helpers train ...`, but every checkpoint write pauses halfway.
+"""Test harness: `python -m nlpbook_helpers train ...`, but every save of last.ckpt pauses at a dangerous moment.
 
-The pause gives test_resume.py a window to SIGKILL the run in the middle of
-writing last.ckpt, as a Colab disconnect might. Only the test uses this file.
+The pause gives test_resume.py a window to SIGKILL the run there, as a Colab
+disconnect might. PAUSE_AT picks the moment:
+- "write" (default): last.ckpt.part is half written, last.ckpt still the previous checkpoint;
+- "swap": last.ckpt.part is complete and last.ckpt already emptied, before the rename.
+Only the tests use this file.
 """
 
+import os
 import sys
 import time
 
 import torch
 
-from nlpbook_helpers import cli, trainer
+from nlpbook_helpers import cli, drive_files, trainer
 
-real_save = torch.save
+PAUSE = 3  # seconds: the window in which the test kills us
 
 
 def half_then_pause(obj, file, *args, **kwargs):
@@ -19,11 +23,22 @@ def half_then_pause(obj, file, *args, **kwargs):
     file.flush()
     file.truncate(file.tell() // 2)  # the bytes on disk are half a checkpoint...
     file.flush()
-    time.sleep(3)  # ...for a while, the window in which the test kills us
+    time.sleep(PAUSE)  # ...for a while
     file.seek(0)
     file.truncate()
     real_save(obj, file, *args, **kwargs)
 
 
-trainer.torch.save = half_then_pause
+def empty_then_pause(new, final):
+    if final.name == "last.ckpt":
+        drive_files.empty(final)
+        time.sleep(PAUSE)
+    real_replace_file(new, final)
+
+
+real_save, real_replace_file = torch.save, trainer.replace_file
+if os.environ.get("PAUSE_AT", "write") == "write":
+    trainer.torch.save = half_then_pause
+else:
+    trainer.replace_file = empty_then_pause
 sys.exit(cli.main(sys.argv[1:]))

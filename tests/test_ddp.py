@@ -1,14 +1,31 @@
 """--devices N goes through Lightning's DDP strategy; here with 2 CPU processes talking over gloo."""
 
 import json
+import random
 import subprocess
 import sys
 
+import numpy as np
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+from torch.utils.data import DataLoader
 
-def test_two_process_ddp_trains_and_writes_once(tmp_path):
+from nlpbook_helpers.features import LengthGroupedSampler
+from nlpbook_helpers.trainer import LastCheckpoint
+
+WORLD_SIZE = 2
+
+
+@pytest.mark.parametrize("length_grouped, steps_per_epoch", [
+    (False, 12),  # Lightning's DistributedSampler: 180 pairs a process, the last batch of 4
+    (True, 11),  # ours: the 22 full batches of 16, 11 a process
+])
+def test_two_process_ddp_trains_and_writes_once(tmp_path, length_grouped, steps_per_epoch):
     result = subprocess.run(
         [sys.executable, "-m", "nlpbook_helpers", "train", "--sample", "--work-dir", str(tmp_path),
-         "--accelerator", "cpu", "--devices", "2", "--epochs", "1", "--max-steps", "6"],
+         "--accelerator", "cpu", "--devices", "2", "--epochs", "1", "--length-grouped", str(length_grouped)],
         capture_output=True, text=True, timeout=600,
     )
     assert result.returncode == 0, result.stderr[-3000:]
@@ -16,6 +33,75 @@ def test_two_process_ddp_trains_and_writes_once(tmp_path):
     assert "All distributed processes registered. Starting with 2 processes" in result.stderr + result.stdout
     output = tmp_path / "runs" / "sample"
     metrics = json.loads((output / "metrics.json").read_text())
-    # 360 pairs split over 2 processes, batches of 16: 12 steps per epoch, stopped at 6.
-    assert metrics["epochs"][-1]["step"] == 6
-    assert (output / "best" / "model.safetensors").exists() and (output / "checkpoints" / "last.ckpt").exists()
+    assert metrics["epochs"][-1]["step"] == steps_per_epoch
+    assert (output / "best" / "model.safetensors").exists()
+    checkpoint = torch.load(output / "checkpoints" / "last.ckpt", weights_only=False)
+    assert len(checkpoint["callbacks"]["LastCheckpoint"]["rng_per_rank"]) == WORLD_SIZE
+
+
+def spawn(function, tmp_path):
+    """Run function(rank, store, tmp_path) in 2 processes (forked: they start without importing anything again)."""
+    mp.start_processes(function, args=(tmp_path / "store", tmp_path), nprocs=WORLD_SIZE, start_method="fork")
+
+
+def in_process_group(rank, store, work):
+    dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=WORLD_SIZE)
+    try:
+        work(rank)
+    finally:
+        dist.destroy_process_group()
+
+
+def deal_batches(rank, store, out):
+    def work(rank):
+        lengths = [10 + (i * 7919) % 54 for i in range(1000)]  # 62 full batches of 16 and one of 8
+        sampler = LengthGroupedSampler(lengths, batch_size=16, seed=7)
+        epochs = []
+        for epoch in range(3):
+            sampler.set_epoch(epoch)
+            epochs.append([batch.tolist() for batch in DataLoader(range(1000), batch_size=16, sampler=sampler)])
+        (out / f"rank{rank}.json").write_text(json.dumps({"len": len(sampler), "epochs": epochs}))
+    in_process_group(rank, store, work)
+
+
+def test_length_groups_are_dealt_whole_to_each_process_and_reshuffled_every_epoch(tmp_path):
+    spawn(deal_batches, tmp_path)
+    ranks = [json.loads((tmp_path / f"rank{rank}.json").read_text()) for rank in range(WORLD_SIZE)]
+    lengths = [10 + (i * 7919) % 54 for i in range(1000)]
+    single = LengthGroupedSampler(lengths, batch_size=16, seed=7)
+    for epoch in range(3):
+        single.set_epoch(epoch)
+        loader = DataLoader(range(1000), batch_size=16, sampler=single)
+        whole_batches = {frozenset(batch.tolist()) for batch in loader}
+        dealt = [[frozenset(batch) for batch in rank["epochs"][epoch]] for rank in ranks]
+        assert all(len(batches) == 31 for batches in dealt)  # 62 full batches, half to each process
+        assert all(set(batches) <= whole_batches for batches in dealt)  # the batches of similar length, uncut
+        assert not set().union(*dealt[0]) & set().union(*dealt[1])  # no pair on both processes
+    for rank in ranks:
+        assert rank["len"] == 31 * 16
+        assert rank["epochs"][0] != rank["epochs"][1] != rank["epochs"][2]
+
+
+def save_and_restore_random_states(rank, store, out):
+    def draws():
+        return [random.random(), float(np.random.rand()), torch.rand(1).item()]
+
+    def work(rank):
+        random.seed(rank), np.random.seed(rank), torch.manual_seed(rank)  # each process its own states
+        callback = LastCheckpoint(out / "unused", every_n_steps=1, run={})
+        state = callback.state_dict()  # gathers every process's states, as Lightning calls it on each
+        if rank == 0:
+            torch.save(state, out / "rng.pt")
+        expected = draws()
+        dist.barrier()
+        callback.load_state_dict(torch.load(out / "rng.pt", weights_only=False))
+        (out / f"rank{rank}.json").write_text(json.dumps({"expected": expected, "restored": draws()}))
+    in_process_group(rank, store, work)
+
+
+def test_each_process_gets_back_its_own_random_states(tmp_path):
+    spawn(save_and_restore_random_states, tmp_path)
+    ranks = [json.loads((tmp_path / f"rank{rank}.json").read_text()) for rank in range(WORLD_SIZE)]
+    for rank in ranks:
+        assert rank["restored"] == rank["expected"]
+    assert ranks[0]["expected"] != ranks[1]["expected"]

@@ -1,11 +1,13 @@
 """Kill a training run with SIGKILL at awkward moments, rerun it, and check nothing was lost.
 
 A Colab disconnect kills the Python process without warning. What must hold:
-the rerun resumes from checkpoints/last.ckpt (never from a half-written one),
-the step count continues, and metrics.json ends with every epoch.
+the rerun resumes from checkpoints/last.ckpt (never from a half-written one;
+from the new one when the kill fell after the old one was emptied), the step
+count continues, and metrics.json ends with every epoch.
 """
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -16,16 +18,19 @@ import pytest
 import torch
 
 from nlpbook_helpers.errors import NlpbookError
-from nlpbook_helpers.trainer import resume_checkpoint
+from nlpbook_helpers.runtime import choose_precision, detect_runtime
+from nlpbook_helpers.sample import sample_settings
+from nlpbook_helpers.trainer import check_resume, load_checkpoint
 
 HERE = Path(__file__).parent
 EPOCHS, STEPS_PER_EPOCH = 3, 23  # the sample: 360 pairs in batches of 16
 ARGS = ["train", "--sample", "--epochs", str(EPOCHS), "--checkpoint-every", "5"]
 
 
-def start(work, harness="-m nlpbook_helpers"):
+def start(work, harness="-m nlpbook_helpers", pause_at="write"):
     command = [sys.executable, *harness.split(), *ARGS, "--work-dir", str(work)]
-    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PAUSE_AT": pause_at})
 
 
 def wait_for(condition, process, timeout=180):
@@ -45,6 +50,23 @@ def saved_step(checkpoint):
     return torch.load(checkpoint, map_location="cpu", weights_only=False)["global_step"]
 
 
+def step_on_disk(checkpoint):
+    """The newest step in last.ckpt or last.ckpt.part, while a run may be replacing them; -1 if neither loads."""
+    steps = [-1]
+    for path in (checkpoint, checkpoint.with_name("last.ckpt.part")):
+        try:
+            steps.append(saved_step(path))
+        except Exception:  # missing, half written, or emptied a moment ago
+            pass
+    return max(steps)
+
+
+def resume_from(work):
+    """What the CLI run (ARGS) would resume from."""
+    settings = sample_settings(work, epochs=EPOCHS, checkpoint_every_n_steps=5)
+    return check_resume(settings, choose_precision(detect_runtime(settings.accelerator), settings.precision)[0])
+
+
 def test_killed_runs_resume_and_finish_complete(tmp_path):
     output = tmp_path / "runs" / "sample"
     checkpoint = output / "checkpoints" / "last.ckpt"
@@ -53,6 +75,7 @@ def test_killed_runs_resume_and_finish_complete(tmp_path):
     run = start(tmp_path)
     wait_for(checkpoint.exists, run)
     kill(run)
+    assert resume_from(tmp_path) == checkpoint  # as the rerun will: finish or clear a save the kill interrupted
     first = saved_step(checkpoint)
     assert 0 < first < STEPS_PER_EPOCH
 
@@ -63,16 +86,27 @@ def test_killed_runs_resume_and_finish_complete(tmp_path):
     time.sleep(0.5)
     kill(run)
     assert part.exists()  # the interrupted write...
-    assert saved_step(checkpoint) >= first  # ...never replaced the good checkpoint
-    assert resume_checkpoint(output) == checkpoint
+    kept = saved_step(checkpoint)
+    assert kept >= first  # ...never replaced the good checkpoint
+    assert resume_from(tmp_path) == checkpoint and saved_step(checkpoint) == kept
+    assert not part.exists()  # the half-written file was cleared away
 
-    # 3. Killed at an arbitrary moment after the first epoch ended.
-    run = start(tmp_path)
-    wait_for(lambda: saved_step(checkpoint) >= STEPS_PER_EPOCH + 5 if checkpoint.exists() else False, run)
+    # 3. Killed after the new checkpoint was complete and the old one emptied, before the rename.
+    run = start(tmp_path, harness=str(HERE / "slow_checkpoint_train.py"), pause_at="swap")
+    wait_for(lambda: part.exists() and checkpoint.stat().st_size == 0, run)
     kill(run)
-    before_last_rerun = saved_step(checkpoint)
+    newest = saved_step(part)
+    assert newest > kept and checkpoint.stat().st_size == 0
+    assert resume_from(tmp_path) == checkpoint  # the complete .part took the emptied file's place
+    assert saved_step(checkpoint) == newest and not part.exists()
 
-    # 4. The plain rerun finishes the job.
+    # 4. Killed at an arbitrary moment after the first epoch ended.
+    run = start(tmp_path)
+    wait_for(lambda: step_on_disk(checkpoint) >= STEPS_PER_EPOCH + 5, run)
+    kill(run)
+    before_last_rerun = step_on_disk(checkpoint)
+
+    # 5. The plain rerun finishes the job.
     done = subprocess.run([sys.executable, "-m", "nlpbook_helpers", *ARGS, "--work-dir", str(tmp_path)],
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -89,7 +123,9 @@ def test_damaged_checkpoint_is_reported_not_loaded(tmp_path):
     checkpoint.parent.mkdir()
     checkpoint.write_bytes(b"PK\x03\x04 half of a zip file")
     with pytest.raises(NlpbookError, match="is damaged .* delete it to train from the start"):
-        resume_checkpoint(tmp_path)
+        load_checkpoint(checkpoint)
+    with pytest.raises(NlpbookError, match="is damaged"):
+        check_resume(sample_settings(tmp_path, output_dir=str(tmp_path)), "32-true")
 
 
 def test_export_killed_between_its_two_renames_keeps_the_previous_best(tmp_path):
@@ -107,3 +143,29 @@ def test_export_killed_between_its_two_renames_keeps_the_previous_best(tmp_path)
     replace_dir(tmp_path / "best.part", tmp_path / "best")
     assert (tmp_path / "best" / "model.safetensors").read_text() == "epoch 2"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["best"]
+
+
+def test_learning_rate_and_optimizer_state_continue_exactly_after_a_kill(tmp_path):
+    harness = [sys.executable, str(HERE / "record_steps_train.py")]
+    subprocess.run([*harness, tmp_path / "straight", tmp_path / "straight.jsonl"], check=True, capture_output=True,
+                   timeout=600)
+    straight = {line["step"]: line for line in map(json.loads, (tmp_path / "straight.jsonl").read_text().splitlines())}
+
+    killed = tmp_path / "killed"
+    run = subprocess.Popen([*harness, killed, tmp_path / "killed.jsonl"], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE, text=True)
+    wait_for(lambda: step_on_disk(killed / "runs" / "sample" / "checkpoints" / "last.ckpt") >= 30, run)
+    kill(run)
+    subprocess.run([*harness, killed, tmp_path / "killed.jsonl"], check=True, capture_output=True, timeout=600)
+
+    lines = [json.loads(line) for line in (tmp_path / "killed.jsonl").read_text().splitlines() if line.endswith("}")]
+    restart = next(i for i in range(1, len(lines)) if lines[i]["step"] <= lines[i - 1]["step"])
+    resumed = lines[restart:]
+    assert 30 <= resumed[0]["step"] < 3 * STEPS_PER_EPOCH  # a checkpoint after the kill point (usually step 30, mid-epoch)
+    assert resumed[-1]["step"] == max(straight) == 3 * STEPS_PER_EPOCH - 1
+    # The schedule continues where it was: the same learning rate at every step as without the kill.
+    assert [line["lr"] for line in resumed] == [straight[line["step"]]["lr"] for line in resumed]
+    assert len({line["lr"] for line in resumed}) > 10  # (it does change from step to step)
+    # The optimizer continues from exactly the state it had: AdamW's step counts and both moments.
+    assert resumed[0]["state"] == straight[resumed[0]["step"]]["state"]
+    assert resumed[0]["state"][0][0] == resumed[0]["step"]

@@ -1,7 +1,3 @@
-import os
-import subprocess
-import sys
-
 import pytest
 import torch
 
@@ -64,64 +60,14 @@ def test_not_enough_space_names_the_size_needed(tmp_path, monkeypatch):
     ensure_free_space(tmp_path, 2**20)  # enough room: no error
 
 
-def test_a_gpu_trainer_turns_cudnn_attention_off(tmp_path, monkeypatch):
-    import pytorch_lightning as pl
+def test_gpu_speedups_turn_cudnn_attention_off_on_a_gpu_only():
+    from nlpbook_helpers.speedups import use_gpu_speedups
 
-    from nlpbook_helpers.settings import Settings
-    from nlpbook_helpers.trainer import build_trainer
-
-    monkeypatch.setattr(pl, "Trainer", lambda **kwargs: kwargs)  # no GPU here: look at what would be asked
     torch.backends.cuda.enable_cudnn_sdp(True)
     try:
-        gpu = Runtime("gpu", "NVIDIA H200", (9, 0), False)
-        kwargs = build_trainer(Settings(work_dir=str(tmp_path)), gpu, "bf16-mixed", tokenizer=None)
-        assert kwargs["accelerator"] == "gpu" and kwargs["deterministic"] == "warn"
+        use_gpu_speedups(Runtime("cpu", "CPU", None, False))
+        assert torch.backends.cuda.cudnn_sdp_enabled()
+        use_gpu_speedups(Runtime("gpu", "NVIDIA H200", (9, 0), False))  # a global switch: settable without a GPU
         assert not torch.backends.cuda.cudnn_sdp_enabled()
     finally:
         torch.backends.cuda.enable_cudnn_sdp(True)
-
-
-FAULTS_PER_STEP = """
-import resource, sys, torch
-from transformers import BertConfig, BertForSequenceClassification
-if sys.argv[1] == "keep":
-    from nlpbook_helpers.runtime import keep_freed_memory
-    keep_freed_memory()
-config = BertConfig(vocab_size=1000, hidden_size=128, num_hidden_layers=2, num_attention_heads=4, intermediate_size=512)
-model = BertForSequenceClassification(config)
-batch = {"input_ids": torch.randint(5, 1000, (32, 40)), "labels": torch.zeros(32, dtype=torch.long)}
-for _ in range(3):
-    model(**batch).loss.backward()
-before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-for _ in range(10):
-    model(**batch).loss.backward()
-print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) // 10)
-"""
-
-
-@pytest.mark.skipif(sys.platform != "linux", reason="glibc's malloc settings exist on Linux only")
-def test_keep_freed_memory_stops_the_page_faults_of_a_training_step():
-    def faults_per_step(mode, env=None):
-        run = subprocess.run([sys.executable, "-c", FAULTS_PER_STEP, mode], capture_output=True, text=True, check=True,
-                             env={**os.environ, **(env or {})})
-        return int(run.stdout)
-
-    # How often glibc's own moving thresholds hand memory back varies from machine to machine (2,700-4,900 faults
-    # a step here, 866 on another), so the control pins them low: then every activation faults, everywhere.
-    handed_back = {"MALLOC_MMAP_THRESHOLD_": "131072"}
-    assert faults_per_step("default", handed_back) > 10_000  # measured 22,300
-    assert faults_per_step("keep", handed_back) < 500  # measured 0-96: keep_freed_memory overrides the low threshold
-    assert faults_per_step("keep") < 500  # measured 0-128
-
-
-def test_a_cpu_trainer_keeps_freed_memory(tmp_path, monkeypatch):
-    import pytorch_lightning as pl
-
-    from nlpbook_helpers import trainer
-    from nlpbook_helpers.settings import Settings
-
-    calls = []
-    monkeypatch.setattr(pl, "Trainer", lambda **kwargs: kwargs)
-    monkeypatch.setattr(trainer, "keep_freed_memory", lambda: calls.append("kept"))
-    kwargs = trainer.build_trainer(Settings(work_dir=str(tmp_path)), Runtime("cpu", "CPU", None, False), "32-true", None)
-    assert kwargs["accelerator"] == "cpu" and calls == ["kept"]

@@ -2,10 +2,13 @@
 
 import json
 
+import pytest
 import torch
 
+from nlpbook_helpers.corpus import load_corpus
+from nlpbook_helpers.inference import Predictor, evaluate
 from nlpbook_helpers.pipeline import train
-from nlpbook_helpers.sample import sample_settings
+from nlpbook_helpers.sample import SAMPLE_DATA_DIR, sample_settings
 
 
 def test_same_seed_same_metrics(tmp_path):
@@ -13,6 +16,13 @@ def test_same_seed_same_metrics(tmp_path):
     second = train(sample_settings(tmp_path / "b", epochs=2))
     assert first == second
     assert first["epochs"][-1]["step"] == 2 * 23
+
+    # inference.score on the best model agrees with what validation logged for that epoch
+    best = next(row for row in first["epochs"] if row["epoch"] == first["best_epoch"])
+    _, dev = load_corpus(SAMPLE_DATA_DIR)
+    scores = evaluate(Predictor(tmp_path / "a" / "runs" / "sample" / "best", device="cpu"), dev)
+    assert scores["accuracy"] == round(best["val_acc"], 4)
+    assert scores["macro_f1"] == pytest.approx(best["macro_f1"], abs=1e-4)
 
 
 def test_rerun_resumes_from_last_checkpoint(tmp_path):

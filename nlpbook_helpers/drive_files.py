@@ -1,0 +1,53 @@
+"""Replace and delete files without filling the learner's Google Drive.
+
+On Colab's Drive mount, a file that is deleted or renamed over is not freed:
+it goes to Drive's Trash at full size and stays there for 30 days, counting
+against the learner's quota (15 GB on a free account). A checkpoint
+replaced every 1,000 steps would fill it within two runs of the course. So
+every file this package replaces or deletes under the work dir is first
+truncated to 0 bytes, and only an empty file reaches the Trash.
+
+The price is a moment in which the old file is already empty and the new one
+is still called `<name>.part`: whoever reads the file back must accept a
+complete `.part` in its place (see trainer.check_resume).
+"""
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+
+def empty(path: Path) -> None:
+    """Truncate a file to 0 bytes; nothing happens to what does not exist."""
+    try:
+        os.truncate(path, 0)
+    except FileNotFoundError:
+        pass
+
+
+def replace_file(new: Path, final: Path) -> None:
+    """Rename `new` over `final`, emptying `final` first."""
+    empty(final)
+    os.replace(new, final)
+
+
+def remove_file(path: Path) -> None:
+    empty(path)
+    Path(path).unlink(missing_ok=True)
+
+
+def remove_tree(folder: Path) -> None:
+    """Delete a folder, emptying every file in it first."""
+    for parent, _, names in os.walk(folder):
+        for name in names:
+            empty(Path(parent) / name)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def write_json(path: Path, data) -> None:
+    """Write a small JSON file through `<name>.part`: a reader finds the old or the new content (or, for an
+    instant, an empty file), never half of one."""
+    part = path.with_name(path.name + ".part")
+    part.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
+    replace_file(part, path)
