@@ -38,6 +38,8 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
+from lightning_fabric.plugins.io.xla import XLACheckpointIO
+from lightning_utilities.core.apply_func import apply_to_collection
 from pytorch_lightning.callbacks import Callback, TQDMProgressBar
 from pytorch_lightning.loggers import CSVLogger
 
@@ -62,6 +64,13 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             file.flush()
             os.fsync(file.fileno())
         replace_file(part, path)
+
+
+class AtomicXLACheckpointIO(AtomicCheckpointIO, XLACheckpointIO):
+    """The same on a TPU, where Lightning takes only an XLACheckpointIO; the tensors are copied to the CPU first."""
+
+    def save_checkpoint(self, checkpoint, path, storage_options=None):
+        super().save_checkpoint(apply_to_collection(checkpoint, torch.Tensor, torch.Tensor.cpu), path, storage_options)
 
 
 class LastCheckpoint(Callback):
@@ -174,7 +183,8 @@ class BestModelExport(Callback):
     def export(self, model, row):
         best, part = self.output_dir / "best", self.output_dir / "best.part"
         remove_tree(part)
-        model.save_pretrained(part)
+        # safetensors writes from CPU memory; on a TPU the weights live on the XLA device
+        model.save_pretrained(part, state_dict={name: tensor.cpu() for name, tensor in model.state_dict().items()})
         self.tokenizer.save_pretrained(part)
         write_json(part / "nlpbook.json", {"max_seq_length": self.max_seq_length, **row})
         replace_dir(part, best)
@@ -242,7 +252,7 @@ def build_trainer(settings, runtime: Runtime, precision: str, tokenizer) -> pl.T
             BestModelExport(output_dir, tokenizer, settings.max_seq_length),
             TQDMProgressBar(refresh_rate=10),  # tqdm: widget bars in notebooks, text bars in a terminal
         ],
-        plugins=[AtomicCheckpointIO()],
+        plugins=[AtomicXLACheckpointIO() if runtime.accelerator == "tpu" else AtomicCheckpointIO()],
         enable_checkpointing=False,  # LastCheckpoint and BestModelExport replace ModelCheckpoint
         logger=CSVLogger(output_dir, name="logs"),
         log_every_n_steps=10,
