@@ -41,11 +41,15 @@ class Run:
     trainer: pl.Trainer
 
 
-def prepare_run(settings: Settings) -> Run:
-    """Everything a training run needs, built in the book's order."""
+def prepare_run(settings: Settings, runtime: Runtime | None = None) -> Run:
+    """Everything a training run needs, built in the book's order.
+
+    The runtime is detected from settings.accelerator unless one is given
+    (scripts/check_xla.py gives XLA's CPU device, standing in for a TPU).
+    """
     quiet_libraries()  # only the library messages a learner cannot act on, see quiet.py
     log = get_logger()
-    runtime = detect_runtime(settings.accelerator)
+    runtime = runtime or detect_runtime(settings.accelerator)
     precision, why = choose_precision(runtime, settings.precision)
     log.info(f"runtime: {runtime.device_name} ({runtime.accelerator}), precision {precision}: {why}")
     check_writable(Path(settings.output_dir))

@@ -15,8 +15,8 @@ Lightning's TPU accelerator, with the TPU's fixed-length batches:
    go down, every batch must be padded to max_seq_length, and every weight the same
    run changes on the plain CPU in fp32 must change here too.
 
-The runs are prepare_run's steps with the XLA runtime (detect_runtime finds
-no TPU on a CPU), trained by pipeline.fit. Lightning finds a TPU by counting
+The runs are pipeline.prepare_run with the XLA runtime given (detect_runtime
+finds no TPU on a CPU), trained by pipeline.fit. Lightning finds a TPU by counting
 TPU chips on the PCI bus; XLA's CPU device stands in for the one chip of a v5e-1. Each run is a process of its own, as
 Lightning's bf16-true on XLA is the environment variable XLA_USE_BF16.
 
@@ -38,13 +38,9 @@ def train_once(device: str, precision: str, learning_rate: float | None, steps: 
     import torch
     from pytorch_lightning.callbacks import Callback
 
-    from nlpbook_helpers.features import build_datasets, load_tokenizer, runtime_loaders
-    from nlpbook_helpers.model import load_model, uses_token_types
-    from nlpbook_helpers.pipeline import Run, fit
-    from nlpbook_helpers.runtime import Runtime, detect_runtime, quiet_libraries, seed_everything
+    from nlpbook_helpers.pipeline import fit, prepare_run
+    from nlpbook_helpers.runtime import Runtime, detect_runtime
     from nlpbook_helpers.sample import sample_settings
-    from nlpbook_helpers.task import NliTask
-    from nlpbook_helpers.trainer import build_trainer
 
     if device == "xla":
         from torch_xla._internal import tpu
@@ -75,18 +71,9 @@ def train_once(device: str, precision: str, learning_rate: float | None, steps: 
     overrides = dict(max_steps=steps, schedule=schedule, precision=precision, learning_rate=learning_rate,
                      output_dir=f"{work_dir}/runs/{device}-{precision}-{learning_rate}")
     settings = sample_settings(work_dir, **overrides)
-    # prepare_run's steps, with the XLA runtime that detect_runtime would not find on a CPU
-    quiet_libraries()
-    seed_everything(settings.seed)
-    tokenizer = load_tokenizer(settings.model_name)
-    model = load_model(settings.model_name, settings.max_seq_length)
-    train_set, dev_set = build_datasets(settings, tokenizer, uses_token_types(model.config))
-    train_loader, dev_loader = runtime_loaders(settings, runtime, tokenizer, train_set, dev_set)
-    task = NliTask(model, settings.learning_rate, settings.schedule)
-    trainer = build_trainer(settings, runtime, precision, tokenizer)
-    record = Record()
-    fit(Run(settings, runtime, precision, tokenizer, model, train_set, dev_set, train_loader, dev_loader, task, trainer),
-        callbacks=[record])
+    run, record = prepare_run(settings, runtime), Record()  # the XLA runtime that detect_runtime would not find on a CPU
+    fit(run, callbacks=[record])
+    trainer = run.trainer
     compiles = {}
     if device == "xla":
         import torch_xla.debug.metrics as metrics
