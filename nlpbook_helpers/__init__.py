@@ -1,11 +1,12 @@
 """Helpers for the course "문장 쌍 분류 모델 학습하기" (Do it! 자연어 처리): KLUE-NLI with kcbert-base.
 
 One module per step of the chapter: settings, runtime, corpus, features,
-model, task, trainer, pipeline (prepare_run, fit), inference. Around them:
-course (what the notebooks start from), sample (the offline corpus and tiny
-model), speedups (GPU-only kernel choices), hub (model folders and plain
-hub errors), errors and cli. Import what a
-step needs from its module; nothing heavy happens at import time.
+model, task, trainer, pipeline (prepare_run, fit), inference; kornli reads
+the optional larger corpus (KorNLI, through Korpora). Around them: course
+(what the notebooks start from), sample (the offline corpus and tiny model),
+speedups (GPU-only kernel choices), hub (model folders and plain hub
+errors), errors and cli. Import what a step needs from its module; nothing
+heavy happens at import time.
 """
 
 __version__ = "0.1.0"

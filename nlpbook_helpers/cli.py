@@ -5,6 +5,8 @@
     python -m nlpbook_helpers predict --model-dir DIR "전제 문장" "가설 문장"
     python -m nlpbook_helpers download --data-dir DIR
 
+`--corpus kornli` (train, evaluate, download) switches from KLUE-NLI to KorNLI.
+
 Every subcommand calls the same functions as the notebooks. A problem the
 user can fix ends with one line on stderr and exit code 2, no traceback.
 """
@@ -37,10 +39,12 @@ def parser() -> argparse.ArgumentParser:
     train.set_defaults(command=run_train)
     train.add_argument("--sample", action="store_true", help="offline: the bundled sample corpus and a tiny model")
 
-    evaluate = commands.add_parser("evaluate", help="accuracy, per-class F1 and confusion matrix on the dev split")
+    evaluate = commands.add_parser("evaluate", help="accuracy, per-class F1 and confusion matrix on KLUE-NLI dev "
+                                                    "(or KorNLI's XNLI test)")
     evaluate.set_defaults(command=run_evaluate)
     evaluate.add_argument("--model-dir", required=True)
-    evaluate.add_argument("--data-dir", required=True)
+    evaluate.add_argument("--data-dir", required=True, help="as for train: the KLUE-NLI folder, or Korpora's root")
+    add_corpus_flag(evaluate)
     evaluate.add_argument("--output", help="also write the results as JSON to this file")
 
     predict = commands.add_parser("predict", help="label a premise/hypothesis pair, or a JSONL file of pairs")
@@ -50,11 +54,22 @@ def parser() -> argparse.ArgumentParser:
     predict.add_argument("--input", help='JSONL file, one {"premise": ..., "hypothesis": ...} a line')
     predict.add_argument("--json", action="store_true", help="machine-readable output, one JSON object a line")
 
-    download = commands.add_parser("download", help="fetch KLUE-NLI only")
+    download = commands.add_parser("download", help="fetch and verify a corpus only")
     download.set_defaults(command=run_download)
-    download.add_argument("--data-dir", default="nlpbook-work/klue-nli")
-    download.add_argument("--base-url", help="a mirror of the KLUE GitHub folder (same file names)")
+    download.add_argument("--data-dir", help="default: nlpbook-work/klue-nli, or nlpbook-work/korpora for kornli "
+                                             "(the files then go to its kornli/ folder)")
+    download.add_argument("--base-url", help="a folder holding the same file names (a mirror of the KLUE or "
+                                             "KorNLI GitHub folder)")
+    add_corpus_flag(download)
     return top
+
+
+def add_corpus_flag(command: argparse.ArgumentParser) -> None:
+    """--corpus for the subcommands not generated from Settings, with the same choices and default."""
+    from .settings import choices, default
+
+    command.add_argument("--corpus", choices=choices("corpus"), default=default("corpus"),
+                         help=f"default: {default('corpus')}")
 
 
 def settings_flags() -> argparse.ArgumentParser:
@@ -90,17 +105,10 @@ def run_train(args):
 
 
 def run_evaluate(args):
-    from .corpus import SPLITS, read_klue_nli
     from .inference import Predictor, evaluate
 
-    dev = Path(args.data_dir) / SPLITS["dev"].filename
-    if not dev.is_file():
-        download = f"python -m nlpbook_helpers download --data-dir {shlex.quote(args.data_dir)}"
-        raise NlpbookError(
-            f"{args.data_dir}에 검증(dev) 파일 {dev.name}이(가) 없습니다. 다음 명령으로 내려받으세요: {download}",
-            f"{args.data_dir} has no {dev.name}, the dev split that evaluate scores: get it with {download}",
-        )
-    results = evaluate(Predictor(args.model_dir), read_klue_nli(dev))
+    examples = evaluation_examples(args.corpus, args.data_dir)  # a missing file is reported before loading a model
+    results = evaluate(Predictor(args.model_dir), examples)
     print(f"accuracy {results['accuracy']:.4f}   macro F1 {results['macro_f1']:.4f}")
     for name, scores in results["per_class"].items():
         print(f"  {name:<13} precision {scores['precision']:.4f}  recall {scores['recall']:.4f}  f1 {scores['f1']:.4f}")
@@ -132,12 +140,12 @@ def read_pairs(args) -> list:
     if not args.input:
         if len(args.pair) != 2:
             raise NlpbookError(
-                f"전제와 가설, 두 문장이 필요합니다({len(args.pair)}개를 받음). 따옴표로 감싸 주세요.",
+                f"전제와 가설, 두 문장이 필요합니다({len(args.pair)}개를 받았습니다). 따옴표로 감싸 주세요.",
                 f"Expected two texts, PREMISE and HYPOTHESIS, got {len(args.pair)}; quote each sentence.",
             )
         return [tuple(args.pair)]
     if not Path(args.input).is_file():
-        raise NlpbookError(f"입력 파일 {args.input}가 없습니다.", f"The input file {args.input} does not exist.")
+        raise NlpbookError(f"입력 파일이 없습니다: {args.input}", f"The input file {args.input} does not exist.")
     pairs = []
     with open(args.input, encoding="utf-8") as file:
         for number, line in enumerate(file, start=1):
@@ -148,14 +156,41 @@ def read_pairs(args) -> list:
                 pairs.append((record["premise"], record["hypothesis"]))
             except (json.JSONDecodeError, KeyError, TypeError) as error:
                 raise NlpbookError(
-                    f"{args.input} {number}번째 줄이 {{\"premise\": ..., \"hypothesis\": ...}} 형식이 아닙니다.",
+                    f"{args.input}의 {number}번째 줄: {{\"premise\": ..., \"hypothesis\": ...}} 형식이 아닙니다.",
                     f"{args.input}, line {number}: expected {{\"premise\": ..., \"hypothesis\": ...}} ({type(error).__name__}).",
                 ) from error
     return pairs
 
 
-def run_download(args):
-    from .corpus import KLUE_BASE_URL, download_klue_nli
+def evaluation_examples(corpus: str, data_dir: str) -> list:
+    """KLUE-NLI: its dev split (its test labels are not public). KorNLI: XNLI test, 5,010 pairs."""
+    if corpus == "kornli":
+        from .kornli import TEST, load_kornli
 
-    for split, path in download_klue_nli(args.data_dir, args.base_url or KLUE_BASE_URL).items():
+        return load_kornli(data_dir, TEST)
+    from .corpus import SPLITS, read_klue_nli
+
+    dev = Path(data_dir) / SPLITS["dev"].filename
+    if not dev.is_file():
+        download = f"python -m nlpbook_helpers download --data-dir {shlex.quote(data_dir)}"
+        raise NlpbookError(
+            f"{data_dir}에 검증(dev) 파일 {dev.name}이(가) 없습니다. 다음 명령으로 내려받으세요: {download}",
+            f"{data_dir} has no {dev.name}, the dev split that evaluate scores: get it with {download}",
+        )
+    return read_klue_nli(dev)
+
+
+def run_download(args):
+    from .settings import DEFAULT_DATA_DIRS
+
+    data_dir = args.data_dir or str(Path("nlpbook-work") / DEFAULT_DATA_DIRS[args.corpus])
+    if args.corpus == "kornli":
+        from .kornli import KORNLI_BASE_URL, download_kornli
+
+        paths = download_kornli(data_dir, args.base_url or KORNLI_BASE_URL)
+    else:
+        from .corpus import KLUE_BASE_URL, download_klue_nli
+
+        paths = download_klue_nli(data_dir, args.base_url or KLUE_BASE_URL)
+    for split, path in paths.items():
         print(f"{split}: {path}")

@@ -35,7 +35,7 @@ class Split:
     filename: str
     records: int
     sha256: str | None  # None: not known to us, so only structure and count are checked
-    hf_parquet: str
+    hf_parquet: str | None = None  # KLUE-NLI's copy on the Hugging Face hub
 
 
 SPLITS = {
@@ -71,12 +71,12 @@ def read_klue_nli(path: str | Path) -> list[NliExample]:
         records = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise NlpbookError(
-            f"{path}를 KLUE-NLI JSON으로 읽을 수 없습니다({error}). 파일을 지우고 다시 내려받으세요.",
+            f"{path}: KLUE-NLI JSON으로 읽을 수 없습니다({error}). 파일을 지우고 다시 내려받으세요.",
             f"{path} is not readable KLUE-NLI JSON ({error}): delete it and download it again.",
         ) from error
     if not isinstance(records, list):
         raise NlpbookError(
-            f"{path}는 레코드 목록(JSON 배열)이 아닙니다. KLUE-NLI 원본 파일을 쓰세요.",
+            f"{path}: 레코드 목록(JSON 배열)이 아닙니다. KLUE-NLI 원본 파일을 쓰세요.",
             f"{path} is not a JSON array of records: use the original KLUE-NLI file.",
         )
     return [_parse_record(record, path, index) for index, record in enumerate(records)]
@@ -95,19 +95,19 @@ def _parse_record(record, path, index) -> NliExample:
 
 
 def _bad_record(record, path, index) -> NlpbookError:
-    """What is wrong with a record that _parse_record refused, naming its file and index."""
+    """What is wrong with a record that _parse_record refused, naming its file and its place (counted from 1)."""
     def bad(what_ko, what_en):
         return NlpbookError(
-            f"{path}의 {index}번 레코드: {what_ko}. 그 레코드를 고치거나 지우세요.",
-            f"{path}, record {index}: {what_en}; fix or remove that record.",
+            f"{path}의 {index + 1}번째 레코드: {what_ko}. 그 레코드를 고치거나 지우세요.",
+            f"{path}, record {index + 1}: {what_en}; fix or remove that record.",
         )
 
     if not isinstance(record, dict):
         return bad("객체가 아닙니다", "not a JSON object")
-    for key in ("premise", "hypothesis"):
+    for key, key_ko in (("premise", "전제"), ("hypothesis", "가설")):
         text = record.get(key)
         if not isinstance(text, str) or not text.strip():
-            return bad(f"'{key}'가 없거나 비어 있습니다", f"'{key}' is missing or empty")
+            return bad(f"{key_ko}('{key}'): 없거나 비어 있습니다", f"'{key}' is missing or empty")
     label = record.get("gold_label")
     return bad(f"알 수 없는 레이블 {label!r}", f"unknown gold_label {label!r} (expected one of {', '.join(LABELS)})")
 
@@ -120,10 +120,14 @@ def load_corpus(data_dir: str | Path) -> tuple[list[NliExample], list[NliExample
 
 def ensure_corpus(data_dir: str | Path) -> tuple[list[NliExample], list[NliExample]]:
     """Train and dev examples, downloading the two files first if either is missing (book: code 3-6)."""
-    data_dir = Path(data_dir)
-    if not all((data_dir / split.filename).exists() for split in SPLITS.values()):
-        download_klue_nli(data_dir)
+    ensure_downloaded(data_dir)
     return load_corpus(data_dir)
+
+
+def ensure_downloaded(data_dir: str | Path) -> None:
+    """Download the two files unless both are there (they were verified when they were written)."""
+    if not all((Path(data_dir) / split.filename).exists() for split in SPLITS.values()):
+        download_klue_nli(data_dir)
 
 
 def download_klue_nli(
@@ -152,12 +156,15 @@ def download_klue_nli(
     return paths
 
 
-def fetch(url: str, dest: Path, split: Split, retries: int, backoff: float) -> None:
+def fetch(url: str, dest: Path, split: Split, retries: int, backoff: float, check=None) -> None:
     """Download url to dest through dest.part, retrying with exponential backoff.
 
-    Nothing is ever left at `dest` that failed verification; a half-written
-    `.part` from an interrupted run is simply overwritten.
+    `check(path, split)` says what is wrong with a downloaded file, or None
+    (KLUE-NLI's check by default; KorNLI passes its own). Nothing is ever left
+    at `dest` that failed it; a half-written `.part` from an interrupted run is
+    simply overwritten.
     """
+    check = check or _problem
     part = dest.with_name(dest.name + ".part")
     problem = "no attempt"
     for attempt in range(retries):
@@ -173,13 +180,13 @@ def fetch(url: str, dest: Path, split: Split, retries: int, backoff: float) -> N
         except (urllib.error.URLError, OSError) as error:
             problem = f"{type(error).__name__}: {getattr(error, 'reason', error)}"
             continue
-        problem = _problem(part, split)
+        problem = check(part, split)
         if problem is None:
             replace_file(part, dest)
             return
     remove_file(part)
     raise NlpbookError(
-        f"{url}를 내려받지 못했습니다({problem}). 네트워크를 확인하거나, {split.filename}을(를) 직접 받아 {dest.parent}에 넣으세요.",
+        f"내려받지 못했습니다: {url} ({problem}). 네트워크를 확인하거나, {split.filename}을(를) 직접 받아 {dest.parent}에 넣으세요.",
         f"Could not download {url} ({problem}). Check the network, or put {split.filename} into {dest.parent} by hand.",
     )
 

@@ -8,6 +8,7 @@ with the values that let a tiny model learn in seconds.
 """
 
 import os
+from pathlib import Path
 
 from .runtime import resolve_work_dir
 from .sample import sample_settings
@@ -21,6 +22,15 @@ SMOKE_EPOCHS = 8  # enough for the tiny model to learn the sample
 def smoke_mode() -> bool:
     """True when NLPBOOK_SMOKE=1: notebooks then use the bundled sample and a tiny model."""
     return os.environ.get("NLPBOOK_SMOKE", "") == "1"
+
+
+def local_work_dir() -> Path:
+    """A work dir on this machine's own disk, never Google Drive: for a notebook that keeps nothing (04).
+
+    NLPBOOK_WORK_DIR overrides it, as it overrides resolve_work_dir(); in
+    Colab the default lands in /content/nlpbook-work, gone with the runtime.
+    """
+    return Path(os.environ.get("NLPBOOK_WORK_DIR") or "nlpbook-work")
 
 
 def course_settings(**values) -> Settings:

@@ -9,7 +9,7 @@ truncated to 0 bytes, and only an empty file reaches the Trash.
 
 The price is a moment in which the old file is already empty and the new one
 is still called `<name>.part`: whoever reads the file back must accept a
-complete `.part` in its place (see trainer.check_resume).
+complete `.part` in its place (see resume.check_resume).
 """
 
 import json

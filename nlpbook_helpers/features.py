@@ -10,7 +10,10 @@ where every new shape would cost a recompilation.
 import hashlib
 import itertools
 import json
+import os
 import random
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -18,12 +21,14 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from .corpus import SPLITS, NliExample, ensure_corpus
+from . import kornli
+from .corpus import SPLITS, NliExample, ensure_downloaded, read_klue_nli
 from .drive_files import replace_file
 from .errors import NlpbookError
 from .hub import check_model_folder, explained_hub_errors
 
 CACHE_VERSION = 1
+ENCODE_BATCH = 50_000  # pairs per tokenizer call
 
 
 def load_tokenizer(model_name: str):
@@ -51,33 +56,39 @@ def load_tokenizer(model_name: str):
 
 
 def encode_pairs(tokenizer, examples: list[NliExample], max_seq_length: int, token_types: bool = True) -> "PairDataset":
-    """Tokenize all pairs at once into a PairDataset of unpadded ids and labels.
+    """Tokenize all pairs into a PairDataset of unpadded ids and labels.
 
-    The pairs go straight to the Rust tokenizer behind `tokenizer`, in one
-    batch and without the character offsets nobody here reads: the same ids
+    The pairs go straight to the Rust tokenizer behind `tokenizer`, in large
+    batches and without the character offsets nobody here reads: the same ids
     as `tokenizer(premises, hypotheses, truncation="longest_first",
     max_length=max_seq_length)` (a test checks it), in less time and memory.
-    token_types=False drops token_type_ids for models that have a single
-    segment embedding (klue/roberta-base uses a BERT tokenizer but would
-    crash on segment id 1).
+    Each batch's Encoding objects are turned into flat arrays and dropped
+    before the next: KorNLI's 942,854 pairs held as Encodings at once need
+    about 4 GB. token_types=False drops token_type_ids for models that have a
+    single segment embedding (klue/roberta-base uses a BERT tokenizer but
+    would crash on segment id 1).
     """
     backend = tokenizer.backend_tokenizer
     backend.enable_truncation(max_seq_length, strategy="longest_first", direction=tokenizer.truncation_side)
     backend.no_padding()
-    encodings = backend.encode_batch_fast([(e.premise, e.hypothesis) for e in examples])
-    lengths = np.fromiter(map(len, encodings), dtype=np.int64, count=len(encodings))
-
-    def flat(field, dtype):  # straight into one array: no list per pair is kept, which also spares the GC
-        ids = itertools.chain.from_iterable(getattr(encoding, field) for encoding in encodings)
-        return torch.from_numpy(np.fromiter(ids, dtype=dtype, count=int(lengths.sum())))
-
+    lengths, ids, type_ids = [np.zeros(0, np.int64)], [np.zeros(0, np.int32)], [np.zeros(0, np.int8)]
+    for start in range(0, len(examples), ENCODE_BATCH):
+        encodings = backend.encode_batch_fast([(e.premise, e.hypothesis) for e in examples[start:start + ENCODE_BATCH]])
+        lengths.append(np.fromiter(map(len, encodings), dtype=np.int64, count=len(encodings)))
+        count = int(lengths[-1].sum())
+        # straight into one array per batch: no list per pair is kept, which also spares the GC
+        ids.append(np.fromiter(itertools.chain.from_iterable(e.ids for e in encodings), np.int32, count=count))
+        if token_types:
+            type_ids.append(np.fromiter(itertools.chain.from_iterable(e.type_ids for e in encodings), np.int8,
+                                        count=count))
+    lengths = np.concatenate(lengths)
     features = {
         "offsets": torch.from_numpy(np.concatenate([[0], lengths.cumsum()])),
         "labels": torch.tensor([e.label for e in examples], dtype=torch.long),
-        "input_ids": flat("ids", np.int32),
+        "input_ids": torch.from_numpy(np.concatenate(ids)),
     }
     if token_types:
-        features["token_type_ids"] = flat("type_ids", np.int8)
+        features["token_type_ids"] = torch.from_numpy(np.concatenate(type_ids))
     return PairDataset(features)
 
 
@@ -102,14 +113,17 @@ class PairDataset(Dataset):
         return (self.offsets[1:] - self.offsets[:-1]).tolist()
 
 
-def cached_dataset(tokenizer, examples, max_seq_length, token_types, corpus_file: Path, cache_dir: Path) -> PairDataset:
+def cached_dataset(tokenizer, read_examples, max_seq_length, token_types, corpus_files: list[Path],
+                   cache_dir: Path) -> PairDataset:
     """Encode once, then reload from a safetensors cache.
 
     The cache key covers everything that changes the ids: the tokenizer's
     vocabulary and settings, max_seq_length, token types and the corpus
-    file's bytes. (The book keyed its cache by tokenizer class only, so
+    files' bytes. (The book keyed its cache by tokenizer class only, so
     switching models silently reused stale ids; and it pickled, which broke on
-    torch 2.6.) safetensors loads on any torch version.
+    torch 2.6.) safetensors loads on any torch version. `read_examples()` is
+    called only when the cache is missing: parsing KorNLI's training files
+    takes longer than hashing them.
     """
     key = hashlib.sha256()
     key.update(json.dumps([CACHE_VERSION, max_seq_length, token_types]).encode())
@@ -117,13 +131,16 @@ def cached_dataset(tokenizer, examples, max_seq_length, token_types, corpus_file
     for changes_per_call in ("truncation", "padding"):  # set by each tokenizer call, not part of the ids
         vocabulary_and_rules.pop(changes_per_call, None)
     key.update(json.dumps(vocabulary_and_rules).encode())  # tokenizers writes its JSON in a fixed order
-    key.update(Path(corpus_file).read_bytes())
-    path = Path(cache_dir) / f"{Path(corpus_file).stem}-{key.hexdigest()[:16]}.safetensors"
+    for corpus_file in corpus_files:
+        with open(corpus_file, "rb") as file:
+            while chunk := file.read(1 << 24):
+                key.update(chunk)
+    path = Path(cache_dir) / f"{Path(corpus_files[0]).stem}-{key.hexdigest()[:16]}.safetensors"
     if path.exists():
         return PairDataset(load_file(path))
-    dataset = encode_pairs(tokenizer, examples, max_seq_length, token_types)
+    dataset = encode_pairs(tokenizer, read_examples(), max_seq_length, token_types)
     path.parent.mkdir(parents=True, exist_ok=True)
-    part = path.with_name(path.name + ".part")
+    part = path.with_name(f"{path.name}.{os.getpid()}.part")  # several processes (DDP ranks) may write at once
     save_file(dataset.flat, part)
     replace_file(part, path)
     return dataset
@@ -231,14 +248,36 @@ def make_loaders(train: PairDataset, dev: PairDataset, batch_size: int, pad_toke
 
 
 def build_datasets(settings, tokenizer, token_types: bool) -> tuple[PairDataset, PairDataset]:
-    """Both splits, read (downloaded if missing) and encoded through the feature cache (book: code 3-8, 3-10)."""
-    examples = ensure_corpus(settings.data_dir)
+    """Both splits of the settings' corpus, downloaded if missing and encoded through the feature cache
+    (book: code 3-8, 3-10)."""
     cache_dir = Path(settings.work_dir) / "cache"
     return tuple(
-        cached_dataset(tokenizer, split_examples, settings.max_seq_length, token_types,
-                       Path(settings.data_dir) / split.filename, cache_dir)
-        for split_examples, split in zip(examples, SPLITS.values())
+        cached_dataset(tokenizer, read, settings.max_seq_length, token_types, files, cache_dir)
+        for files, read in corpus_splits(settings.corpus, settings.data_dir)
     )
+
+
+def corpus_splits(corpus: str, data_dir: str | Path) -> list[tuple[list[Path], Callable[[], list[NliExample]]]]:
+    """The train and dev splits of a corpus as (its files, a function that reads them); downloads what is missing."""
+    if corpus == "kornli":
+        kornli.ensure_downloaded(data_dir)
+        readers = [partial(kornli.load_kornli, data_dir, names) for names in (kornli.TRAIN, kornli.DEV)]
+    else:
+        ensure_downloaded(data_dir)
+        readers = [partial(read_klue_nli, Path(data_dir) / split.filename) for split in SPLITS.values()]
+    return list(zip(corpus_files(corpus, data_dir), readers))
+
+
+def corpus_files(corpus: str, data_dir: str | Path) -> list[list[Path]]:
+    """The files of a corpus's train and dev splits, downloaded or not.
+
+    KLUE-NLI: one JSON file each. KorNLI: MultiNLI + SNLI train, and XNLI
+    dev, under data_dir/kornli/ (data_dir is Korpora's root folder).
+    """
+    if corpus == "kornli":
+        return [[kornli.kornli_dir(data_dir) / kornli.FILES[name].filename for name in names]
+                for names in (kornli.TRAIN, kornli.DEV)]
+    return [[Path(data_dir) / split.filename] for split in SPLITS.values()]
 
 
 def runtime_loaders(settings, runtime, tokenizer, train: PairDataset, dev: PairDataset, pad_multiple: int | None = None):

@@ -32,7 +32,7 @@ class Predictor:
     def __init__(self, model_dir: str | Path, device: str | None = None):
         if not Path(model_dir).is_dir():
             raise NlpbookError(
-                f"모델 폴더 {model_dir}가 없습니다. 학습이 만든 best/ 폴더의 경로를 주세요.",
+                f"모델 폴더가 없습니다: {model_dir}. 학습이 만든 best/ 폴더의 경로를 주세요.",
                 f"The model folder {model_dir} does not exist: give the path of the best/ folder a training run wrote.",
             )
         self.model = load_model(str(model_dir)).eval()
@@ -72,23 +72,28 @@ MAX_CHARS = 2000  # far beyond max_seq_length tokens; longer text is cut with a 
 
 
 def check_pair(pair, index: int = 0) -> tuple[str, str]:
-    """Both texts must be non-empty strings; very long ones are shortened with a warning."""
+    """Both texts must be non-empty strings; very long ones are shortened with a warning.
+
+    `index` counts from 0; messages count pairs from 1, as people do.
+    """
+    number = index + 1
     if not isinstance(pair, (tuple, list)) or len(pair) != 2:
-        raise NlpbookError(f"{index}번 입력이 (전제, 가설) 쌍이 아닙니다.", f"Input {index} is not a (premise, hypothesis) pair.")
+        raise NlpbookError(f"{number}번째 입력이 (전제, 가설) 쌍이 아닙니다.",
+                           f"Pair {number} is not a (premise, hypothesis) pair.")
     checked = []
-    for name, text in zip(("premise", "hypothesis"), pair):
+    for name, name_ko, text in zip(("premise", "hypothesis"), ("전제", "가설"), pair):
         if not isinstance(text, str):
             raise NlpbookError(
-                f"{index}번 입력의 {name}가 문자열이 아닙니다({type(text).__name__}).",
-                f"Input {index}: the {name} must be a string, got {type(text).__name__}.",
+                f"{number}번째 쌍의 {name_ko}: 문자열이 아닙니다({type(text).__name__}).",
+                f"Pair {number}: the {name} must be a string, got {type(text).__name__}.",
             )
         if not text.strip():
             raise NlpbookError(
-                f"{index}번 입력의 {name}가 비어 있습니다. 문장을 입력하세요.",
-                f"Input {index}: the {name} is empty; type a sentence.",
+                f"{number}번째 쌍의 {name_ko}: 비어 있습니다. 문장을 입력하세요.",
+                f"Pair {number}: the {name} is empty; type a sentence.",
             )
         if len(text) > MAX_CHARS:
-            warnings.warn(f"input {index}: the {name} has {len(text)} characters; only the first {MAX_CHARS} are used "
+            warnings.warn(f"pair {number}: the {name} has {len(text)} characters; only the first {MAX_CHARS} are used "
                           f"(and at most max_seq_length tokens)", stacklevel=3)
             text = text[:MAX_CHARS]
         checked.append(text.strip())

@@ -17,12 +17,13 @@ from torch.utils.data import DataLoader
 
 from .features import PairDataset, build_datasets, load_tokenizer, runtime_loaders
 from .model import load_model, uses_token_types
-from .runtime import (Runtime, check_writable, choose_precision, detect_runtime, get_logger, quiet_libraries,
-                      seed_everything)
+from .quiet import quiet_libraries
+from .resume import check_resume
+from .runtime import Runtime, check_writable, choose_precision, detect_runtime, get_logger, seed_everything
 from .settings import Settings
 from .speedups import PAD_MULTIPLE, compile_model, use_gpu_speedups
 from .task import NliTask
-from .trainer import build_trainer, check_resume
+from .trainer import build_trainer
 
 
 @dataclass
@@ -40,11 +41,15 @@ class Run:
     trainer: pl.Trainer
 
 
-def prepare_run(settings: Settings) -> Run:
-    """Everything a training run needs, built in the book's order."""
-    quiet_libraries()  # only the library messages a learner cannot act on, see runtime.py
+def prepare_run(settings: Settings, runtime: Runtime | None = None) -> Run:
+    """Everything a training run needs, built in the book's order.
+
+    The runtime is detected from settings.accelerator unless one is given
+    (scripts/check_xla.py gives XLA's CPU device, standing in for a TPU).
+    """
+    quiet_libraries()  # only the library messages a learner cannot act on, see quiet.py
     log = get_logger()
-    runtime = detect_runtime(settings.accelerator)
+    runtime = runtime or detect_runtime(settings.accelerator)
     precision, why = choose_precision(runtime, settings.precision)
     log.info(f"runtime: {runtime.device_name} ({runtime.accelerator}), precision {precision}: {why}")
     check_writable(Path(settings.output_dir))

@@ -10,9 +10,7 @@ import glob
 import importlib.util
 import logging
 import os
-import re
 import sys
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,7 +74,15 @@ def choose_precision(runtime: Runtime, requested: str = "auto") -> tuple[str, st
       bf16 tensor cores, so bf16 runs there about 4x slower than fp16.
     - GPU from 8.0 (A100, L4, H100): bf16 mixed, as fast as fp16 and needs no
       loss scaling.
-    - TPU: bf16 true, the TPU's native number format.
+    - TPU: fp32 weights and optimizer state (32-true). Lightning's bf16-true
+      on XLA keeps the weights and AdamW's moments in bf16, where a step of
+      5e-5 to a weight near 1.0, such as every LayerNorm weight, is below the
+      spacing of the numbers there (2^-7) and rounds away: the model learns
+      less than on a GPU, with no error shown (scripts/check_xla.py measures
+      it on XLA's CPU device; see its output in CI). Lightning 2 offers no
+      bf16-mixed on XLA (only 32-true, 16-true and bf16-true), and none is
+      needed: torch_xla's default matmul precision already multiplies fp32
+      matrices in one bf16 pass on a TPU.
     - CPU: fp32. On a 2-core Xeon without AMX or AVX512-BF16, a 4-layer BERT
       trained at 8.2 samples/s in bf16-mixed against 25.4 in 32-true
       (benchmarks/cpu_precision.py): bf16 is emulated there, 3x slower.
@@ -88,7 +94,7 @@ def choose_precision(runtime: Runtime, requested: str = "auto") -> tuple[str, st
             return "16-mixed", f"{runtime.device_name} (compute capability {runtime.capability[0]}.{runtime.capability[1]}) has no fast bf16"
         return "bf16-mixed", f"{runtime.device_name} has bf16 tensor cores"
     if runtime.accelerator == "tpu":
-        return "bf16-true", "TPUs compute natively in bf16"
+        return "32-true", "fp32 weights, so small updates are not rounded away; the TPU multiplies matrices in bf16 anyway"
     return "32-true", "on this kind of CPU fp32 was measured fastest"
 
 
@@ -109,7 +115,7 @@ def resolve_work_dir(local_default: str = "nlpbook-work") -> Path:
 
 
 def mount_drive() -> None:
-    """Mount Google Drive at /content/drive (Colab asks for permission once)."""
+    """Mount Google Drive at /content/drive (Colab asks for permission on every new runtime)."""
     if (COLAB_DRIVE / "MyDrive").is_dir():
         return
     from google.colab import drive
@@ -136,54 +142,6 @@ def seed_everything(seed: int) -> None:
     import pytorch_lightning as pl
 
     pl.seed_everything(seed, workers=True, verbose=False)
-
-
-def quiet_libraries() -> None:
-    """Silence the library messages a learner can do nothing about, each by its category and its words.
-
-    - Lightning's "Tip" advertising litlogger (an info line, Lightning 2.6).
-    - torch's warning that `LeafSpec` is deprecated, triggered inside Lightning's own code
-      (FutureWarning in recent torch; DeprecationWarning is filtered too, in case a version uses it).
-    - Lightning's PossibleUserWarning that few DataLoader workers "may be a bottleneck" (on GPU
-      machines with many cores): our loaders use num_workers=0 on purpose, because a batch is
-      sliced from tensors already in memory, and worker processes would only add start-up time.
-    - huggingface_hub's UserWarning that Colab has no `HF_TOKEN` secret (older versions; newer
-      ones log it at info level): the course's models and data are public.
-    - transformers' LOAD REPORT when all it lists is the new classification head (missing
-      `classifier.*`) and unused pretraining weights (unexpected): exactly what fine-tuning
-      expects. Notebook 06 shows it and explains it. Any other report, such as missing encoder
-      weights or mismatched shapes, still prints.
-    Errors and every other warning still show. Calling this again adds nothing.
-    """
-    from lightning_fabric.utilities.warnings import PossibleUserWarning
-
-    for category in (FutureWarning, DeprecationWarning):
-        warnings.filterwarnings("ignore", r"`isinstance\(treespec, LeafSpec\)` is deprecated", category)
-    warnings.filterwarnings("ignore", r"The '\w+' does not have many workers which may be a bottleneck",
-                            PossibleUserWarning)
-    warnings.filterwarnings("ignore", r"\s*The secret `HF_TOKEN` does not exist in your Colab secrets", UserWarning)
-    logging.getLogger("pytorch_lightning.utilities.rank_zero").addFilter(_not_litlogger_tip)
-    logging.getLogger("transformers.modeling_utils").addFilter(_not_an_expected_load_report)
-
-
-def _not_litlogger_tip(record: logging.LogRecord) -> bool:
-    return re.search(r"Tip: .*\blitlogger\b", record.getMessage()) is None
-
-
-_ANSI_STYLE = re.compile(r"\x1b\[[0-9;]*m")
-
-
-def _not_an_expected_load_report(record: logging.LogRecord) -> bool:
-    text = _ANSI_STYLE.sub("", record.getMessage())
-    if "LOAD REPORT" not in text:
-        return True
-    # The report's table: "key | STATUS | details", under a "Key | Status" header; keys may hold spaces ("{0, 1}").
-    rows = [[cell.strip() for cell in line.split("|")] for line in text.splitlines() if "|" in line]
-    rows = [(cells[0], cells[1]) for cells in rows if cells[0] != "Key"]
-    expected = bool(rows) and all(
-        status == "UNEXPECTED" or (status == "MISSING" and key.startswith("classifier.")) for key, status in rows
-    )
-    return not expected
 
 
 class _TqdmHandler(logging.Handler):

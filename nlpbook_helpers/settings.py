@@ -17,6 +17,12 @@ from typing import Literal, get_args
 from .errors import NlpbookError
 
 
+# Under the work dir. KorNLI's folder is Korpora's root: the files go to korpora/kornli/, as Korpora lays them out.
+DEFAULT_DATA_DIRS = {"klue-nli": "klue-nli", "kornli": "korpora"}
+# Under WORK_DIR/runs: each corpus its own, so training one never resumes the other's checkpoint.
+DEFAULT_OUTPUT_DIRS = {"klue-nli": "paircls", "kornli": "paircls-kornli"}
+
+
 def setting(default, help: str, *aliases: str):
     """A field with the help text (and short flag names) the command line shows."""
     return field(default=default, metadata={"help": help, "aliases": list(aliases)})
@@ -25,10 +31,13 @@ def setting(default, help: str, *aliases: str):
 @dataclass
 class Settings:
     model_name: str = setting("beomi/kcbert-base", "a hub name, or a folder written by save_pretrained", "--model")
-    corpus: Literal["klue-nli"] = setting("klue-nli", "the corpus to train and validate on")
+    corpus: Literal["klue-nli", "kornli"] = setting(
+        "klue-nli", "klue-nli: KLUE-NLI train/dev; kornli: KorNLI's MultiNLI + SNLI train, XNLI dev (via Korpora)")
     work_dir: str = setting("nlpbook-work", "corpus, caches and runs live here (on Drive in Colab)")
-    data_dir: str = setting("", "the corpus folder; empty means WORK_DIR/klue-nli (downloaded if missing)")
-    output_dir: str = setting("", "metrics.json, best/ and checkpoints/; empty means WORK_DIR/runs/paircls")
+    data_dir: str = setting("", "the corpus folder (downloaded if missing); empty means WORK_DIR/klue-nli, or for "
+                                "kornli WORK_DIR/korpora, Korpora's root folder holding kornli/")
+    output_dir: str = setting("", "metrics.json, best/ and checkpoints/; empty means WORK_DIR/runs/paircls "
+                                  "(WORK_DIR/runs/paircls-kornli for kornli)")
     max_seq_length: int = setting(64, "tokens per pair, [CLS] and two [SEP] included")
     batch_size: int = setting(32, "pairs per optimizer step")
     learning_rate: float = setting(5e-5, "AdamW's learning rate (the peak, with the recommended schedule)", "--lr")
@@ -40,7 +49,9 @@ class Settings:
     accelerator: Literal["auto", "gpu", "tpu", "cpu"] = setting("auto", "the device to train on")
     precision: Literal["auto", "32-true", "16-mixed", "bf16-mixed", "bf16-true"] = setting(
         "auto", "auto picks one per runtime (see runtime.choose_precision)")
-    devices: int = setting(1, "GPUs to train on; more than 1 trains with Lightning's DDP")
+    devices: int = setting(1, "GPUs to train on (per machine); more than 1 trains with Lightning's DDP")
+    num_nodes: int = setting(1, "machines to train on, each with DEVICES GPUs (Lightning's num_nodes); the cluster "
+                                "(SLURM, torchrun) starts the processes and sets their ranks")
     checkpoint_every_n_steps: int = setting(
         1000, "write checkpoints/last.ckpt every N optimizer steps (and at each epoch end)", "--checkpoint-every")
     length_grouped: bool = setting(False, "batch pairs of similar length together (less padding, still shuffled)")
@@ -48,12 +59,12 @@ class Settings:
         "auto", "torch.compile the model; auto: on with a CUDA GPU, off on a CPU or TPU (see speedups.py)")
 
     def __post_init__(self):
-        self.data_dir = self.data_dir or str(Path(self.work_dir) / "klue-nli")
-        self.output_dir = self.output_dir or str(Path(self.work_dir) / "runs" / "paircls")
         for name in ("corpus", "schedule", "accelerator", "precision", "compile"):
             _check_choice(name, getattr(self, name), choices(name))
+        self.data_dir = self.data_dir or str(Path(self.work_dir) / DEFAULT_DATA_DIRS[self.corpus])
+        self.output_dir = self.output_dir or str(Path(self.work_dir) / "runs" / DEFAULT_OUTPUT_DIRS[self.corpus])
         _check_positive("learning_rate", self.learning_rate)
-        for name in ("batch_size", "epochs", "max_seq_length", "devices", "checkpoint_every_n_steps"):
+        for name in ("batch_size", "epochs", "max_seq_length", "devices", "num_nodes", "checkpoint_every_n_steps"):
             _check_positive(name, getattr(self, name))
         if self.max_seq_length < 8:
             raise NlpbookError(

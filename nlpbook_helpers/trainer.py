@@ -23,32 +23,33 @@ is a normal full pass.
 
 Only these are kept, and every file replaced or deleted is emptied first
 (drive_files), so a run never fills a learner's Drive or its Trash.
-A rerun continues only the same run: check_resume refuses a last.ckpt that
+A rerun continues only the same run: resume.check_resume refuses a last.ckpt that
 was written with other settings (a larger `epochs` is allowed).
 """
 
-import hashlib
 import math
 import os
 import random
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytorch_lightning as pl
 import torch
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
+from lightning_fabric.plugins.io.xla import XLACheckpointIO
+from lightning_utilities.core.apply_func import apply_to_collection
 from pytorch_lightning.callbacks import Callback, TQDMProgressBar
 from pytorch_lightning.loggers import CSVLogger
 
-from .corpus import SPLITS
-from .drive_files import remove_file, remove_tree, replace_file, write_json
+from .drive_files import remove_tree, replace_file, write_json
 from .errors import NlpbookError
 from .features import process_rank
+from .resume import RUN_KEY, run_fingerprint
 from .runtime import Runtime, get_logger
 
 MONITOR = "val_acc"
-RUN_KEY = "nlpbook_run"  # where last.ckpt keeps run_fingerprint
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -63,6 +64,13 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             file.flush()
             os.fsync(file.fileno())
         replace_file(part, path)
+
+
+class AtomicXLACheckpointIO(AtomicCheckpointIO, XLACheckpointIO):
+    """The same on a TPU, where Lightning takes only an XLACheckpointIO; the tensors are copied to the CPU first."""
+
+    def save_checkpoint(self, checkpoint, path, storage_options=None):
+        super().save_checkpoint(apply_to_collection(checkpoint, torch.Tensor, torch.Tensor.cpu), path, storage_options)
 
 
 class LastCheckpoint(Callback):
@@ -175,7 +183,8 @@ class BestModelExport(Callback):
     def export(self, model, row):
         best, part = self.output_dir / "best", self.output_dir / "best.part"
         remove_tree(part)
-        model.save_pretrained(part)
+        # safetensors writes from CPU memory; on a TPU the weights live on the XLA device
+        model.save_pretrained(part, state_dict={name: tensor.cpu() for name, tensor in model.state_dict().items()})
         self.tokenizer.save_pretrained(part)
         write_json(part / "nlpbook.json", {"max_seq_length": self.max_seq_length, **row})
         replace_dir(part, best)
@@ -211,86 +220,6 @@ def ensure_free_space(folder: Path, needed: int) -> None:
         )
 
 
-def run_fingerprint(settings, precision: str) -> dict:
-    """The settings that define a run. A checkpoint continues only with the same ones; epochs and max_steps may change."""
-    return {
-        "model_name": settings.model_name,
-        "corpus": settings.corpus,
-        "data": corpus_identity(Path(settings.data_dir)),
-        "max_seq_length": settings.max_seq_length,
-        "batch_size": settings.batch_size,
-        "learning_rate": settings.learning_rate,
-        "schedule": settings.schedule,
-        "seed": settings.seed,
-        "length_grouped": settings.length_grouped,
-        "precision": precision,
-        "devices": settings.devices,
-    }
-
-
-def corpus_identity(data_dir: Path) -> str:
-    """The corpus files by name and content (not by folder or date): 'klue-nli-v1.1_train.json 1a2b3c4d5e6f, ...'."""
-    return ", ".join(f"{split.filename} {hashlib.sha256((data_dir / split.filename).read_bytes()).hexdigest()[:12]}"
-                     for split in SPLITS.values())
-
-
-def check_resume(settings, precision: str) -> Path | None:
-    """checkpoints/last.ckpt if this run continues from it, None for a fresh start.
-
-    A save interrupted after the old file was emptied is finished first. A
-    damaged checkpoint, or one written with other settings, is refused with
-    what to do: a silent resume would mix the old optimizer and schedule with
-    the new settings.
-    """
-    path = Path(settings.output_dir) / "checkpoints" / "last.ckpt"
-    finish_interrupted_save(path)
-    if not path.exists():
-        return None
-    saved = load_checkpoint(path).get(RUN_KEY)
-    ways_out_ko = "다른 출력 폴더(output_dir)를 쓰거나, 이 파일을 지우고 처음부터 다시 학습하세요."
-    ways_out_en = "use another output_dir, or delete that file to start over."
-    if saved is None:
-        raise NlpbookError(
-            f"{path}: 학습 설정 기록이 없는 체크포인트(이전 버전이 쓴 것)라 같은 학습인지 알 수 없습니다. " + ways_out_ko,
-            f"{path} has no record of its run's settings (an older version wrote it), so it cannot be continued: "
-            + ways_out_en,
-        )
-    current = run_fingerprint(settings, precision)
-    changed = ", ".join(f"{name} {saved.get(name)!r} → {value!r}"
-                        for name, value in current.items() if saved.get(name) != value)
-    if changed:
-        raise NlpbookError(
-            f"{path}: 지금과 다른 설정으로 하던 학습의 체크포인트입니다({changed}). 이어서 학습할 수 없으니 " + ways_out_ko,
-            f"{path} was written by a run with other settings ({changed}), so it cannot continue this one: "
-            + ways_out_en,
-        )
-    return path
-
-
-def finish_interrupted_save(path: Path) -> None:
-    """A complete `.part` is the newest checkpoint: put it in place. A half-written one is removed."""
-    part = path.with_name(path.name + ".part")
-    if not part.exists():
-        return
-    try:
-        load_checkpoint(part)
-    except NlpbookError:
-        remove_file(part)
-        return
-    replace_file(part, path)
-
-
-def load_checkpoint(path: Path) -> dict:
-    """The checkpoint, its tensors mapped rather than read; a damaged one is reported, never loaded."""
-    try:
-        return torch.load(path, map_location="cpu", mmap=True, weights_only=False)
-    except Exception as error:  # a truncated zip, a bad pickle, an empty file: all mean "damaged"
-        raise NlpbookError(
-            f"{path}: 손상된 체크포인트입니다({type(error).__name__}). 이 파일을 지우면 처음부터 다시 학습합니다.",
-            f"The checkpoint {path} is damaged ({type(error).__name__}); delete it to train from the start.",
-        ) from error
-
-
 def build_trainer(settings, runtime: Runtime, precision: str, tokenizer) -> pl.Trainer:
     """A Trainer for this runtime, with our two callbacks and atomic checkpoint writes (book: code 3-13)."""
     output_dir = Path(settings.output_dir)
@@ -299,10 +228,19 @@ def build_trainer(settings, runtime: Runtime, precision: str, tokenizer) -> pl.T
     # On a GPU, "warn" picks deterministic kernels where asking is enough and warns about the rest: memory-efficient
     # attention's backward stays non-deterministic (seen on an H200), so GPU metrics can differ in the last digits.
     deterministic = {"cpu": None, "gpu": "warn", "tpu": False}[runtime.accelerator]
+    distributed = settings.devices * settings.num_nodes > 1
+    if distributed and (hasattr(sys, "ps1") or sys.flags.interactive):  # Lightning's own test for a notebook
+        raise NlpbookError(
+            f"devices={settings.devices}, num_nodes={settings.num_nodes}: 여러 프로세스 학습(DDP)은 노트북 셀 안에서는 "
+            "돌릴 수 없습니다. 명령줄에서 `python -m nlpbook_helpers train --devices N ...`으로 실행하세요.",
+            f"devices={settings.devices}, num_nodes={settings.num_nodes}: multi-process training (DDP) cannot run "
+            "inside a notebook; run `python -m nlpbook_helpers train --devices N ...` from the command line.",
+        )
     return pl.Trainer(
         accelerator=runtime.accelerator,
         devices=settings.devices,
-        strategy="ddp" if settings.devices > 1 else "auto",
+        num_nodes=settings.num_nodes,  # the processes of other machines are started by the cluster, not here
+        strategy="ddp" if distributed else "auto",
         # LengthGroupedSampler deals whole batches to the GPUs itself; Lightning's wrapper would cut them apart.
         use_distributed_sampler=not settings.length_grouped,
         precision=precision,
@@ -314,7 +252,7 @@ def build_trainer(settings, runtime: Runtime, precision: str, tokenizer) -> pl.T
             BestModelExport(output_dir, tokenizer, settings.max_seq_length),
             TQDMProgressBar(refresh_rate=10),  # tqdm: widget bars in notebooks, text bars in a terminal
         ],
-        plugins=[AtomicCheckpointIO()],
+        plugins=[AtomicXLACheckpointIO() if runtime.accelerator == "tpu" else AtomicCheckpointIO()],
         enable_checkpointing=False,  # LastCheckpoint and BestModelExport replace ModelCheckpoint
         logger=CSVLogger(output_dir, name="logs"),
         log_every_n_steps=10,

@@ -1,23 +1,48 @@
 #!/usr/bin/env bash
-# Create (or reuse) a virtual environment with the CPU torch wheel and this package.
-#   scripts/setup_env.sh VENV_DIR [EXTRAS] [CONSTRAINTS_FILE]
-# torch==2.13.0 is pinned first so pip takes the local CPU wheel instead of a
-# multi-GB CUDA build; everything else comes from the package's own ranges,
-# optionally narrowed by a constraints file (Colab's versions, or the lowest we declare).
+# Create (or reuse) a virtual environment with one Python, one torch, and what follows.
+#   scripts/setup_env.sh VENV_DIR PYTHON_VERSION TORCH_VERSION [PIP_INSTALL_ARGS...]
+#   e.g. scripts/setup_env.sh .venv-test 3.11 2.13.0 -e ".[test]"
+# torch is installed first, alone, then pinned while the rest is installed, so
+# nothing can swap it for another build. The Python comes from PATH or pyenv.
+# With BASE_VENV set, the new environment sees BASE_VENV's packages as if they
+# were its system site-packages (torch included, which is not installed again):
+# how the Colab profile tests an install on top of Colab's preinstalled packages.
 set -euo pipefail
-venv=${1:?usage: setup_env.sh VENV_DIR [EXTRAS] [CONSTRAINTS_FILE]}
-extras=${2:-}
-constraints=${3:-}
-python=${PYTHON:-python3}
+venv=${1:?usage: setup_env.sh VENV_DIR PYTHON_VERSION TORCH_VERSION [PIP_INSTALL_ARGS...]}
+python_version=${2:?python version, e.g. 3.13}
+torch_version=${3:?torch version, e.g. 2.11.0}
+shift 3
 
-[ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
+find_python() {  # the python$1 that runs, from PATH or from pyenv's versions
+  local candidate
+  for candidate in "$(command -v "python$1" || true)" "${PYENV_ROOT:-$HOME/.pyenv}"/versions/"$1".*/bin/python"$1"; do
+    if [ -n "$candidate" ] && [ -x "$candidate" ] && "$candidate" -c "" 2>/dev/null; then
+      echo "$candidate"
+      return
+    fi
+  done
+  echo "setup_env.sh: Python $1 not found (install it, e.g. with pyenv)" >&2
+  return 1
+}
+
+if [ -x "$venv/bin/python" ] && [ "$("$venv/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')" != "$python_version" ]; then
+  echo "setup_env.sh: $venv has another Python; delete it first" >&2
+  exit 1
+fi
+[ -x "$venv/bin/python" ] || "$(find_python "$python_version")" -m venv "$venv"
 pip() { "$venv/bin/python" -m pip --disable-pip-version-check -q "$@"; }
 pip install --upgrade pip
-pip install "torch==2.13.0"
-target="."
-[ -n "$extras" ] && target=".[$extras]"
-if [ -n "$constraints" ]; then
-  pip install -e "$target" -c "$constraints"
+if [ -n "${BASE_VENV:-}" ]; then
+  base_site=$("$BASE_VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_path("purelib"))')
+  venv_site=$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_path("purelib"))')
+  # addsitedir also runs the base's own .pth files, as a system site-packages would
+  echo "import site; site.addsitedir('$base_site')" > "$venv_site/_base_venv.pth"
 else
-  pip install -e "$target"
+  pip install "torch==$torch_version"
 fi
+"$venv/bin/python" -c "import sys; from importlib.metadata import version; v = version('torch').split('+')[0]
+sys.exit(v != '$torch_version' and f'torch {v} is not $torch_version')"
+pin=$(mktemp)
+trap 'rm -f "$pin"' EXIT
+echo "torch==$torch_version" > "$pin"
+[ $# -eq 0 ] || pip install -c "$pin" "$@"

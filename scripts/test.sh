@@ -1,21 +1,46 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh machine: unit tests, the command line end to
 # end, and every notebook under nbval in smoke mode.
-#   scripts/test.sh            the package's newest allowed versions
-#   scripts/test.sh colab      Colab's preinstalled versions (tests/constraints/colab-gpu.txt)
-#   scripts/test.sh lowest     the lowest versions pyproject.toml declares (tests/constraints/lowest.txt)
+#   scripts/test.sh          Python 3.11, torch 2.13.0 and the package's newest allowed versions
+#   scripts/test.sh colab    Colab's GPU runtime: Python 3.13, torch 2.11.0 (the CUDA build, run on the CPU)
+#                            and its preinstalled versions (tests/constraints/colab-gpu.txt); also runs the
+#                            notebooks' install cell on top of those packages (tests/test_install_cell.py)
+#   scripts/test.sh lowest   the lowest versions we declare: Python 3.10, torch 2.9.0 and tests/constraints/lowest.txt
+# Extra arguments go to pytest in place of the whole suite, e.g. scripts/test.sh colab tests/test_runtime.py
+# CI_PHASE=setup only installs, CI_PHASE=test only tests (.ci/run installs one environment at a time).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 profile=${1:-default}
+[ $# -gt 0 ] && shift
+phase=${CI_PHASE:-all}
 case "$profile" in
-  default) venv=.venv-test; constraints="" ;;
-  colab)   venv=.venv-colab; constraints=tests/constraints/colab-gpu.txt ;;
-  lowest)  venv=.venv-lowest; constraints=tests/constraints/lowest.txt ;;
+  default) venv=.venv-test ;;
+  colab)   venv=.venv-colab; export NLPBOOK_COLAB_RUNTIME=$PWD/.venv-colab-runtime ;;
+  lowest)  venv=.venv-lowest ;;
   *) echo "unknown profile: $profile (default, colab or lowest)" >&2; exit 2 ;;
 esac
-bash scripts/setup_env.sh "$venv" test "$constraints"
-"$venv/bin/python" -m pip list 2>/dev/null | grep -iE "^(torch|transformers|tokenizers|pytorch-lightning|torchmetrics|huggingface.hub|numpy|pandas|matplotlib|ipywidgets|ipykernel) " || true
+if [ "$phase" != test ]; then
+  case "$profile" in
+    default)
+      bash scripts/setup_env.sh "$venv" 3.11 2.13.0 -e ".[test]" ;;
+    colab)
+      # Colab's packages in one environment without this package, the test environment layered on top:
+      # the install-cell test installs on the bare layer, as a learner's first cell does.
+      # --only-binary: every dependency must have a wheel for Python 3.13, or this fails here.
+      bash scripts/setup_env.sh "$NLPBOOK_COLAB_RUNTIME" 3.13 2.11.0 --only-binary=:all: -r tests/constraints/colab-gpu.txt
+      BASE_VENV=$NLPBOOK_COLAB_RUNTIME bash scripts/setup_env.sh "$venv" 3.13 2.11.0 \
+        --only-binary=:all: -e ".[test]" -c tests/constraints/colab-gpu.txt ;;
+    lowest)
+      bash scripts/setup_env.sh "$venv" 3.10 2.9.0 -e ".[test]" -c tests/constraints/lowest.txt ;;
+  esac
+  "$venv/bin/python" -m pip list 2>/dev/null | grep -iE "^(torch|transformers|tokenizers|pytorch-lightning|torchmetrics|huggingface.hub|numpy|pandas|matplotlib|ipywidgets|ipykernel) " || true
+fi
+[ "$phase" = setup ] && exit 0
 # One torch thread per process: on 2 cores a busy kernel otherwise slows training ~50x.
 export OMP_NUM_THREADS=1 TOKENIZERS_PARALLELISM=false NLPBOOK_SMOKE=1
 export NLPBOOK_WORK_DIR=${NLPBOOK_WORK_DIR:-$(mktemp -d)}
-"$venv/bin/python" -m pytest tests --nbval-lax notebooks -p no:cacheprovider
+if [ $# -gt 0 ]; then
+  "$venv/bin/python" -m pytest -p no:cacheprovider "$@"
+else
+  "$venv/bin/python" -m pytest tests --nbval-lax notebooks -p no:cacheprovider --durations=10
+fi

@@ -44,7 +44,8 @@ def test_bad_record_names_file_and_index(tmp_path, change, words):
     path = write(tmp_path, [GOOD, GOOD, {**GOOD, **change}])
     with pytest.raises(NlpbookError) as caught:
         read_klue_nli(path)
-    assert f"{path}, record 2: {words}" in str(caught.value)
+    assert f"{path}, record 3: {words}" in str(caught.value)  # the third record, counted from 1
+    assert "3번째 레코드" in caught.value.ko
 
 
 def test_html_page_and_non_list_are_refused(tmp_path):

@@ -11,7 +11,7 @@ from nlpbook_helpers import cli, drive_files
 from nlpbook_helpers.errors import NlpbookError
 from nlpbook_helpers.pipeline import train
 from nlpbook_helpers.sample import SAMPLE_DATA_DIR, sample_settings
-from nlpbook_helpers.trainer import RUN_KEY, check_resume, run_fingerprint
+from nlpbook_helpers.resume import RUN_KEY, check_resume, run_fingerprint
 from trash_counter import TrashCounter
 
 

@@ -3,6 +3,7 @@ import torch
 import transformers
 from torch.utils.data import DataLoader
 
+from nlpbook_helpers import features
 from nlpbook_helpers.corpus import NliExample, load_corpus
 from nlpbook_helpers.errors import NlpbookError
 from nlpbook_helpers.features import (LengthGroupedSampler, PadCollator, cached_dataset, encode_pairs,
@@ -56,11 +57,20 @@ def test_dynamic_versus_fixed_padding(tiny_bert):
 def test_cache_is_reused_and_keyed_by_what_changes_the_ids(tiny_bert, tmp_path):
     tokenizer = load_tokenizer(str(tiny_bert))
     train, _ = load_corpus(SAMPLE_DATA_DIR)
-    corpus_file = SAMPLE_DATA_DIR / "klue-nli-v1.1_train.json"
-    first = cached_dataset(tokenizer, train, 64, True, corpus_file, tmp_path)
-    again = cached_dataset(tokenizer, train, 64, True, corpus_file, tmp_path)
-    shorter = cached_dataset(tokenizer, train, 32, True, corpus_file, tmp_path)
-    assert len(list(tmp_path.glob("*.safetensors"))) == 2
+    corpus_files = [SAMPLE_DATA_DIR / "klue-nli-v1.1_train.json"]
+    reads = []
+
+    def read():
+        reads.append(1)
+        return train
+
+    first = cached_dataset(tokenizer, read, 64, True, corpus_files, tmp_path)
+    again = cached_dataset(tokenizer, read, 64, True, corpus_files, tmp_path)
+    shorter = cached_dataset(tokenizer, read, 32, True, corpus_files, tmp_path)
+    assert len(list(tmp_path.glob("*.safetensors"))) == 2 and not list(tmp_path.glob("*.part"))
+    assert len(reads) == 2  # the corpus is read only when its cache is missing
+    both = cached_dataset(tokenizer, lambda: train + train, 64, True, corpus_files * 2, tmp_path)
+    assert len(both) == 2 * len(train) and len(list(tmp_path.glob("*.safetensors"))) == 3  # all files are in the key
     assert all(torch.equal(first.flat[k], again.flat[k]) for k in first.flat)
     assert max(shorter.lengths()) == 32 < max(first.lengths())
     assert torch.equal(first[0]["input_ids"], encode_pairs(tokenizer, train[:1], 64)[0]["input_ids"])
@@ -106,7 +116,9 @@ def test_loaders_shuffle_train_and_keep_dev_in_order(tiny_bert):
     assert len(train_loader) == -(-len(train) // 32)
 
 
-def test_direct_rust_encoding_matches_the_transformers_call(tiny_models):
+@pytest.mark.parametrize("encode_batch", [features.ENCODE_BATCH, 7])  # 7: many batches, a short last one
+def test_direct_rust_encoding_matches_the_transformers_call(tiny_models, monkeypatch, encode_batch):
+    monkeypatch.setattr(features, "ENCODE_BATCH", encode_batch)
     train, dev = load_corpus(SAMPLE_DATA_DIR)
     examples = train + dev + [NliExample("영화가 " * 100, "정말 재미있었다.", 1, "x"),
                               NliExample("짧다.", "가설이 " * 100, 2, "x")]

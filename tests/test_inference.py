@@ -40,7 +40,7 @@ def test_batch_equals_one_by_one(predictor):
 def test_bad_pairs_are_refused_with_their_index(predictor, pair, words):
     with pytest.raises(NlpbookError, match=words) as caught:
         predictor.predict_batch([("전제", "가설"), pair])
-    assert "Input 1" in caught.value.en
+    assert "Pair 2" in caught.value.en and "2번째" in caught.value.ko  # counted from 1, as people do
 
 
 def test_very_long_text_is_cut_with_a_warning(predictor):

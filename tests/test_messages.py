@@ -23,7 +23,7 @@ from nlpbook_helpers.cli import main
 from nlpbook_helpers.errors import NlpbookError
 from nlpbook_helpers.hub import explain_hub_error, explained_hub_errors
 from nlpbook_helpers.model import load_model
-from nlpbook_helpers.runtime import quiet_libraries
+from nlpbook_helpers.quiet import quiet_libraries
 
 NOISE = [
     re.compile(r"Warning"),  # UserWarning, FutureWarning, PossibleUserWarning ...

@@ -4,6 +4,8 @@ nbval (`pytest --nbval-lax notebooks`, in scripts/test.sh) runs the notebooks in
 order in one work dir and compares the `# NBVAL_CHECK_OUTPUT` cells. Here each
 notebook runs by itself on an empty work dir, as a learner opens it on a fresh
 Colab runtime, and its outputs are read for what a learner should never see.
+The lessons are also read as text: the book's code in view, no engineering
+terms, at most one line about smoke mode.
 """
 
 import re
@@ -18,7 +20,13 @@ NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 CHECK = "# NBVAL_CHECK_OUTPUT"
 COLAB_URL = re.compile(r"colab\.research\.google\.com/github/([^/\s)]+/[^/\s)]+)/blob/main/notebooks/([^\s)]+)")
 SMOKE_LINE = "NLPBOOK_SMOKE=1: "  # what course_settings() prints in smoke mode
-CANARY = "mode: smoke test"  # what 01_setup prints in smoke mode
+# Lessons, not engineering notes: these belong in benchmarks/README.md and docs/.
+ENGINEERING_TERMS = re.compile(r"page.?fault|페이지 ?폴트|glibc|malloc|cudnn|CpuDropout", re.IGNORECASE)
+# A markdown line that talks about smoke mode or the tests; each notebook may have one.
+SMOKE_TALK = re.compile(r"NLPBOOK_SMOKE|스모크|테스트 모드|자동 테스트|\bCI\b")
+# transformers 5 logs its load report as a logger warning on stderr: a title line, a Key | Status table, Notes.
+LOAD_REPORT = re.compile(r"^.*LOAD REPORT.*\n(?:.*\|.*\n|-[-+]*\n|\n)*Notes:\n(?:- .*(?:\n|$))+", re.MULTILINE)
+REPORT_ROW = re.compile(r"^(\S+)\s*\|\s*(\w+)\s*\|", re.MULTILINE)
 
 
 def read(path):
@@ -27,6 +35,36 @@ def read(path):
 
 def code_cells(nb):
     return [cell for cell in nb.cells if cell.cell_type == "code"]
+
+
+def markdown(nb) -> str:
+    return "\n".join(cell.source for cell in nb.cells if cell.cell_type == "markdown")
+
+
+def notebook(prefix: str):
+    return read(next(path for path in NOTEBOOKS if path.name.startswith(prefix)))
+
+
+def without_the_load_report(stderr: str) -> str:
+    """06 shows transformers' load report on purpose and explains it; take out exactly that report.
+
+    It must be there, and may list only what fine-tuning expects: the new head
+    missing (`classifier.*`) and unused pretraining weights (UNEXPECTED).
+    """
+    reports = LOAD_REPORT.findall(stderr)
+    assert len(reports) == 1, f"06 must show the model's load report once:\n{stderr}"
+    rows = [(key, status) for key, status in REPORT_ROW.findall(reports[0]) if key != "Key"]
+    assert ("classifier.weight", "MISSING") in rows, reports[0]
+    assert all(status == "UNEXPECTED" or (status == "MISSING" and key.startswith("classifier.")) for key, status in rows), reports[0]
+    return stderr.replace(reports[0], "")
+
+
+def train_as_07_leaves_it():
+    """08 reads the best/ that 07 leaves on Drive: a learner opening 08 has run 07, so the sample is trained first."""
+    from nlpbook_helpers.course import course_settings
+    from nlpbook_helpers.pipeline import train
+
+    train(course_settings())
 
 
 def output_text(output) -> str:
@@ -51,6 +89,8 @@ def test_notebook_runs_alone_on_an_empty_work_dir(path, tmp_path, monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     monkeypatch.setenv("TOKENIZERS_PARALLELISM", "false")
     before = sorted(NOTEBOOK_DIR.rglob("*"))
+    if path.name.startswith("08_"):
+        train_as_07_leaves_it()
     nb = read(path)
     # cwd is the notebooks folder, as under nbval and as relative paths would resolve in Jupyter
     NotebookClient(nb, timeout=300, kernel_name="python3", record_timing=False,
@@ -60,10 +100,14 @@ def test_notebook_runs_alone_on_an_empty_work_dir(path, tmp_path, monkeypatch):
     text = "\n".join(output_text(output) for output in outputs)
     stderr = "\n".join(output.text for output in outputs if output.output_type == "stream" and output.name == "stderr")
     assert not [output for output in outputs if output.output_type == "error"], text
-    # the canary: smoke mode really reached the kernel (else CI would start hours of kcbert training)
-    assert (CANARY if path.name.startswith("01_") else SMOKE_LINE) in text
+    # the canary: smoke mode really reached the kernel (else CI would start hours of kcbert training).
+    # Every notebook that loads a model or data gets its settings from course_settings(), which says so.
+    if "course_settings(" in "\n".join(cell.source for cell in code_cells(nb)):
+        assert SMOKE_LINE in text
     # matplotlib warns "Glyph ... missing from font(s)" when Hangul would show as empty boxes
     assert "missing from font" not in text
+    if path.name.startswith("06_"):
+        stderr = without_the_load_report(stderr)
     assert not re.search(r"\w*Warning\b", stderr), stderr
     assert sorted(NOTEBOOK_DIR.rglob("*")) == before, "the notebook wrote files next to itself instead of the work dir"
 
@@ -116,3 +160,59 @@ def test_markdown_before_every_code_cell_and_a_summary_with_exercises_at_the_end
     assert cells[0].cell_type == "markdown" and cells[0].source.startswith("# ")
     ending = cells[-1].source
     assert cells[-1].cell_type == "markdown" and "## 요약" in ending and "## 연습문제" in ending
+
+
+def test_every_notebook_after_01_takes_its_settings_from_course_settings():
+    # 01 only prints versions and the accelerator; the others load data or models, so smoke mode must reach them
+    for path in NOTEBOOKS[1:]:
+        assert any("course_settings(" in cell.source for cell in code_cells(read(path))), path.name
+
+
+def test_02_writes_the_book_settings_out():
+    """code 3-3: the book's values in the learner's cell, not hidden behind defaults."""
+    cells = [cell.source for cell in code_cells(notebook("02_")) if "course_settings(" in cell.source]
+    book_values = [r'model_name="beomi/kcbert-base"', r"max_seq_length=64\b", r"batch_size=32\b",
+                   r"learning_rate=5e-5\b", r"epochs=5\b", r"seed=7\b", r"work_dir=work_dir\b"]
+    assert any(all(re.search(value, cell) for value in book_values) for cell in cells), cells
+
+
+def test_05_builds_both_data_loaders_in_view():
+    """code 3-9 and 3-10: DataLoader with its sampler and collate function, written out."""
+    sources = [cell.source for cell in code_cells(notebook("05_"))]
+    loader_cell = next(cell for cell in sources if "DataLoader(" in cell and "SequentialSampler(" in cell)
+    assert "sampler=RandomSampler(train_set)" in loader_cell
+    assert "sampler=SequentialSampler(dev_set)" in loader_cell
+    assert loader_cell.count("collate_fn=") == 2 and "PadCollator(" in loader_cell
+    assert any("LengthGroupedSampler(" in cell and "DataLoader(" in cell for cell in sources)
+
+
+def test_06_loads_the_model_with_three_labels_in_view():
+    """code 3-11: AutoModelForSequenceClassification.from_pretrained with num_labels=3, and no global silencing."""
+    sources = [cell.source for cell in code_cells(notebook("06_"))]
+    assert any("AutoModelForSequenceClassification.from_pretrained(" in cell and re.search(r"num_labels=3\b", cell)
+               and "id2label=" in cell for cell in sources), sources
+    assert not any("set_verbosity_error" in cell for cell in sources), "06 shows the load report it explains"
+
+
+def test_07_shows_the_task_and_trainer_code_before_fitting():
+    """code 3-12 to 3-14: the run is prepared once, its steps and Trainer arguments are shown, then it is fitted."""
+    sources = [cell.source for cell in code_cells(notebook("07_"))]
+
+    def first(needle):
+        return next(i for i, cell in enumerate(sources) if needle in cell)
+
+    prepared, fitted = first("run = prepare_run(settings)"), first("fit(run)")
+    for shown in ("inspect.getsource(NliTask.training_step)", "inspect.getsource(NliTask.configure_optimizers)",
+                  "inspect.getsource(build_trainer)"):
+        assert prepared < first(shown) < fitted, shown
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)
+def test_lessons_hold_no_engineering_terms_and_one_line_on_smoke_mode_at_most(path):
+    text = markdown(read(path))
+    assert not ENGINEERING_TERMS.findall(text), ENGINEERING_TERMS.findall(text)
+    # one short line: a single sentence, within one markdown line
+    talk = [line for line in text.splitlines() if SMOKE_TALK.search(line)]
+    assert len(talk) <= 1, talk
+    sentences = [sentence for line in talk for sentence in re.split(r"(?<=[.!?)])\s+", line) if SMOKE_TALK.search(sentence)]
+    assert len(sentences) <= 1 and all(len(sentence) <= 160 for sentence in sentences), sentences

@@ -20,7 +20,7 @@ import torch
 from nlpbook_helpers.errors import NlpbookError
 from nlpbook_helpers.runtime import choose_precision, detect_runtime
 from nlpbook_helpers.sample import sample_settings
-from nlpbook_helpers.trainer import check_resume, load_checkpoint
+from nlpbook_helpers.resume import check_resume, load_checkpoint
 
 HERE = Path(__file__).parent
 EPOCHS, STEPS_PER_EPOCH = 3, 23  # the sample: 360 pairs in batches of 16

@@ -2,9 +2,9 @@
 
 On Colab's Drive mount such a file keeps its full size in the Trash for 30
 days. `TrashCounter(root)` patches os.replace, os.rename, os.unlink,
-os.remove and shutil.rmtree (pathlib's unlink, rename and replace call the
-first four) and records, for every path under `root`, how many bytes of
-content the call threw away. Used by tests/test_drive.py, and on its own to
+os.remove and shutil.rmtree, routes pathlib's unlink, rename and replace
+through them (Python 3.11 does that itself, 3.10 does not), and records,
+for every path under `root`, how many bytes of content the call threw away. Used by tests/test_drive.py, and on its own to
 measure a run:
 
     python tests/trash_counter.py train --sample --epochs 6 --work-dir DIR
@@ -24,6 +24,23 @@ def content_bytes(path: str) -> int:
         return os.path.getsize(path)
     return sum(os.path.getsize(os.path.join(folder, name))
                for folder, _, names in os.walk(path) for name in names if os.path.isfile(os.path.join(folder, name)))
+
+
+def _path_replace(name):
+    def method(self, target):
+        getattr(os, name)(self, target)
+        return type(self)(target)
+    return method
+
+
+def _path_unlink(name):
+    def method(self, missing_ok=False):
+        try:
+            os.unlink(self)
+        except FileNotFoundError:
+            if not missing_ok:
+                raise
+    return method
 
 
 class TrashCounter:
@@ -74,6 +91,9 @@ class TrashCounter:
         for name in ("unlink", "remove"):
             self._stack.enter_context(mock.patch.object(os, name, remover(name)))
         self._stack.enter_context(mock.patch.object(shutil, "rmtree", rmtree))
+        # Python 3.10's pathlib holds its own references to os.replace and friends: route its methods through ours
+        for name, path_method in (("replace", _path_replace), ("rename", _path_replace), ("unlink", _path_unlink)):
+            self._stack.enter_context(mock.patch.object(Path, name, path_method(name)))
         return self
 
     def __exit__(self, *exc):

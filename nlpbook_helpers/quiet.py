@@ -1,0 +1,59 @@
+"""Library messages a learner can do nothing about, silenced one by one.
+
+A learner should see only what they can act on: our log lines, the progress
+bar, and real problems. Each filter here names one message by its category
+and its words; nothing is switched off wholesale, so any other warning or
+error still shows.
+"""
+
+import logging
+import re
+import warnings
+
+
+def quiet_libraries() -> None:
+    """Silence the library messages a learner can do nothing about, each by its category and its words.
+
+    - Lightning's "Tip" advertising litlogger (an info line, Lightning 2.6).
+    - torch's warning that `LeafSpec` is deprecated, triggered inside Lightning's own code
+      (FutureWarning in recent torch; DeprecationWarning is filtered too, in case a version uses it).
+    - Lightning's PossibleUserWarning that few DataLoader workers "may be a bottleneck" (on GPU
+      machines with many cores): our loaders use num_workers=0 on purpose, because a batch is
+      sliced from tensors already in memory, and worker processes would only add start-up time.
+    - huggingface_hub's UserWarning that Colab has no `HF_TOKEN` secret (older versions; newer
+      ones log it at info level): the course's models and data are public.
+    - transformers' LOAD REPORT when all it lists is the new classification head (missing
+      `classifier.*`) and unused pretraining weights (unexpected): exactly what fine-tuning
+      expects. Notebook 06 shows it and explains it. Any other report, such as missing encoder
+      weights or mismatched shapes, still prints.
+    Errors and every other warning still show. Calling this again adds nothing.
+    """
+    from lightning_fabric.utilities.warnings import PossibleUserWarning
+
+    for category in (FutureWarning, DeprecationWarning):
+        warnings.filterwarnings("ignore", r"`isinstance\(treespec, LeafSpec\)` is deprecated", category)
+    warnings.filterwarnings("ignore", r"The '\w+' does not have many workers which may be a bottleneck",
+                            PossibleUserWarning)
+    warnings.filterwarnings("ignore", r"\s*The secret `HF_TOKEN` does not exist in your Colab secrets", UserWarning)
+    logging.getLogger("pytorch_lightning.utilities.rank_zero").addFilter(_not_litlogger_tip)
+    logging.getLogger("transformers.modeling_utils").addFilter(_not_an_expected_load_report)
+
+
+def _not_litlogger_tip(record: logging.LogRecord) -> bool:
+    return re.search(r"Tip: .*\blitlogger\b", record.getMessage()) is None
+
+
+_ANSI_STYLE = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _not_an_expected_load_report(record: logging.LogRecord) -> bool:
+    text = _ANSI_STYLE.sub("", record.getMessage())
+    if "LOAD REPORT" not in text:
+        return True
+    # The report's table: "key | STATUS | details", under a "Key | Status" header; keys may hold spaces ("{0, 1}").
+    rows = [[cell.strip() for cell in line.split("|")] for line in text.splitlines() if "|" in line]
+    rows = [(cells[0], cells[1]) for cells in rows if cells[0] != "Key"]
+    expected = bool(rows) and all(
+        status == "UNEXPECTED" or (status == "MISSING" and key.startswith("classifier.")) for key, status in rows
+    )
+    return not expected
