@@ -56,7 +56,7 @@ class Settings:
         1000, "write checkpoints/last.ckpt every N optimizer steps (and at each epoch end)", "--checkpoint-every")
     length_grouped: bool = setting(False, "batch pairs of similar length together (less padding, still shuffled)")
     compile: Literal["auto", "on", "off"] = setting(
-        "auto", "torch.compile the model; auto: on with a CUDA GPU, off on a CPU or TPU (see speedups.py)")
+        "auto", "torch.compile the model; auto: on with an A100, L4, H100 or newer GPU, else off (see speedups.py)")
 
     def __post_init__(self):
         for name in ("corpus", "schedule", "accelerator", "precision", "compile"):

@@ -36,7 +36,7 @@ def use_gpu_speedups(runtime: Runtime) -> None:
 
 
 def compile_model(model, runtime: Runtime, setting: str) -> bool:
-    """torch.compile the model in place for setting "on", or "auto" on a CUDA GPU; return whether it did.
+    """torch.compile the model in place for setting "on", or "auto" on an Ampere or newer GPU; return whether it did.
 
     Eager PyTorch launches each of a BERT step's hundreds of small kernels
     from Python, and on a fast GPU the launching, not the arithmetic, sets
@@ -45,6 +45,10 @@ def compile_model(model, runtime: Runtime, setting: str) -> bool:
     validation step (dropout makes training and evaluation separate
     graphs). dynamic=True compiles one graph for every sequence length, so
     dynamic padding does not recompile at each new length.
+
+    "auto" leaves a T4 (compute capability 7.5) eager: there the arithmetic,
+    not the launching, sets the pace, so compiling gains little, and Colab's
+    two CPU cores would spend minutes compiling. Ask for "on" to try it.
 
     `model.compile` keeps the module itself, so its state_dict, checkpoints and
     `save_pretrained` are unchanged. A TPU already compiles through XLA: "on"
@@ -55,7 +59,8 @@ def compile_model(model, runtime: Runtime, setting: str) -> bool:
             "TPU에서는 compile='on'을 쓸 수 없습니다(XLA가 이미 컴파일합니다). 'auto'나 'off'를 쓰세요.",
             "compile='on' is not available on a TPU (XLA already compiles the model): use 'auto' or 'off'.",
         )
-    if setting == "off" or (setting == "auto" and runtime.accelerator != "gpu"):
+    launch_bound = runtime.accelerator == "gpu" and runtime.capability >= (8, 0)
+    if setting == "off" or (setting == "auto" and not launch_bound):
         return False
     model.compile(dynamic=True)
     return True

@@ -22,8 +22,9 @@ def test_compile_is_off_by_default_on_a_cpu(tmp_path):
 
 
 def test_compile_defaults_per_runtime_and_is_refused_on_a_tpu():
-    gpu, cpu, tpu = (Runtime(kind, kind, None, False) for kind in ("gpu", "cpu", "tpu"))
+    gpu, cpu, tpu = Runtime("gpu", "NVIDIA H200", (9, 0), False), *(Runtime(k, k, None, False) for k in ("cpu", "tpu"))
     assert compile_model(torch.nn.Linear(2, 2), gpu, "auto")
+    assert not compile_model(torch.nn.Linear(2, 2), Runtime("gpu", "Tesla T4", (7, 5), True), "auto")
     assert not compile_model(torch.nn.Linear(2, 2), cpu, "auto")
     assert not compile_model(torch.nn.Linear(2, 2), gpu, "off")
     assert not compile_model(torch.nn.Linear(2, 2), tpu, "auto")
