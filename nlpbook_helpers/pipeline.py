@@ -58,7 +58,7 @@ def prepare_run(settings: Settings, runtime: Runtime | None = None) -> Run:
 
     tokenizer = load_tokenizer(settings.model_name)
     model = load_model(settings.model_name, settings.max_seq_length)
-    compiled = compile_model(model, runtime, settings.compile)  # on a GPU by default, see speedups.py
+    compiled = compile_model(model, runtime, settings.compile)  # by default on A100/L4/H100-class GPUs, see speedups.py
     train_set, dev_set = build_datasets(settings, tokenizer, uses_token_types(model.config))
     train_loader, dev_loader = runtime_loaders(settings, runtime, tokenizer, train_set, dev_set,
                                                pad_multiple=PAD_MULTIPLE if compiled else None)
