@@ -1,5 +1,7 @@
 """The training system: dropout really on, the schedule really stepping, metrics really logged."""
 
+import csv
+
 import pytest
 import torch
 from pytorch_lightning.callbacks import Callback
@@ -12,11 +14,14 @@ from nlpbook_helpers.sample import sample_settings
 
 class Spy(Callback):
     def __init__(self):
-        self.lrs, self.training_flags = [], []
+        self.lrs, self.training_flags, self.losses = [], [], []
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
         self.lrs.append(trainer.optimizers[0].param_groups[0]["lr"])
         self.training_flags.append({m.training for m in pl_module.model.modules() if isinstance(m, torch.nn.Dropout)})
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        self.losses.append(float(outputs["loss"]))
 
 
 def fit(work_dir, schedule, steps=20):
@@ -57,5 +62,18 @@ def test_faithful_schedule_is_the_books_constant_lr_adamw(tmp_path):
 def test_validation_logs_loss_accuracy_and_macro_f1(tmp_path):
     _, trainer = fit(tmp_path, "recommended", steps=23)
     metrics = trainer.callback_metrics
-    assert {"val_loss", "val_acc", "val_f1", "train_loss_step", "train_acc_step"} <= set(metrics)
+    assert {"val_loss", "val_acc", "val_f1", "train_loss", "train_acc"} <= set(metrics)
     assert 0.0 <= float(metrics["val_acc"]) <= 1.0
+
+
+def test_logged_training_values_are_those_of_the_step_they_are_written_for(tmp_path):
+    # training_step logs only on the steps the logger writes; a value from another step would be a stale one
+    spy, trainer = fit(tmp_path, "recommended", steps=50)
+    with open(next((tmp_path / "runs" / "sample" / "logs").glob("version_*/metrics.csv")), newline="") as file:
+        rows = [row for row in csv.DictReader(file) if row["train_loss"]]
+    assert [int(row["step"]) for row in rows] == [9, 19, 29, 39, 49]  # log_every_n_steps=10
+    for row in rows:
+        step = int(row["step"])
+        assert float(row["train_loss"]) == pytest.approx(spy.losses[step], rel=1e-6)
+        assert float(row["lr"]) == pytest.approx(spy.lrs[step], rel=1e-6)
+        assert 0.0 <= float(row["train_acc"]) <= 1.0
