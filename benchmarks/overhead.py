@@ -1,7 +1,7 @@
 """What the package's pipeline adds to a training step: the same model on the same batches, bare and through Lightning.
 
     python benchmarks/overhead.py                  # CPU: the sample's tiny model; GPU: kcbert-base's shape
-    python benchmarks/overhead.py --json /tmp/overhead.json --rounds 5
+    python benchmarks/overhead.py --json /tmp/overhead.json --rounds 12
 
 Three ways of training, in an order that rotates round by round so all
 sample the same spells of a shared machine's drifting speed:
@@ -32,8 +32,8 @@ round of each way against the best of the other: on this project's shared
 2-core VM the machine's speed swings by a quarter from one run to the next,
 so two minima taken in different spells gave differences from 0.7 to 3.9
 ms/step for unchanged code, while the median of the per-round differences
-stayed within a few tenths of a millisecond. Both are printed, with every
-round's figures.
+over 9 or more rounds stayed between 1.6 and 2.3 (benchmarks/README.md).
+Both are printed, with every round's figures.
 
 On a CPU the model is the bundled sample's tiny BERT (nlpbook_helpers.sample),
 small enough that Lightning's own per-step cost is visible. On a GPU it is
