@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from .errors import NlpbookError
+from .library_errors import explain_library_error
 
 
 def main(argv=None) -> int:
@@ -27,6 +28,9 @@ def main(argv=None) -> int:
     except NlpbookError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except Exception as error:  # a library broke under us: say which one and what to pin, under its traceback
+        explain_library_error(error)
+        raise
     return 0
 
 

@@ -26,7 +26,9 @@ def load_model(model_name: str, max_seq_length: int | None = None):
     if max_seq_length is not None:
         check_max_seq_length(max_seq_length, usable_positions(config), model_name)
     with explained_hub_errors(model_name):
-        return AutoModelForSequenceClassification.from_pretrained(model_name, config=config)
+        # No Hub kernels: transformers 5.25 turned them on by default, and re-kernelizes on every train()/eval(),
+        # which fails for a model on a TPU ("Unsupported device type 'xla'"). BERT has no kernel layers to swap anyway.
+        return AutoModelForSequenceClassification.from_pretrained(model_name, config=config, use_kernels=False)
 
 
 def usable_positions(config) -> int:

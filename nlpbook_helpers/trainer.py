@@ -46,6 +46,7 @@ from pytorch_lightning.loggers import CSVLogger
 from .drive_files import remove_tree, replace_file, write_json
 from .errors import NlpbookError
 from .features import process_rank
+from .library_errors import explain_library_error
 from .resume import RUN_KEY, run_fingerprint
 from .runtime import Runtime, get_logger
 
@@ -136,6 +137,13 @@ def set_rng_states(states: dict) -> None:
     torch.set_rng_state(states["torch"])
     if "cuda" in states and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(states["cuda"])
+
+
+class ExplainLibraryErrors(Callback):
+    """An error raised inside transformers, Lightning, ... gets a note: which library, which version, what to pin."""
+
+    def on_exception(self, trainer, pl_module, exception):
+        explain_library_error(exception)
 
 
 class BestModelExport(Callback):
@@ -250,7 +258,8 @@ def build_trainer(settings, runtime: Runtime, precision: str, tokenizer) -> pl.T
             LastCheckpoint(output_dir / "checkpoints" / "last.ckpt", settings.checkpoint_every_n_steps,
                            run_fingerprint(settings, precision)),
             BestModelExport(output_dir, tokenizer, settings.max_seq_length),
-            TQDMProgressBar(refresh_rate=10),  # tqdm: widget bars in notebooks, text bars in a terminal
+            TQDMProgressBar(refresh_rate=10),
+            ExplainLibraryErrors(),  # tqdm: widget bars in notebooks, text bars in a terminal
         ],
         plugins=[AtomicXLACheckpointIO() if runtime.accelerator == "tpu" else AtomicCheckpointIO()],
         enable_checkpointing=False,  # LastCheckpoint and BestModelExport replace ModelCheckpoint

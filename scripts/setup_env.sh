@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Create (or reuse) a virtual environment with one Python, one torch, and what follows.
 #   scripts/setup_env.sh VENV_DIR PYTHON_VERSION TORCH_VERSION [PIP_INSTALL_ARGS...]
-#   e.g. scripts/setup_env.sh .venv-test 3.11 2.13.0 -e ".[test]"
+#   e.g. scripts/setup_env.sh .venv 3.11 2.13.0 -e ".[test]"
 # torch is installed first, alone, then pinned while the rest is installed, so
 # nothing can swap it for another build. The Python comes from PATH or pyenv.
 # With BASE_VENV set, the new environment sees BASE_VENV's packages as if they
 # were its system site-packages (torch included, which is not installed again):
 # how the Colab profile tests an install on top of Colab's preinstalled packages.
+# A second call with the same arguments and the same pyproject.toml and constraint
+# files installs nothing: the venv keeps a stamp of what it was set up with.
 set -euo pipefail
 venv=${1:?usage: setup_env.sh VENV_DIR PYTHON_VERSION TORCH_VERSION [PIP_INSTALL_ARGS...]}
 python_version=${2:?python version, e.g. 3.13}
@@ -30,6 +32,13 @@ if [ -x "$venv/bin/python" ] && [ "$("$venv/bin/python" -c 'import sys; print("%
   exit 1
 fi
 [ -x "$venv/bin/python" ] || "$(find_python "$python_version")" -m venv "$venv"
+stamp_file="$venv/.nlpbook-setup"
+stamp=$(cat pyproject.toml tests/constraints/*.txt 2>/dev/null | cat - <(echo "$* ${BASE_VENV:-} $torch_version") | sha256sum | cut -c1-16)
+if [ "$(cat "$stamp_file" 2>/dev/null)" = "$stamp" ]; then
+  echo "setup_env.sh: $venv is already set up for this"
+  exit 0
+fi
+rm -f "$stamp_file"
 pip() { "$venv/bin/python" -m pip --disable-pip-version-check -q "$@"; }
 pip install --upgrade pip
 if [ -n "${BASE_VENV:-}" ]; then
@@ -46,3 +55,4 @@ pin=$(mktemp)
 trap 'rm -f "$pin"' EXIT
 echo "torch==$torch_version" > "$pin"
 [ $# -eq 0 ] || pip install -c "$pin" "$@"
+echo "$stamp" > "$stamp_file"

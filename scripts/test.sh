@@ -14,7 +14,7 @@ profile=${1:-default}
 [ $# -gt 0 ] && shift
 phase=${CI_PHASE:-all}
 case "$profile" in
-  default) venv=.venv-test ;;
+  default) venv=.venv ;;  # shared with scripts/demo.sh, which installs the package without the test tools
   colab)   venv=.venv-colab; export NLPBOOK_COLAB_RUNTIME=$PWD/.venv-colab-runtime ;;
   lowest)  venv=.venv-lowest ;;
   *) echo "unknown profile: $profile (default, colab or lowest)" >&2; exit 2 ;;

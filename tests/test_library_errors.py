@@ -1,0 +1,60 @@
+"""A library that breaks under a run is named, with its version and the pin that undoes the upgrade.
+
+Also the break that made this necessary: transformers 5.25 turned Hub kernels on
+by default and re-kernelizes a model on every train()/eval(), which refuses any
+device the kernels package does not list (a TPU's 'xla'). Our models must never
+hand their device to it.
+"""
+
+import importlib.metadata
+import json
+from pathlib import Path
+
+import pytest
+import transformers
+
+from nlpbook_helpers.cli import main
+from nlpbook_helpers.library_errors import explain_library_error
+from nlpbook_helpers.model import load_model
+
+
+def test_a_loaded_model_switches_train_and_eval_on_any_device(tiny_bert):
+    model = load_model(str(tiny_bert))
+    model.to("meta")  # a device the kernels package does not know, like 'xla'
+    model.train()
+    model.eval()
+    assert not model.training
+
+
+def raised_by(call):
+    with pytest.raises(Exception) as caught:
+        call()
+    return caught.value
+
+
+def test_an_error_inside_transformers_names_it_and_the_pin(tmp_path):
+    (tmp_path / "config.json").write_text("{ not json", encoding="utf-8")  # json raises, inside transformers' call
+    error = raised_by(lambda: transformers.AutoConfig.from_pretrained(str(tmp_path)))
+    note = explain_library_error(error)
+    version = importlib.metadata.version("transformers")
+    assert f'pip install "transformers<{version}"' in note
+    assert "Colab" in note and "restart the runtime" in note
+
+
+def test_an_error_in_our_own_code_gets_no_note():
+    error = raised_by(lambda: json.loads("{"))  # the standard library, called from here: no dependency to pin
+    assert explain_library_error(error) is None
+
+
+def test_the_command_line_prints_the_note_under_a_library_traceback(tmp_path, tiny_bert, capsys):
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    for path in Path(tiny_bert).iterdir():
+        (model_dir / path.name).write_bytes(path.read_bytes())
+    config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+    config["num_hidden_layers"] = "two"  # transformers itself fails on this, not our checks
+    (model_dir / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    with pytest.raises(Exception) as caught:
+        main(["predict", "--model-dir", str(model_dir), "전제", "가설"])
+    notes = "\n".join(getattr(caught.value, "__notes__", []))
+    assert "pip install" in notes or "pip install" in capsys.readouterr().err
