@@ -1,10 +1,13 @@
-"""What every notebook starts from: the book's settings, or the offline sample in smoke mode.
+"""What every notebook starts from: the book's settings (code 3-3), with the work dir on Drive in Colab.
 
 The notebooks write the book's values out (model, max_seq_length 64, batch
-32, learning rate 5e-5, 5 epochs, seed 7) and get a `Settings` back. The
-headless tests run the same notebooks with NLPBOOK_SMOKE=1: then the bundled
-sample corpus and a tiny model take the place of kcbert-base and KLUE-NLI,
-with the values that let a tiny model learn in seconds.
+32, learning rate 5e-5, 5 epochs, seed 7) and get a `Settings` back, as the
+book's `ClassificationTrainArguments(...)` gave its `args`.
+
+The headless tests run the same notebooks with NLPBOOK_SMOKE=1; then
+`smoke_settings` puts the bundled sample corpus and a tiny model in place of
+kcbert-base and KLUE-NLI (docs/notebooks.md). It lives apart, below, so the
+learner's call reads as the book's.
 """
 
 import os
@@ -19,9 +22,16 @@ SAMPLE_DECIDES = ("model_name", "data_dir", "learning_rate", "batch_size", "epoc
 SMOKE_EPOCHS = 8  # enough for the tiny model to learn the sample
 
 
-def smoke_mode() -> bool:
-    """True when NLPBOOK_SMOKE=1: notebooks then use the bundled sample and a tiny model."""
-    return os.environ.get("NLPBOOK_SMOKE", "") == "1"
+def course_settings(work_dir=None, **values) -> Settings:
+    """The run's settings from the values a notebook writes out (book: code 3-3).
+
+    The work dir is MyDrive/nlpbook in Colab (see resolve_work_dir); the
+    values not given keep the book's defaults.
+    """
+    work_dir = work_dir or resolve_work_dir()
+    if smoke_mode():  # the headless tests only: see smoke_settings below
+        return smoke_settings(work_dir, values)
+    return Settings(work_dir=str(work_dir), **values)
 
 
 def local_work_dir() -> Path:
@@ -33,15 +43,17 @@ def local_work_dir() -> Path:
     return Path(os.environ.get("NLPBOOK_WORK_DIR") or "nlpbook-work")
 
 
-def course_settings(**values) -> Settings:
-    """Settings from the values a notebook gives (book: code 3-3), with the work dir on Drive in Colab.
+def smoke_mode() -> bool:
+    """True when NLPBOOK_SMOKE=1: the headless tests of the notebooks (docs/notebooks.md)."""
+    return os.environ.get("NLPBOOK_SMOKE", "") == "1"
 
-    In smoke mode the sample decides the model, data, learning rate, batch
-    size and epochs; every other value given (schedule, output_dir, ...) is kept.
+
+def smoke_settings(work_dir, values: dict) -> Settings:
+    """The sample's stand-ins for the values a tiny model needs its own of; every other value given is kept.
+
+    It prints SMOKE_LINE, the canary the tests look for: without it a test
+    run would start hours of kcbert-base training.
     """
-    work_dir = values.pop("work_dir", None) or resolve_work_dir()
-    if smoke_mode():
-        print(SMOKE_LINE)
-        kept = {name: value for name, value in values.items() if name not in SAMPLE_DECIDES}
-        return sample_settings(work_dir, **{"epochs": SMOKE_EPOCHS, **kept})
-    return Settings(work_dir=str(work_dir), **values)
+    print(SMOKE_LINE)
+    kept = {name: value for name, value in values.items() if name not in SAMPLE_DECIDES}
+    return sample_settings(work_dir, **{"epochs": SMOKE_EPOCHS, **kept})
