@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh machine: unit tests, the command line end to
-# end, and every notebook under nbval in smoke mode.
+# end, and every notebook run headless in smoke mode (tests/test_notebooks.py).
 #   scripts/test.sh          Python 3.11, torch 2.13.0 and the package's newest allowed versions
 #   scripts/test.sh colab    Colab's GPU runtime: Python 3.13, torch 2.11.0 (the CUDA build, run on the CPU)
 #                            and its preinstalled versions (tests/constraints/colab-gpu.txt); also runs the
@@ -42,5 +42,5 @@ export NLPBOOK_WORK_DIR=${NLPBOOK_WORK_DIR:-$(mktemp -d)}
 if [ $# -gt 0 ]; then
   "$venv/bin/python" -m pytest -p no:cacheprovider "$@"
 else
-  "$venv/bin/python" -m pytest tests --nbval-lax notebooks -p no:cacheprovider --durations=10
+  "$venv/bin/python" -m pytest tests -p no:cacheprovider --durations=10  # tests/test_notebooks.py runs every notebook once
 fi
