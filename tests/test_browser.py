@@ -1,4 +1,4 @@
-"""The web page in a real browser: Debian's chromium, driven by Playwright's Python package.
+"""The web page and the Space's app in a real browser: Debian's chromium, driven by Playwright's Python package.
 
 A learner types a pair and presses 판단하기: the page must show the label in
 Korean and English and three percentages that add up to 100; an empty box
@@ -10,11 +10,18 @@ elsewhere it is a skip that says what to install.
 
 import os
 import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
 
 from nlpbook_helpers.serve import start, stop
+
+pytestmark = pytest.mark.browser  # scripts/test.sh runs these in the default profile only
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -95,4 +102,67 @@ def test_ten_thousand_characters_show_the_korean_message(browser, page_url):
     page.click("text=판단하기")
     page.wait_for_function("document.getElementById('error').textContent.length > 0", timeout=30_000)
     assert "너무 깁니다(10,000자)" in page.inner_text("#error")
+    page.close()
+
+
+@pytest.fixture(scope="module")
+def space_url(trained_sample, tmp_path_factory):
+    """The Space that `push --space` writes, started here as Spaces start it (`python app.py`), on a local model."""
+    if not _importable("gradio"):
+        message = "the Space test needs gradio (pip install gradio)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    from nlpbook_helpers.share import space_files
+
+    folder = tmp_path_factory.mktemp("space")
+    for name, text in space_files(str(trained_sample)).items():
+        (folder / name).write_text(text, encoding="utf-8")
+    port = free_port()
+    env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
+           "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}
+    process = subprocess.Popen([sys.executable, "app.py"], cwd=folder, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(1200):
+            assert process.poll() is None, process.communicate()[0][-3000:]
+            try:
+                urllib.request.urlopen(url, timeout=2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_the_space_app_labels_a_pair_with_three_percentages(browser, space_url):
+    page = browser.new_page()
+    page.goto(space_url, timeout=60_000)
+    page.get_by_label("전제 (premise)").fill("지난 주말 가족과 함께 제주도에 가서 한라산에 올랐다.")
+    page.get_by_label("가설 (hypothesis)").fill("가족과 함께 산에 올랐다.")
+    page.get_by_role("button", name="판단하기").click()
+    page.wait_for_function("document.body.innerText.match(/\\d+%/g)?.length >= 3", timeout=60_000)
+    text = page.inner_text("body")
+    assert re.search(r"(참|거짓|중립) \((entailment|contradiction|neutral)\)", text), text
+    shown = percentages(text)
+    assert len(shown) == 3 and abs(sum(shown) - 100) <= 1.5, shown  # Gradio rounds each to a whole percent
+    page.close()
+
+
+def test_the_space_app_says_what_is_missing(browser, space_url):
+    page = browser.new_page()
+    page.goto(space_url, timeout=60_000)
+    page.get_by_label("전제 (premise)").fill("오늘은 날씨가 맑다.")
+    page.get_by_role("button", name="판단하기").click()
+    page.get_by_text("전제와 가설을 모두 입력하세요.", exact=False).first.wait_for(timeout=60_000)
+    assert "Traceback" not in page.content()
     page.close()

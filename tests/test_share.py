@@ -129,17 +129,6 @@ def hub():
     server.server_close()
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """best/ with its model card, from a short sample run."""
-    from nlpbook_helpers.pipeline import train
-    from nlpbook_helpers.sample import sample_settings
-
-    settings = sample_settings(tmp_path_factory.mktemp("work"), epochs=1)
-    train(settings)
-    return Path(settings.output_dir) / "best"
-
-
 def push(model_dir, repo_id, endpoint, tmp_path, token="write-token", *flags):
     env = {key: value for key, value in os.environ.items() if not key.startswith("HF_")}
     env.update(HF_ENDPOINT=endpoint, HF_HOME=str(tmp_path / "hf-home"), HF_HUB_DISABLE_XET="1",
@@ -150,13 +139,13 @@ def push(model_dir, repo_id, endpoint, tmp_path, token="write-token", *flags):
                            "--repo-id", repo_id, *flags], capture_output=True, text=True, timeout=300, env=env)
 
 
-def test_push_uploads_best_with_its_card_and_a_space(trained, hub, tmp_path):
-    result = push(trained, "kcbert-nli", hub["url"], tmp_path, "write-token", "--space", "--private")
+def test_push_uploads_best_with_its_card_and_a_space(trained_sample, hub, tmp_path):
+    result = push(trained_sample, "kcbert-nli", hub["url"], tmp_path, "write-token", "--space", "--private")
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.split() == [f"{hub['url']}/learner/kcbert-nli", f"{hub['url']}/spaces/learner/kcbert-nli-demo"]
     model = hub["repos"]["learner/kcbert-nli"]
     assert model["private"] is True
-    assert model["files"] == {path.name: path.read_bytes() for path in trained.iterdir()}  # weights through LFS too
+    assert model["files"] == {path.name: path.read_bytes() for path in trained_sample.iterdir()}  # weights through LFS too
     assert "README.md" in model["files"] and ("POST", "/learner/kcbert-nli.git/info/lfs/objects/batch") in hub["calls"]
     space = hub["repos"]["learner/kcbert-nli-demo"]
     assert space["type"] == "space" and space["sdk"] == "gradio"
@@ -167,8 +156,8 @@ def test_push_uploads_best_with_its_card_and_a_space(trained, hub, tmp_path):
     assert card["pipeline_tag"] == "text-classification" and space_card["models"] == ["learner/kcbert-nli"]
 
 
-def test_an_organization_of_the_user_is_accepted(trained, hub, tmp_path):
-    result = push(trained, "study-group/nli", hub["url"], tmp_path)
+def test_an_organization_of_the_user_is_accepted(trained_sample, hub, tmp_path):
+    result = push(trained_sample, "study-group/nli", hub["url"], tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert set(hub["repos"]) == {"study-group/nli"}
 
@@ -180,19 +169,19 @@ def test_an_organization_of_the_user_is_accepted(trained, hub, tmp_path):
     ("klue/kcbert-nli", "write-token", "'klue'은(는) 다른 사람의 이름공간"),
     ("kcbert-nli", "fine-token", "쓸 권한이 없습니다"),
 ])
-def test_each_failure_is_one_line_and_nothing_is_uploaded(trained, hub, tmp_path, repo_id, token, words):
-    result = push(trained, repo_id, hub["url"], tmp_path, token)
+def test_each_failure_is_one_line_and_nothing_is_uploaded(trained_sample, hub, tmp_path, repo_id, token, words):
+    result = push(trained_sample, repo_id, hub["url"], tmp_path, token)
     assert result.returncode == 2 and words in result.stderr, result.stderr[-3000:]
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert hub["repos"] == {}
 
 
-def test_no_network_is_one_line(trained, tmp_path):
+def test_no_network_is_one_line(trained_sample, tmp_path):
     import socket
 
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
         closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
-    result = push(trained, "kcbert-nli", closed, tmp_path)
+    result = push(trained_sample, "kcbert-nli", closed, tmp_path)
     assert result.returncode == 2 and "허브에 연결할 수 없습니다" in result.stderr, result.stderr[-3000:]
     assert "Traceback" not in result.stderr
