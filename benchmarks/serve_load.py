@@ -70,7 +70,7 @@ def run(model_dir: str, requests: int) -> dict:
         results = burst(server.url, batch)
         wall = time.perf_counter() - started
     finally:
-        stop(server.server_address[1])
+        stop(server.port)
     answered = [(s, a) for s, a in results if isinstance(a, dict)]
     correct = sum(isinstance(a, dict) and a["label"] == e.label and a["probabilities"] == e.probabilities
                   for (_, a), e in zip(results, expected))

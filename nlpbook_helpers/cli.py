@@ -67,7 +67,7 @@ def parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="the model as a web page and a JSON API on 127.0.0.1 (Ctrl+C stops it)")
     serve.set_defaults(command=run_serve)
     serve.add_argument("--model-dir", required=True)
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--port", type=int, help="default: 8000, or the next port up that is free")
 
     push = commands.add_parser("push", help="upload the model and its card to the Hugging Face Hub (and a demo Space)")
     push.set_defaults(command=run_push)

@@ -38,8 +38,12 @@ class PageServer(ThreadingHTTPServer):
         super().__init__((host, port), Handler)
 
     @property
+    def port(self) -> int:
+        return self.server_address[1]
+
+    @property
     def url(self) -> str:
-        return f"http://{self.server_address[0]}:{self.server_address[1]}"
+        return f"http://{self.server_address[0]}:{self.port}"
 
 
 def predict_json(predictor: Predictor, lock: threading.Lock, payload) -> dict:
@@ -98,21 +102,28 @@ class Handler(BaseHTTPRequestHandler):
         pass  # one line per request would bury a notebook's output
 
 
-def start(model: "str | Path | Predictor", port: int = DEFAULT_PORT, host: str = "127.0.0.1") -> PageServer:
+def start(model: "str | Path | Predictor", port: int | None = None, host: str = "127.0.0.1") -> PageServer:
     """Serve `model` (a best/ folder or a Predictor) in a background thread and return the server.
 
-    Starting again on the same port (rerunning the notebook cell) first stops
-    the server this process started there, so the port is never "already in use".
+    Starting again on a port this process already serves (rerunning the
+    notebook cell) first stops that server, so the port is never "already in
+    use". Without `port`: 8000, or the next port up that no other program holds.
     """
-    stop(port)
     predictor = model if isinstance(model, Predictor) else Predictor(model)
-    try:
-        server = PageServer(predictor, port, host)
-    except OSError as error:
-        raise NlpbookError(f"포트 {port}을(를) 쓸 수 없습니다({error.strerror}). 다른 프로그램이 쓰고 있다면 다른 포트를 주세요.",
-                           f"Cannot use port {port} ({error.strerror}); if another program holds it, choose another port.") from error
-    threading.Thread(target=server.serve_forever, name=f"serve-{port}", daemon=True).start()
-    _running[server.server_address[1]] = server
+    candidates = [port] if port is not None else range(DEFAULT_PORT, DEFAULT_PORT + 100)
+    for candidate in candidates:
+        stop(candidate)
+        try:
+            server = PageServer(predictor, candidate, host)
+            break
+        except OSError as error:
+            reason = error.strerror
+    else:
+        where = port if port is not None else f"{DEFAULT_PORT}~{DEFAULT_PORT + 99}"
+        raise NlpbookError(f"포트 {where}을(를) 쓸 수 없습니다({reason}). 다른 프로그램이 쓰고 있다면 다른 포트를 주세요.",
+                           f"Cannot use port {where} ({reason}); if another program holds it, choose another port.")
+    threading.Thread(target=server.serve_forever, name=f"serve-{server.port}", daemon=True).start()
+    _running[server.port] = server
     return server
 
 
@@ -131,7 +142,7 @@ def show_in_colab(port: int, height: int = 520) -> None:
     output.serve_kernel_port_as_iframe(port, height=str(height))
 
 
-def serve_forever(model_dir: str, port: int = DEFAULT_PORT) -> None:
+def serve_forever(model_dir: str, port: int | None = None) -> None:
     """What `python -m nlpbook_helpers serve` runs: serve until Ctrl+C, then free the port."""
     server = start(model_dir, port)
     print(f"serving {model_dir} at {server.url}  (Ctrl+C stops it)")
@@ -140,7 +151,7 @@ def serve_forever(model_dir: str, port: int = DEFAULT_PORT) -> None:
     except KeyboardInterrupt:
         pass
     finally:
-        stop(server.server_address[1])
+        stop(server.port)
 
 
 PAGE = """<!doctype html>

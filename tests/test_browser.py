@@ -59,7 +59,7 @@ def _importable(name) -> bool:
 def page_url(tiny_bert):
     server = start(tiny_bert, port=0)
     yield server.url
-    stop(server.server_address[1])
+    stop(server.port)
 
 
 def percentages(text: str) -> list[float]:

@@ -15,7 +15,7 @@ import pytest
 
 from nlpbook_helpers.errors import NlpbookError
 from nlpbook_helpers.inference import MAX_CHARS, Predictor
-from nlpbook_helpers.serve import start, stop
+from nlpbook_helpers.serve import DEFAULT_PORT, start, stop
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,7 +29,7 @@ def predictor(tiny_bert):
 def server(predictor):
     server = start(predictor, port=0)
     yield server
-    stop(server.server_address[1])
+    stop(server.port)
 
 
 def post(url, payload, raw: bytes | None = None) -> tuple[int, dict]:
@@ -84,6 +84,22 @@ def test_starting_again_on_the_same_port_replaces_the_server(predictor):
             first.socket.getsockname()
     finally:
         stop(port)
+
+
+def test_without_a_port_another_programs_8000_is_skipped_and_a_rerun_reuses_ours(predictor):
+    with socket.socket() as other:
+        try:  # another program on 8000 (if something else already holds it, that is the same situation)
+            other.bind(("127.0.0.1", DEFAULT_PORT))
+            other.listen()
+        except OSError:
+            pass
+        first = start(predictor)
+        try:
+            again = start(predictor)  # the notebook cell, run a second time
+            assert DEFAULT_PORT < first.port < DEFAULT_PORT + 100 and again.port == first.port
+            assert post(again.url, {"premise": "가", "hypothesis": "나"})[0] == 200
+        finally:
+            stop(first.port)
 
 
 def test_a_port_held_by_another_program_is_a_plain_error(predictor):
