@@ -18,11 +18,11 @@ from .corpus import LABELS, LABELS_KO
 from .drive_files import replace_file
 from .sample import SAMPLE_DATA_DIR
 
-# What each corpus is on the Hub, its license, and its name in prose.
+# What each corpus is on the Hub (config and split: where the validation pairs come from), its license, its name.
 CORPORA = {
     "klue-nli": {"hub": "klue/klue", "config": "nli", "name": "KLUE-NLI", "license": "cc-by-sa-4.0",
                  "split": "validation"},
-    "kornli": {"hub": "kakaobrain/kor_nli", "config": "multi_nli", "name": "KorNLI", "license": "cc-by-sa-4.0",
+    "kornli": {"hub": "kakaobrain/kor_nli", "config": "xnli", "name": "KorNLI", "license": "cc-by-sa-4.0",
                "split": "validation"},
 }
 
@@ -147,9 +147,10 @@ read labels by name, as `config.json`'s `id2label`/`label2id` give them.
 |---|---|---|---|---|
 {epochs}
 
-검증 정확도(val_acc)가 가장 높은 에폭({metrics['best_epoch']})의 모델을 골랐습니다. 정확도는 KLUE-NLI의 공식 지표입니다.
-The model of the epoch with the highest validation accuracy ({metrics['best_epoch']}) was kept; accuracy is KLUE-NLI's
-official metric. The validation set chose the epoch, so its figure is slightly optimistic.
+검증 정확도(val_acc)가 가장 높은 에폭({metrics['best_epoch']})의 모델을 골랐습니다(KLUE-NLI의 공식 지표가 정확도입니다).
+검증 세트로 에폭을 골랐으므로 이 세트의 정확도는 실제보다 조금 높게 나옵니다.
+The model of the epoch with the highest validation accuracy ({metrics['best_epoch']}) was kept (accuracy is KLUE-NLI's
+official metric). The validation set chose the epoch, so its figure is slightly optimistic.
 
 ## 쓰임새와 한계 / Intended use and limits
 
