@@ -7,7 +7,8 @@ the optional larger corpus (KorNLI, through Korpora). Around them: course
 resume (what a rerun may continue), drive_files (replacing files without
 filling Drive's Trash), speedups (GPU-only settings and torch.compile), hub
 (model folders and plain hub errors), quiet (library noise a learner cannot
-act on), errors and cli. Import what a step needs from its module; nothing
+act on), errors and cli. After training: model_card (best/README.md), serve
+(the model as a web page) and share (push to the Hugging Face Hub). Import what a step needs from its module; nothing
 heavy happens at import time.
 """
 

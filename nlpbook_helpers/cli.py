@@ -1,9 +1,11 @@
-"""The command line: train, evaluate, predict, download.
+"""The command line: train, evaluate, predict, download, serve, push.
 
     python -m nlpbook_helpers train --sample
     python -m nlpbook_helpers evaluate --model-dir DIR --data-dir DIR
     python -m nlpbook_helpers predict --model-dir DIR "전제 문장" "가설 문장"
     python -m nlpbook_helpers download --data-dir DIR
+    python -m nlpbook_helpers serve --model-dir DIR [--port N]
+    python -m nlpbook_helpers push --model-dir DIR --repo-id NAME [--private] [--space]
 
 `--corpus kornli` (train, evaluate, download) switches from KLUE-NLI to KorNLI.
 
@@ -65,6 +67,18 @@ def parser() -> argparse.ArgumentParser:
     download.add_argument("--base-url", help="a folder holding the same file names (a mirror of the KLUE or "
                                              "KorNLI GitHub folder)")
     add_corpus_flag(download)
+
+    serve = commands.add_parser("serve", help="the model as a web page and a JSON API on 127.0.0.1 (Ctrl+C stops it)")
+    serve.set_defaults(command=run_serve)
+    serve.add_argument("--model-dir", required=True)
+    serve.add_argument("--port", type=int, help="default: 8000, or the next port up that is free")
+
+    push = commands.add_parser("push", help="upload the model and its card to the Hugging Face Hub (and a demo Space)")
+    push.set_defaults(command=run_push)
+    push.add_argument("--model-dir", required=True)
+    push.add_argument("--repo-id", required=True, help="NAME or USER/NAME on the Hub")
+    push.add_argument("--private", action="store_true")
+    push.add_argument("--space", action="store_true", help="also create a Gradio Space that serves the model")
     return top
 
 
@@ -198,3 +212,16 @@ def run_download(args):
         paths = download_klue_nli(data_dir, args.base_url or KLUE_BASE_URL)
     for split, path in paths.items():
         print(f"{split}: {path}")
+
+
+def run_serve(args):
+    from .serve import serve_forever
+
+    serve_forever(args.model_dir, args.port)
+
+
+def run_push(args):
+    from .share import push
+
+    for url in push(args.model_dir, args.repo_id, private=args.private, space=args.space):
+        print(url)

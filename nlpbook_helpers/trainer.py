@@ -45,6 +45,7 @@ from pytorch_lightning.loggers import CSVLogger
 
 from .drive_files import remove_tree, replace_file, write_json
 from .errors import NlpbookError
+from .model_card import ModelCardWriter
 from .features import process_rank
 from .library_errors import explain_library_error
 from .resume import RUN_KEY, run_fingerprint
@@ -258,8 +259,9 @@ def build_trainer(settings, runtime: Runtime, precision: str, tokenizer) -> pl.T
             LastCheckpoint(output_dir / "checkpoints" / "last.ckpt", settings.checkpoint_every_n_steps,
                            run_fingerprint(settings, precision)),
             BestModelExport(output_dir, tokenizer, settings.max_seq_length),
-            TQDMProgressBar(refresh_rate=10),
-            ExplainLibraryErrors(),  # tqdm: widget bars in notebooks, text bars in a terminal
+            ModelCardWriter(settings),  # best/README.md from metrics.json, after BestModelExport (model_card.py)
+            TQDMProgressBar(refresh_rate=10),  # tqdm: widget bars in notebooks, text bars in a terminal
+            ExplainLibraryErrors(),
         ],
         plugins=[AtomicXLACheckpointIO() if runtime.accelerator == "tpu" else AtomicCheckpointIO()],
         enable_checkpointing=False,  # LastCheckpoint and BestModelExport replace ModelCheckpoint

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh machine: unit tests, the command line end to
 # end, and every notebook run headless in smoke mode (tests/test_notebooks.py).
-#   scripts/test.sh          Python 3.11, torch 2.13.0 and the package's newest allowed versions
+#   scripts/test.sh          Python 3.11, torch 2.13.0 and the package's newest allowed versions, and the
+#                            browser tests (chromium and fonts-noto-cjk from apt-get when run as root)
 #   scripts/test.sh colab    Colab's GPU runtime: Python 3.13, torch 2.11.0 (the CUDA build, run on the CPU)
 #                            and its preinstalled versions (tests/constraints/colab-gpu.txt); also runs the
 #                            notebooks' install cell on top of those packages (tests/test_install_cell.py)
@@ -22,7 +23,11 @@ esac
 if [ "$phase" != test ]; then
   case "$profile" in
     default)
-      bash scripts/setup_env.sh "$venv" 3.11 2.13.0 -e ".[test]" ;;
+      # the browser tests: Debian's chromium (Playwright's own download cannot run here) and a Hangul font
+      if ! { [ -x /usr/bin/chromium ] && fc-list | grep -qi "Noto Sans CJK"; } && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-noto-cjk
+      fi
+      bash scripts/setup_env.sh "$venv" 3.11 2.13.0 -e ".[test,browser]" ;;
     colab)
       # Colab's packages in one environment without this package, the test environment layered on top:
       # the install-cell test installs on the bare layer, as a learner's first cell does.
@@ -39,8 +44,11 @@ fi
 # One torch thread per process: on 2 cores a busy kernel otherwise slows training ~50x.
 export OMP_NUM_THREADS=1 TOKENIZERS_PARALLELISM=false NLPBOOK_SMOKE=1
 export NLPBOOK_WORK_DIR=${NLPBOOK_WORK_DIR:-$(mktemp -d)}
+# The browser tests run in the default profile only (there, a missing browser fails under CI=true).
+only=()
+[ "$profile" = default ] || only=(-m "not browser")
 if [ $# -gt 0 ]; then
-  "$venv/bin/python" -m pytest -p no:cacheprovider "$@"
+  "$venv/bin/python" -m pytest -p no:cacheprovider "${only[@]}" "$@"
 else
-  "$venv/bin/python" -m pytest tests -p no:cacheprovider --durations=10  # tests/test_notebooks.py runs every notebook once
+  "$venv/bin/python" -m pytest tests -p no:cacheprovider --durations=10 "${only[@]}"  # tests/test_notebooks.py runs every notebook once
 fi

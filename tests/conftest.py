@@ -61,3 +61,16 @@ def http_server():
     yield server
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture(scope="session")
+def trained_sample(tmp_path_factory):
+    """best/ (with its model card) from one epoch on the bundled sample: a model folder as training leaves it."""
+    from pathlib import Path
+
+    from nlpbook_helpers.pipeline import train
+    from nlpbook_helpers.sample import sample_settings
+
+    settings = sample_settings(tmp_path_factory.mktemp("trained"), epochs=1)
+    train(settings)
+    return Path(settings.output_dir) / "best"

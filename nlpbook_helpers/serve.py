@@ -1,0 +1,195 @@
+"""The trained model as a web page and a JSON API (notebook 08, section 6; `python -m nlpbook_helpers serve`).
+
+The book served its classifier with Flask, a jQuery page and flask-ngrok,
+a tunnel that no longer works without an account. This is the same page
+with Python's own `http.server`: nothing to install, on Colab or anywhere.
+Colab shows it inside the notebook through its own proxy (`show_in_colab`);
+elsewhere it is a local address.
+
+    GET  /             the page: premise and hypothesis boxes, the label, three probability bars
+    POST /api/predict  {"premise": ..., "hypothesis": ...} -> {"label", "label_ko", "probabilities"}
+
+A bad input (an empty box, a text too long) is answered with status 400 and
+the package's message, which the page shows; nothing else reaches the page.
+"""
+
+import json
+import sys
+import threading
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from .errors import NlpbookError
+from .inference import MAX_CHARS, Predictor
+
+DEFAULT_PORT = 8000
+MAX_BODY = 64 * 1024  # two texts of MAX_CHARS characters fit many times over
+_running: dict = {}  # port -> the server this process started there, so a rerun can stop it first
+
+
+class PageServer(ThreadingHTTPServer):
+    daemon_threads = True  # a stuck client never keeps the process alive (HTTPServer already sets SO_REUSEADDR)
+    request_queue_size = 256  # connections waiting to be accepted; the default 5 drops a burst of users
+
+    def __init__(self, predictor: Predictor, port: int, host: str = "127.0.0.1"):
+        self.predictor = predictor
+        self.lock = threading.Lock()  # one prediction at a time: a fast tokenizer must not be shared across threads
+        super().__init__((host, port), Handler)
+
+    @property
+    def port(self) -> int:
+        return self.server_address[1]
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.server_address[0]}:{self.port}"
+
+
+def predict_json(predictor: Predictor, lock: threading.Lock, payload) -> dict:
+    """The API's answer to one request body; bad input raises NlpbookError with the reason."""
+    if not isinstance(payload, dict):
+        raise NlpbookError('{"premise": ..., "hypothesis": ...} 형식의 JSON을 보내 주세요.',
+                           'Send JSON of the form {"premise": ..., "hypothesis": ...}.')
+    pair = (payload.get("premise", ""), payload.get("hypothesis", ""))
+    for name, name_ko, text in zip(("premise", "hypothesis"), ("전제", "가설"), pair):
+        if isinstance(text, str) and len(text) > MAX_CHARS:  # check_pair would cut it; a page should say so
+            raise NlpbookError(f"{name_ko}이(가) 너무 깁니다({len(text):,}자). {MAX_CHARS:,}자 이하로 줄여 주세요.",
+                               f"The {name} is too long ({len(text):,} characters); keep it under {MAX_CHARS:,}.")
+    with lock:
+        prediction = predictor.predict(*pair)
+    return {"label": prediction.label, "label_ko": prediction.label_ko, "probabilities": prediction.probabilities}
+
+
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        if self.path in ("/", "/index.html"):
+            self.send(HTTPStatus.OK, PAGE.encode("utf-8"), "text/html; charset=utf-8")
+        else:
+            self.send_json(HTTPStatus.NOT_FOUND, {"error": "없는 주소입니다.", "error_en": "Not found."})
+
+    def do_POST(self):
+        if self.path != "/api/predict":
+            return self.send_json(HTTPStatus.NOT_FOUND, {"error": "없는 주소입니다.", "error_en": "Not found."})
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > MAX_BODY:
+                raise NlpbookError(f"요청이 너무 큽니다({length:,}바이트).", f"The request is too large ({length:,} bytes).")
+            try:
+                payload = json.loads(self.rfile.read(length) or b"null")
+            except ValueError:
+                payload = None
+            self.send_json(HTTPStatus.OK, predict_json(self.server.predictor, self.server.lock, payload))
+        except NlpbookError as error:
+            self.send_json(HTTPStatus.BAD_REQUEST, {"error": error.ko, "error_en": error.en})
+        except Exception as error:  # a bug of ours: say so in the page, keep the details in the server's log
+            print(f"serve: {type(error).__name__}: {error}", file=sys.stderr)
+            self.send_json(HTTPStatus.INTERNAL_SERVER_ERROR,
+                           {"error": "서버에서 예측하지 못했습니다. 서버 로그를 확인하세요.",
+                            "error_en": "The server failed to predict; see its log."})
+
+    def send_json(self, status, body: dict):
+        self.send(status, json.dumps(body, ensure_ascii=False).encode("utf-8"), "application/json; charset=utf-8")
+
+    def send(self, status, body: bytes, content_type: str):
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass  # one line per request would bury a notebook's output
+
+
+def start(model: "str | Path | Predictor", port: int | None = None, host: str = "127.0.0.1") -> PageServer:
+    """Serve `model` (a best/ folder or a Predictor) in a background thread and return the server.
+
+    Starting again on a port this process already serves (rerunning the
+    notebook cell) first stops that server, so the port is never "already in
+    use". Without `port`: 8000, or the next port up that no other program holds.
+    """
+    predictor = model if isinstance(model, Predictor) else Predictor(model)
+    candidates = [port] if port is not None else range(DEFAULT_PORT, DEFAULT_PORT + 100)
+    for candidate in candidates:
+        stop(candidate)
+        try:
+            server = PageServer(predictor, candidate, host)
+            break
+        except OSError as error:
+            reason = error.strerror
+    else:
+        where = port if port is not None else f"{DEFAULT_PORT}~{DEFAULT_PORT + 99}"
+        raise NlpbookError(f"포트 {where}을(를) 쓸 수 없습니다({reason}). 다른 프로그램이 쓰고 있다면 다른 포트를 주세요.",
+                           f"Cannot use port {where} ({reason}); if another program holds it, choose another port.")
+    threading.Thread(target=server.serve_forever, name=f"serve-{server.port}", daemon=True).start()
+    _running[server.port] = server
+    return server
+
+
+def stop(port: int) -> None:
+    """Stop the server this process runs on `port`, if any, and free the port."""
+    server = _running.pop(port, None)
+    if server is not None:
+        server.shutdown()
+        server.server_close()
+
+
+def show_in_colab(port: int, height: int = 520) -> None:
+    """Show the page inside the notebook through Colab's proxy (no tunnel, no account)."""
+    from google.colab import output
+
+    output.serve_kernel_port_as_iframe(port, height=str(height))
+
+
+def serve_forever(model_dir: str, port: int | None = None) -> None:
+    """What `python -m nlpbook_helpers serve` runs: serve until Ctrl+C, then free the port."""
+    server = start(model_dir, port)
+    print(f"serving {model_dir} at {server.url}  (Ctrl+C stops it)")
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop(server.port)
+
+
+PAGE = """<!doctype html>
+<html lang="ko"><head><meta charset="utf-8"><title>문장 쌍 분류</title>
+<style>
+ body { font-family: "Noto Sans CJK KR", "Malgun Gothic", sans-serif; max-width: 640px; margin: 24px auto; padding: 0 12px; }
+ textarea { width: 100%; height: 3.5em; font: inherit; box-sizing: border-box; }
+ button { font: inherit; padding: 6px 20px; margin: 8px 0; }
+ .row { display: flex; align-items: center; gap: 8px; margin: 4px 0; }
+ .name { width: 150px; } .bar { flex: 1; background: #eee; height: 18px; }
+ .fill { background: #4a7bd0; height: 100%; width: 0; } .pct { width: 60px; text-align: right; }
+ #error { color: #b00020; min-height: 1.2em; }
+</style></head><body>
+<h2>문장 쌍 분류 (참 · 거짓 · 중립)</h2>
+<label>전제 (premise)<textarea id="premise"></textarea></label>
+<label>가설 (hypothesis)<textarea id="hypothesis"></textarea></label>
+<button id="submit">판단하기</button>
+<div id="error" role="alert"></div>
+<h3 id="label"></h3>
+<div id="bars"></div>
+<script>
+const NAMES = {entailment: "참 (entailment)", contradiction: "거짓 (contradiction)", neutral: "중립 (neutral)"};
+document.getElementById("submit").onclick = async () => {
+  const body = JSON.stringify({premise: document.getElementById("premise").value,
+                               hypothesis: document.getElementById("hypothesis").value});
+  const error = document.getElementById("error"), label = document.getElementById("label");
+  let answer;
+  try {
+    answer = await (await fetch("api/predict", {method: "POST", headers: {"Content-Type": "application/json"}, body})).json();
+  } catch (e) {
+    answer = {error: "서버에 연결할 수 없습니다. 서버를 시작한 셀이 실행 중인지 확인하세요."};
+  }
+  error.textContent = answer.error || "";
+  label.textContent = answer.error ? "" : `${answer.label_ko} (${answer.label})`;
+  document.getElementById("bars").innerHTML = answer.error ? "" : Object.entries(answer.probabilities).map(([name, p]) =>
+    `<div class="row" data-label="${name}"><span class="name">${NAMES[name]}</span>` +
+    `<span class="bar"><span class="fill" style="display:block;width:${(100 * p).toFixed(1)}%"></span></span>` +
+    `<span class="pct">${(100 * p).toFixed(1)}%</span></div>`).join("");
+};
+</script></body></html>
+"""

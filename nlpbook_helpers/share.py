@@ -1,0 +1,179 @@
+"""Share the trained model on the Hugging Face Hub, and optionally a demo Space (notebook 08, section 7).
+
+    python -m nlpbook_helpers push --model-dir DIR --repo-id NAME [--private] [--space]
+
+`push` uploads best/ with its model card (README.md, written by training)
+through huggingface_hub's `create_repo` and `upload_folder`. With
+`space=True` it also creates a Gradio Space next to it, `NAME-demo`, whose
+app.py loads the model with transformers' `pipeline` (see `space_files`).
+Each way it can fail (no token, a read-only token, a name in someone else's
+namespace, no network) ends in one NlpbookError that says what to do.
+"""
+
+import tempfile
+from pathlib import Path
+
+from .errors import NlpbookError
+from .hub import check_model_folder
+
+SPACE_GRADIO = "6.31.0"  # the Gradio the Space runs; the version its app.py is tested with here
+
+NO_TOKEN = NlpbookError(
+    "Hugging Face 토큰이 없습니다. https://huggingface.co/settings/tokens 에서 write 권한 토큰을 만든 뒤, Colab에서는 왼쪽 "
+    "열쇠 아이콘(보안 비밀)에 이름 HF_TOKEN으로 넣고 노트북 접근을 켜거나 huggingface_hub.notebook_login()을 실행하세요. "
+    "터미널에서는 `hf auth login` 또는 환경 변수 HF_TOKEN입니다.",
+    "No Hugging Face token: create one with write access at https://huggingface.co/settings/tokens, then in Colab add it "
+    "as the secret HF_TOKEN (key icon on the left, notebook access on) or run huggingface_hub.notebook_login(); "
+    "in a terminal, `hf auth login` or the HF_TOKEN environment variable.",
+)
+
+
+def push(model_dir: str | Path, repo_id: str, private: bool = False, space: bool = False, token: str | None = None) -> list:
+    """Upload model_dir (a best/ folder) to `repo_id` (NAME or USER/NAME); return the page URL of each repo made."""
+    from huggingface_hub import HfApi, get_token
+
+    check_model_folder(str(model_dir))
+    token = token or get_token()  # HF_TOKEN, the Colab secret, or a saved login
+    if not token:
+        raise NO_TOKEN
+    api = HfApi(token=token)
+    with explained_push_errors(repo_id):
+        repo_id = writable_repo_id(api.whoami(), repo_id)
+        api.create_repo(repo_id, private=private, exist_ok=True)
+        api.upload_folder(repo_id=repo_id, folder_path=str(model_dir), ignore_patterns=["*.part"],
+                          commit_message="Upload a model trained with nlpbook_helpers")
+        urls = [f"{api.endpoint}/{repo_id}"]
+        if space:
+            space_id = f"{repo_id}-demo"
+            api.create_repo(space_id, repo_type="space", space_sdk="gradio", private=private, exist_ok=True)
+            with tempfile.TemporaryDirectory() as folder:
+                for name, text in space_files(repo_id).items():
+                    (Path(folder) / name).write_text(text, encoding="utf-8")
+                api.upload_folder(repo_id=space_id, repo_type="space", folder_path=folder,
+                                  commit_message="A demo of the model, written by nlpbook_helpers")
+            urls.append(f"{api.endpoint}/spaces/{space_id}")
+    return urls
+
+
+def writable_repo_id(me: dict, repo_id: str) -> str:
+    """USER/NAME for a bare NAME; refuse a read-only token and a namespace that is neither the user nor their org."""
+    if me.get("auth", {}).get("accessToken", {}).get("role") == "read":
+        raise NlpbookError(
+            "이 토큰은 읽기(read) 전용이라 업로드할 수 없습니다. https://huggingface.co/settings/tokens 에서 write 권한 토큰을 만들어 "
+            "HF_TOKEN을 바꾸세요.",
+            "This token is read-only and cannot upload: create a token with write access at "
+            "https://huggingface.co/settings/tokens and replace HF_TOKEN.",
+        )
+    namespace, _, name = repo_id.rpartition("/")
+    mine = [me["name"]] + [org["name"] for org in me.get("orgs", [])]
+    if namespace and namespace not in mine:
+        raise NlpbookError(
+            f"'{namespace}'은(는) 다른 사람의 이름공간이라 '{repo_id}'에 올릴 수 없습니다. '{me['name']}/{name}'처럼 "
+            "내 이름으로 시작하는 이름을 쓰세요.",
+            f"'{namespace}' is someone else's namespace, so '{repo_id}' cannot be yours: use a name under your own, "
+            f"such as '{me['name']}/{name}'.",
+        )
+    return f"{namespace or me['name']}/{name}"
+
+
+class explained_push_errors:
+    """Turn the hub's HTTP and network failures raised inside the block into one NlpbookError."""
+
+    def __init__(self, repo_id: str):
+        self.repo_id = repo_id
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, traceback):
+        from huggingface_hub.errors import HfHubHTTPError
+
+        if isinstance(error, HfHubHTTPError):
+            status = getattr(error.response, "status_code", None)
+            raise http_error(status, self.repo_id) from error
+        # huggingface_hub's HTTP client (httpx, or its fork httpx2 in hub 2.x) raises a TransportError subclass
+        network = any(base.__name__ == "TransportError" for base in type(error).__mro__)
+        if network or isinstance(error, (ConnectionError, TimeoutError)):
+            raise NlpbookError(
+                "Hugging Face 허브에 연결할 수 없습니다. 인터넷 연결을 확인하고(Colab이라면 런타임이 연결되어 있는지) 다시 실행하세요.",
+                "Could not reach the Hugging Face hub: check the internet connection (in Colab, that the runtime is "
+                "connected) and run again.",
+            ) from error
+        return False
+
+
+def http_error(status: int | None, repo_id: str) -> NlpbookError:
+    if status == 401:
+        return NlpbookError(
+            "Hugging Face 토큰이 올바르지 않거나 만료되었습니다. https://huggingface.co/settings/tokens 에서 새로 만들어 HF_TOKEN을 바꾸세요.",
+            "The Hugging Face token is invalid or expired: create a new one at https://huggingface.co/settings/tokens "
+            "and replace HF_TOKEN.",
+        )
+    if status == 403:
+        return NlpbookError(
+            f"'{repo_id}'에 쓸 권한이 없습니다. 토큰에 write 권한이 있는지, 이름이 내 이름공간(사용자/이름)에 있는지 확인하세요.",
+            f"No permission to write to '{repo_id}': check that the token has write access and that the name is in "
+            "your own namespace (USER/NAME).",
+        )
+    return NlpbookError(
+        f"Hugging Face 허브가 '{repo_id}' 업로드에 오류로 답했습니다(HTTP {status}). 잠시 뒤 다시 실행하세요.",
+        f"The Hugging Face hub answered the upload of '{repo_id}' with an error (HTTP {status}); run again in a few minutes.",
+    )
+
+
+def space_files(model_id: str) -> dict:
+    """app.py, requirements.txt and README.md of a Gradio Space serving `model_id` (a Hub name or a local folder)."""
+    title = model_id.split("/")[-1]
+    readme = f"""---
+title: {title}
+emoji: 🔤
+colorFrom: blue
+colorTo: green
+sdk: gradio
+sdk_version: {SPACE_GRADIO}
+app_file: app.py
+models:
+- {model_id}
+pinned: false
+---
+
+전제와 가설을 넣으면 [{model_id}](https://huggingface.co/{model_id})가 참·거짓·중립을 판단합니다.
+A demo of [{model_id}](https://huggingface.co/{model_id}): type a premise and a hypothesis.
+"""
+    return {"app.py": SPACE_APP.replace("MODEL_ID_HERE", model_id), "requirements.txt": "torch\ntransformers>=5\n",
+            "README.md": readme}
+
+
+SPACE_APP = '''"""A demo of a sentence-pair classifier trained with nlpbook_helpers (written by its `push --space`)."""
+
+import gradio as gr
+from transformers import pipeline
+
+MODEL_ID = "MODEL_ID_HERE"
+MAX_CHARS = 2000
+NAMES = {"entailment": "참 (entailment)", "contradiction": "거짓 (contradiction)", "neutral": "중립 (neutral)"}
+
+classifier = pipeline("text-classification", model=MODEL_ID)
+
+
+def judge(premise: str, hypothesis: str) -> dict:
+    if not premise.strip() or not hypothesis.strip():
+        raise gr.Error("전제와 가설을 모두 입력하세요. / Type both a premise and a hypothesis.")
+    if max(len(premise), len(hypothesis)) > MAX_CHARS:
+        raise gr.Error(f"문장이 너무 깁니다. {MAX_CHARS:,}자 이하로 줄여 주세요. / Keep each text under {MAX_CHARS:,} characters.")
+    scores = classifier({"text": premise, "text_pair": hypothesis}, top_k=None, truncation=True)
+    return {NAMES[score["label"]]: score["score"] for score in scores}
+
+
+demo = gr.Interface(
+    judge,
+    [gr.Textbox(label="전제 (premise)"), gr.Textbox(label="가설 (hypothesis)")],
+    gr.Label(num_top_classes=3, label="판단"),
+    title="문장 쌍 분류 (참 · 거짓 · 중립)",
+    submit_btn="판단하기",
+    flagging_mode="never",
+)
+
+if __name__ == "__main__":
+    demo.launch()
+'''
