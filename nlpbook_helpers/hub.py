@@ -19,15 +19,22 @@ from .errors import NlpbookError
 COURSE_MODELS = ("beomi/kcbert-base", "klue/bert-base", "klue/roberta-base", "monologg/koelectra-base-v3-discriminator")
 
 
-def check_model_folder(name: str) -> None:
-    """A local folder must hold a config and weights; say so plainly instead of a hub error about its name."""
+def check_model_folder(name: str, local: bool = False) -> None:
+    """A local folder must hold a config and weights; say so plainly instead of a hub error about its name.
+
+    local=True: `name` must be a folder (predict, evaluate), never a hub name.
+    """
     path = Path(name)
     if not path.exists():
-        if name.startswith((".", "/", "~")):
-            raise NlpbookError(f"모델 폴더 {path}이(가) 없습니다.", f"The model folder {path} does not exist.")
+        if local or name.startswith((".", "/", "~")):
+            raise NlpbookError(
+                f"모델 폴더 {path}이(가) 없습니다. 학습이 만든 best/ 폴더(예: runs/paircls/best)의 경로를 주세요.",
+                f"The model folder {path} does not exist: give the path of the best/ folder a training run wrote, "
+                "such as runs/paircls/best.",
+            )
         return  # a hub name
     weights = list(path.glob("*.safetensors")) + list(path.glob("pytorch_model*.bin"))
-    if not (path / "config.json").exists() or not weights:
+    if not (path / "config.json").is_file() or not weights:
         raise NlpbookError(
             f"{path}에 모델 가중치(config.json과 *.safetensors)가 없습니다. save_pretrained로 저장한 모델 폴더(예: runs/paircls/best)를 주세요.",
             f"{path} holds no model weights (config.json and *.safetensors): point to a folder written by save_pretrained, such as runs/paircls/best.",
