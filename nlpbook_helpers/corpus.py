@@ -177,9 +177,6 @@ def _klue_from_hub(file: CorpusFile, dest: Path, first_error: NlpbookError) -> N
     try:
         from huggingface_hub import hf_hub_download
 
-        from .log import get_logger
-
-        get_logger().info(f"GitHub failed ({first_error.en}); trying the Hugging Face copy")
         split = "train" if file.filename.endswith("_train.json") else "dev"
         parquet = hf_hub_download(HF_REPO, HF_PARQUET[split], repo_type="dataset")
     except Exception as error:  # any hub failure leaves the learner without a corpus; say why where we can

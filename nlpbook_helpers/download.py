@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 
 from .drive_files import remove_file, replace_file
 from .errors import NlpbookError
+from .log import get_logger
 
 READ_TIMEOUT_S = 60  # one read
 DEADLINE_S = 30 * 60  # one file, start to end: a server that trickles bytes is given up on
@@ -55,6 +56,7 @@ def download(corpus, data_dir, base_url: str | None = None, **fetch_options) -> 
             except NlpbookError as error:
                 if base_url or corpus.fallback is None:
                     raise
+                get_logger().info(f"{file.filename}: 원래 위치에서 받지 못해({error.ko}) 다른 사본을 받아 봅니다")
                 corpus.fallback(file, dest, error)
         paths[file.filename] = dest
     return paths

@@ -177,10 +177,10 @@ def test_other_errors_pass_through_unchanged():
 
 def test_corpus_hub_fallback_offline(tmp_path):
     script = ("from pathlib import Path\n"
-              "from nlpbook_helpers.corpus import SPLITS, _fetch_from_hub\n"
+              "from nlpbook_helpers.corpus import KLUE_NLI, _klue_from_hub\n"
               "from nlpbook_helpers.errors import NlpbookError\n"
               "try:\n"
-              "    _fetch_from_hub(Path(r'%s'), SPLITS['dev'], NlpbookError('GitHub 실패.', 'GitHub failed.'))\n"
+              "    _klue_from_hub(KLUE_NLI.dev[0], Path(r'%s'), NlpbookError('GitHub 실패.', 'GitHub failed.'))\n"
               "except NlpbookError as error:\n"
               "    print(error)\n") % (tmp_path / "klue-nli-v1.1_dev.json")
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
@@ -203,6 +203,6 @@ def test_a_folder_that_is_not_a_model(tmp_path, capsys):
 def test_evaluate_without_the_dev_file_says_how_to_get_it(tmp_path, capsys):
     assert main(["evaluate", "--model-dir", str(tmp_path), "--data-dir", str(tmp_path)]) == 2
     last = capsys.readouterr().err.strip().splitlines()[-1]
-    assert f"{tmp_path} has no klue-nli-v1.1_dev.json" in last
-    assert f"python -m nlpbook_helpers download --data-dir {tmp_path}" in last
+    assert f"{tmp_path / 'klue-nli-v1.1_dev.json'} does not exist" in last
+    assert f"python -m nlpbook_helpers download --corpus klue-nli --data-dir {tmp_path}" in last
     assert "delete" not in last
