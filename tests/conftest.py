@@ -35,12 +35,17 @@ def tiny_bert(tiny_models):
 
 
 class Routes(http.server.BaseHTTPRequestHandler):
-    """Serves `server.routes[path]`: a list of (status, body) answers, used in order, the last one repeating."""
+    """Serves `server.routes[path]`: a list of (status, body) answers, used in order, the last one repeating.
+
+    A status that is a function answers by itself: `status(handler)` (a server that misbehaves).
+    """
 
     def do_GET(self):
         answers = self.server.routes.get(self.path, [(404, b"not found")])
         status, body = answers.pop(0) if len(answers) > 1 else answers[0]
         self.server.hits.append(self.path)
+        if callable(status):
+            return status(self)
         self.send_response(status)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
