@@ -99,10 +99,12 @@ def settings_flags(sample: bool = False) -> argparse.ArgumentParser:
 
 def run_train(args):
     from .pipeline import train
+    from .quiet import quiet_libraries
     from .runtime import check_writable, resolve_work_dir
     from .sample import sample_settings
     from .settings import Settings
 
+    quiet_libraries()  # before the sample's tiny model is written, see quiet.py
     given = {name: value for name, value in vars(args).items() if name not in ("command", "sample")}
     work_dir = Path(given.pop("work_dir", None) or resolve_work_dir())
     check_writable(work_dir)

@@ -74,7 +74,7 @@ class Corpus:
         """The pairs of a split, read with no network; a missing file says how to download it."""
         examples = []
         for path in self.paths(data_dir, split):
-            if not path.is_file():
+            if not path.exists():
                 command = f"python -m nlpbook_helpers download --corpus {self.name} --data-dir {shlex.quote(str(data_dir))}"
                 raise NlpbookError(f"{path}이(가) 없습니다. 다음 명령으로 먼저 내려받으세요: {command}",
                                    f"{path} does not exist: download it first with {command}")
@@ -86,7 +86,7 @@ class Corpus:
 
     def ensure(self, data_dir) -> None:
         """Download unless every file is there (each was verified when it was written): no network then."""
-        if not all(path.is_file() for split in ("train", "dev", "test") for path in self.paths(data_dir, split)):
+        if not all(path.exists() for split in ("train", "dev", "test") for path in self.paths(data_dir, split)):
             from .download import download
 
             download(self, data_dir)

@@ -190,10 +190,14 @@ _IDS: dict[tuple, str] = {}  # (path, size, mtime): blob id, so a run hashes eac
 
 def file_id(path: Path) -> str:
     """The file's git blob id; computed once per process for an unchanged file."""
-    stat = os.stat(path)
-    key = (str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
-    if key not in _IDS:
-        _IDS[key] = git_blob_id(path)
+    try:
+        stat = os.stat(path)
+        key = (str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
+        if key not in _IDS:
+            _IDS[key] = git_blob_id(path)
+    except OSError as error:  # a folder where the file should be, a file we may not read
+        raise NlpbookError(f"{path}: 말뭉치 파일로 읽을 수 없습니다({error.strerror}). 원본 파일을 그 자리에 두세요.",
+                           f"{path} cannot be read as a corpus file ({error.strerror}): put the original file there.") from None
     return _IDS[key]
 
 

@@ -26,7 +26,7 @@ from .corpus import NliExample
 from .download import file_id
 from .drive_files import remove_file, replace_file
 from .errors import NlpbookError
-from .hub import check_model_folder, explained_hub_errors
+from .hub import check_model_folder, explained_hub_errors, hub_options
 from .log import get_logger
 
 CACHE_VERSION = 2
@@ -46,7 +46,7 @@ def load_tokenizer(model_name: str):
 
     check_model_folder(model_name)
     with explained_hub_errors(model_name):
-        tokenizer = AutoTokenizer.from_pretrained(model_name, do_lower_case=False)
+        tokenizer = AutoTokenizer.from_pretrained(model_name, do_lower_case=False, **hub_options(model_name))
     if not hasattr(tokenizer, "backend_tokenizer"):
         raise NlpbookError(
             f"{model_name}의 토크나이저는 Rust(tokenizers) 버전이 없어 이 실습에서 쓸 수 없습니다. "

@@ -10,8 +10,11 @@ from the message text, which changes between versions.
 """
 
 import difflib
+import functools
+import socket
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlparse
 
 from .errors import NlpbookError
 
@@ -39,6 +42,31 @@ def check_model_folder(name: str, local: bool = False) -> None:
             f"{path}에 모델 가중치(config.json과 *.safetensors)가 없습니다. save_pretrained로 저장한 모델 폴더(예: runs/paircls/best)를 주세요.",
             f"{path} holds no model weights (config.json and *.safetensors): point to a folder written by save_pretrained, such as runs/paircls/best.",
         )
+
+
+def hub_options(name: str) -> dict:
+    """from_pretrained's options for `name`: local_files_only=True when the hub cannot be reached at all.
+
+    Without a network huggingface_hub retries each request for about 23 s
+    before transformers gives up; one quick connection says the same. The
+    model is then read from the cache, or explained_hub_errors says it is not
+    there.
+    """
+    from huggingface_hub import constants, is_offline_mode
+
+    if Path(name).exists() or is_offline_mode() or _reachable(constants.ENDPOINT):
+        return {}
+    return {"local_files_only": True}
+
+
+@functools.lru_cache
+def _reachable(endpoint: str) -> bool:
+    url = urlparse(endpoint)
+    try:
+        socket.create_connection((url.hostname, url.port or (443 if url.scheme == "https" else 80)), timeout=5).close()
+    except OSError:
+        return False
+    return True
 
 
 @contextmanager

@@ -20,6 +20,7 @@ from .errors import NlpbookError
 from .features import load_tokenizer
 from .hub import check_model_folder
 from .model import load_model, uses_token_types
+from .quiet import quiet_libraries
 from .settings import default
 
 
@@ -33,6 +34,7 @@ class Prediction:
 
 class Predictor:
     def __init__(self, model_dir: str | Path, device: str | None = None):
+        quiet_libraries()  # transformers' loading bar, see quiet.py
         check_model_folder(str(model_dir), local=True)
         try:
             self.model = load_model(str(model_dir)).eval()
