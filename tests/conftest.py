@@ -13,6 +13,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import http.server
 import threading
+from pathlib import Path
 
 import pytest
 import torch
@@ -66,3 +67,25 @@ def http_server():
     yield server
     server.shutdown()
     server.server_close()
+
+
+def one_line(capsys) -> str:
+    """What a failed command printed on stderr: exactly one `error: Korean / English` line, no traceback."""
+    err = capsys.readouterr().err
+    assert "Traceback" not in err, err[-3000:]
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and " / " in lines[0], err[-3000:]
+    return lines[0]
+
+
+@pytest.fixture
+def read_only_dir(tmp_path):
+    """A folder nobody here can write into: chmod for a user; root ignores modes, so a sysfs path then."""
+    if os.geteuid() == 0:
+        yield Path("/sys/nlpbook-read-only")
+        return
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    folder.chmod(0o555)
+    yield folder
+    folder.chmod(0o755)

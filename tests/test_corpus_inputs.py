@@ -14,6 +14,8 @@ import pytest
 from nlpbook_helpers.cli import main
 from nlpbook_helpers.kornli import HEADER
 
+from conftest import one_line
+
 GOOD = {"guid": "g", "genre": "news", "premise": "비가 많이 온다.", "hypothesis": "날씨가 궂다.", "gold_label": "entailment"}
 TRAIN, DEV = "klue-nli-v1.1_train.json", "klue-nli-v1.1_dev.json"
 
@@ -28,14 +30,6 @@ def klue_dir(tmp_path, train, dev):
         else:
             path.write_bytes(body if isinstance(body, bytes) else json.dumps(body).encode())
     return folder
-
-
-def one_line(capsys) -> str:
-    err = capsys.readouterr().err
-    assert "Traceback" not in err, err[-3000:]
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: ") and " / " in lines[0], err[-3000:]
-    return lines[0]
 
 
 @pytest.fixture(scope="module")

@@ -4,20 +4,17 @@ Every one must end in one NlpbookError (one line, exit 2 on the command line) wi
 and only what may pass is tried again.
 """
 
-import dataclasses
 import hashlib
 import json
-import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from nlpbook_helpers.cli import main
 from nlpbook_helpers.corpus import KLUE_NLI, CorpusFile
-from nlpbook_helpers.download import download, fetch
+from nlpbook_helpers.download import fetch
 from nlpbook_helpers.errors import NlpbookError
 
 RECORD = {"guid": "g", "genre": "x", "premise": "비가 온다.", "hypothesis": "날씨가 궂다.", "gold_label": "entailment"}
@@ -88,19 +85,6 @@ def test_a_server_that_trickles_is_given_up_on(http_server, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.fixture
-def read_only_dir(tmp_path):
-    """A folder nobody here can write into: chmod for a user; root ignores modes, so a sysfs path then."""
-    if os.geteuid() == 0:
-        yield Path("/sys/nlpbook-read-only")
-        return
-    folder = tmp_path / "read-only"
-    folder.mkdir()
-    folder.chmod(0o555)
-    yield folder
-    folder.chmod(0o755)
-
-
 def test_a_data_dir_that_is_a_file_or_read_only_is_one_line(http_server, tmp_path, read_only_dir, capsys):
     http_server.routes = {}  # nothing should be asked for
     a_file = tmp_path / "notes.txt"
@@ -118,7 +102,6 @@ def test_a_full_disk_is_not_retried_nor_blamed_on_the_network(http_server, tmp_p
     http_server.routes["/f.json"] = [(200, BODY)]
     script = f"""
 import resource, signal
-from pathlib import Path
 from nlpbook_helpers.corpus import KLUE_NLI, CorpusFile
 from nlpbook_helpers.download import fetch
 from nlpbook_helpers.errors import NlpbookError
