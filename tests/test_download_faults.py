@@ -102,6 +102,7 @@ def test_a_full_disk_is_not_retried_nor_blamed_on_the_network(http_server, tmp_p
     http_server.routes["/f.json"] = [(200, BODY)]
     script = f"""
 import resource, signal
+from pathlib import Path
 from nlpbook_helpers.corpus import KLUE_NLI, CorpusFile
 from nlpbook_helpers.download import fetch
 from nlpbook_helpers.errors import NlpbookError
