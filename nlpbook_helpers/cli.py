@@ -71,8 +71,9 @@ def add_corpus_flags(command: argparse.ArgumentParser) -> None:
     """--corpus and --data-dir for the subcommands not generated from Settings, with the same meaning."""
     from .settings import Settings, default
 
-    command.add_argument("--corpus", default=default("corpus"), help=Settings.__dataclass_fields__["corpus"].metadata["help"])
-    command.add_argument("--data-dir", help="as for train: " + Settings.__dataclass_fields__["data_dir"].metadata["help"])
+    helps = {field.name: field.metadata["help"] for field in dataclasses.fields(Settings)}
+    command.add_argument("--corpus", default=default("corpus"), help=helps["corpus"])
+    command.add_argument("--data-dir", help="as for train: " + helps["data_dir"])
 
 
 def settings_flags(sample: bool = False) -> argparse.ArgumentParser:

@@ -120,32 +120,28 @@ def _stream(url: str, part: Path, deadline: float) -> str:
         size = int(length) if length.isdigit() else None  # "abc" or none: unknown, hashed from the file after
         digest = hashlib.sha1(f"blob {size}\0".encode()) if size is not None else None
         written = 0
-        with _writing(part) as out, tqdm(total=size, unit="B", unit_scale=True, desc=part.stem, leave=False) as bar:
+        with _on_disk(part.parent, open, part, "wb") as out, tqdm(total=size, unit="B", unit_scale=True, desc=part.stem,
+                                                     leave=False) as bar:
             while chunk := response.read1(1 << 16):
                 if time.monotonic() > deadline:
                     raise _Refused("not complete within the time allowed for one file: the server is too slow")
-                _write(out, chunk, part)
+                _on_disk(part.parent, out.write, chunk)
                 if digest:
                     digest.update(chunk)
                 written += len(chunk)
                 bar.update(len(chunk))
+            _on_disk(part.parent, out.flush)  # so that closing has nothing left to write
     if size is not None and written != size:
         raise http.client.IncompleteRead(b"", size - written)  # the connection closed early: retried
     return digest.hexdigest() if digest else git_blob_id(part)
 
 
-def _writing(part: Path):
+def _on_disk(folder: Path, action, *args):
+    """Run a file operation in folder; its failure (a full disk, a read-only folder) is not the network's: not retried."""
     try:
-        return open(part, "wb")
+        return action(*args)
     except OSError as error:
-        raise _cannot_write(part.parent, error) from None
-
-
-def _write(out, chunk: bytes, part: Path) -> None:
-    try:
-        out.write(chunk)
-    except OSError as error:  # a full disk is not the network's fault, and would fail again
-        raise _cannot_write(part.parent, error) from None
+        raise _cannot_write(folder, error) from None
 
 
 def _cannot_write(folder: Path, error: OSError) -> NlpbookError:

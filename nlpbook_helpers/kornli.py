@@ -48,7 +48,7 @@ def read_kornli(path: str | Path) -> list[NliExample]:
     """
     examples, left_out = _parse(Path(path))
     if left_out:
-        get_logger().info(f"{Path(path).name}: left out {left_out} pairs without a sentence ('N/A' or empty)")
+        get_logger().info(f"{Path(path).name}: 문장이 없는 쌍('N/A' 또는 빈 칸) {left_out:,}개를 뺐습니다")
     return examples
 
 

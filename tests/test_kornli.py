@@ -157,7 +157,7 @@ def test_na_hypotheses_are_left_out_and_counted_and_quotes_are_text(tmp_path, ca
     assert "N/A" not in {e.hypothesis for e in examples}
     assert examples[3].premise == '그녀는 "내일 다시 올게요."라고 말했다.'
     assert (examples[-1].premise, examples[-1].hypothesis) == ('"따옴표로 시작하는 전제', '가설에도 "따옴표"가 있다')
-    assert "left out 3 pairs without a sentence" in capsys.readouterr().out
+    assert "문장이 없는 쌍('N/A' 또는 빈 칸) 3개를 뺐습니다" in capsys.readouterr().out
     # The check after a download counts the lines, left-out pairs included.
     assert kornli.count(path) == len(PAIRS) + 4
 
