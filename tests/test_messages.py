@@ -206,3 +206,14 @@ def test_evaluate_without_the_dev_file_says_how_to_get_it(tmp_path, capsys):
     assert f"{tmp_path / 'klue-nli-v1.1_dev.json'} does not exist" in last
     assert f"python -m nlpbook_helpers download --corpus klue-nli --data-dir {tmp_path}" in last
     assert "delete" not in last
+
+
+def test_no_network_is_said_at_once_without_the_hubs_retries(tmp_path):
+    env = {key: value for key, value in os.environ.items() if key not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
+    env.update(HF_ENDPOINT="http://127.0.0.1:9", HF_HOME=str(tmp_path / "hf"))  # nothing listens on port 9
+    result = subprocess.run([sys.executable, "-m", "nlpbook_helpers", "train", "--sample", "--work-dir",
+                             str(tmp_path / "work"), "--model", "beomi/kcbert-base"],
+                            capture_output=True, text=True, timeout=600, env=env)
+    line = one_error_line(result)
+    assert "Could not reach the Hugging Face hub to download the model 'beomi/kcbert-base'" in line
+    assert "Retrying in" not in result.stderr  # huggingface_hub's five retries (1+2+4+8+8 s) before it gives up
