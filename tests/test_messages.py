@@ -30,6 +30,8 @@ NOISE = [
     re.compile(r"\.py:\d+: "),  # any warning's location, also as Lightning prints its own (no category shown)
     re.compile(r"litlogger|Tip:"),
     re.compile(r"LOAD REPORT|\| MISSING|\| UNEXPECTED"),
+    re.compile(r"^[GTH]PU available: "),  # Lightning's device lines: our first log line names the device
+    re.compile(r"Loading weights|Writing model shards"),  # transformers' own progress bars
 ]
 
 
