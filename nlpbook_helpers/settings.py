@@ -7,7 +7,9 @@ what is allowed, instead of failing twenty minutes into training.
 
 This dataclass is the one source of the settings: the command line's
 `train` flags, their defaults, help texts and choices are generated from its
-fields by transformers' HfArgumentParser.
+fields by transformers' HfArgumentParser. The corpus is looked up by name
+in corpora.py; `data_dir` and `output_dir` left empty are that corpus's
+folders under `work_dir`, derived whenever they are read (see _Folder).
 """
 
 import math
