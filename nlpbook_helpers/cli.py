@@ -1,30 +1,36 @@
 """The command line: train, evaluate, predict, download, serve, push.
 
     python -m nlpbook_helpers train --sample
-    python -m nlpbook_helpers evaluate --model-dir DIR --data-dir DIR
+    python -m nlpbook_helpers evaluate --model-dir DIR
     python -m nlpbook_helpers predict --model-dir DIR "전제 문장" "가설 문장"
-    python -m nlpbook_helpers download --data-dir DIR
+    python -m nlpbook_helpers download
     python -m nlpbook_helpers serve --model-dir DIR [--port N]
     python -m nlpbook_helpers push --model-dir DIR --repo-id NAME [--private] [--space]
 
 `--corpus kornli` (train, evaluate, download) switches from KLUE-NLI to KorNLI.
+Without `--data-dir`, all three use the corpus's folder in the work dir
+(NLPBOOK_WORK_DIR, Google Drive in Colab, else ./nlpbook-work).
 
 Every subcommand calls the same functions as the notebooks. A problem the
 user can fix ends with one line on stderr and exit code 2, no traceback.
 """
 
 import argparse
+import dataclasses
 import json
-import shlex
+import os
 import sys
 from pathlib import Path
 
 from .errors import NlpbookError
 from .library_errors import explain_library_error
 
+CLUSTER_VARIABLES = ("MASTER_ADDR", "SLURM_NTASKS", "TORCHELASTIC_RUN_ID")  # set where a second machine takes part
+
 
 def main(argv=None) -> int:
-    args = parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = parser(sample="--sample" in argv).parse_args(argv)
     try:
         args.command(args)
     except NlpbookError as error:
@@ -36,11 +42,12 @@ def main(argv=None) -> int:
     return 0
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(sample: bool = False) -> argparse.ArgumentParser:
+    """The four subcommands; with sample=True, `train --help` shows the sample's defaults."""
     top = argparse.ArgumentParser(prog="python -m nlpbook_helpers", description=__doc__.split("\n\n")[0])
     commands = top.add_subparsers(required=True, metavar="COMMAND")
 
-    train = commands.add_parser("train", parents=[settings_flags()],
+    train = commands.add_parser("train", parents=[settings_flags(sample)],
                                 help="fine-tune on KLUE-NLI (or the bundled sample) and keep the best model")
     train.set_defaults(command=run_train)
     train.add_argument("--sample", action="store_true", help="offline: the bundled sample corpus and a tiny model")
@@ -49,8 +56,7 @@ def parser() -> argparse.ArgumentParser:
                                                     "(or KorNLI's XNLI test)")
     evaluate.set_defaults(command=run_evaluate)
     evaluate.add_argument("--model-dir", required=True)
-    evaluate.add_argument("--data-dir", required=True, help="as for train: the KLUE-NLI folder, or Korpora's root")
-    add_corpus_flag(evaluate)
+    add_corpus_flags(evaluate)
     evaluate.add_argument("--output", help="also write the results as JSON to this file")
 
     predict = commands.add_parser("predict", help="label a premise/hypothesis pair, or a JSONL file of pairs")
@@ -62,11 +68,8 @@ def parser() -> argparse.ArgumentParser:
 
     download = commands.add_parser("download", help="fetch and verify a corpus only")
     download.set_defaults(command=run_download)
-    download.add_argument("--data-dir", help="default: nlpbook-work/klue-nli, or nlpbook-work/korpora for kornli "
-                                             "(the files then go to its kornli/ folder)")
-    download.add_argument("--base-url", help="a folder holding the same file names (a mirror of the KLUE or "
-                                             "KorNLI GitHub folder)")
-    add_corpus_flag(download)
+    download.add_argument("--base-url", help="a folder holding the same file names (a mirror of the corpus's own)")
+    add_corpus_flags(download)
 
     serve = commands.add_parser("serve", help="the model as a web page and a JSON API on 127.0.0.1 (Ctrl+C stops it)")
     serve.set_defaults(command=run_serve)
@@ -82,50 +85,75 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
-def add_corpus_flag(command: argparse.ArgumentParser) -> None:
-    """--corpus for the subcommands not generated from Settings, with the same choices and default."""
-    from .settings import choices, default
+def add_corpus_flags(command: argparse.ArgumentParser) -> None:
+    """--corpus and --data-dir for the subcommands not generated from Settings, with the same meaning."""
+    from .settings import Settings, default
 
-    command.add_argument("--corpus", choices=choices("corpus"), default=default("corpus"),
-                         help=f"default: {default('corpus')}")
+    helps = {field.name: field.metadata["help"] for field in dataclasses.fields(Settings)}
+    command.add_argument("--corpus", default=default("corpus"), help=helps["corpus"])
+    command.add_argument("--data-dir", help="as for train: " + helps["data_dir"])
 
 
-def settings_flags() -> argparse.ArgumentParser:
+def settings_flags(sample: bool = False) -> argparse.ArgumentParser:
     """The `train` flags, generated from the Settings dataclass: its field names, types, choices and help.
 
-    A flag not given is left out of the parsed arguments, so the settings'
-    own defaults (or the sample's, with --sample) apply.
+    Every flag defaults to argparse.SUPPRESS, so a flag not given is left out
+    of the parsed arguments and the settings' own defaults (or the sample's,
+    with --sample) apply; its help shows that default.
     """
     from transformers import HfArgumentParser
 
+    from .sample import SAMPLE_VALUES
     from .settings import Settings
 
-    flags = HfArgumentParser(Settings, add_help=False)
-    for action in flags._actions:
-        action.help = f"{action.help} (default: {action.default!r})"
-        action.default = argparse.SUPPRESS
-    return flags
+    shown = {field.name: field.default for field in dataclasses.fields(Settings)}
+    if sample:
+        shown.update(SAMPLE_VALUES, model_name="WORK_DIR/tiny-bert", data_dir="the bundled sample")
+    flags = dataclasses.make_dataclass("TrainFlags", [
+        (field.name, field.type, dataclasses.field(default=argparse.SUPPRESS, metadata={
+            **field.metadata, "help": f"{field.metadata['help']} (default: {shown[field.name]!r})"}))
+        for field in dataclasses.fields(Settings)])
+    return HfArgumentParser(flags, add_help=False)
 
 
 def run_train(args):
     from .pipeline import train
-    from .runtime import resolve_work_dir
+    from .quiet import quiet_libraries
+    from .runtime import check_writable, resolve_work_dir
     from .sample import sample_settings
     from .settings import Settings
 
+    quiet_libraries()  # before the sample's tiny model is written, see quiet.py
     given = {name: value for name, value in vars(args).items() if name not in ("command", "sample")}
-    work_dir = given.pop("work_dir", None) or resolve_work_dir()
+    work_dir = Path(given.pop("work_dir", None) or resolve_work_dir())
+    check_writable(work_dir)
     settings = sample_settings(work_dir, **given) if args.sample else Settings(work_dir=str(work_dir), **given)
+    check_one_machine(settings)
     summary = train(settings)
     best = next(row for row in summary["epochs"] if row["epoch"] == summary["best_epoch"])
     print(f"best epoch {best['epoch']}: val_acc {best['val_acc']:.4f}, macro_f1 {best['macro_f1']:.4f}")
     print(f"model: {Path(settings.output_dir) / 'best'}")
 
 
+def check_one_machine(settings) -> None:
+    """More than one machine (num_nodes) needs a cluster that starts the others: without one, training waits forever."""
+    if settings.num_nodes > 1 and not any(os.environ.get(name) for name in CLUSTER_VARIABLES):
+        raise NlpbookError(
+            f"num_nodes={settings.num_nodes}: 다른 컴퓨터가 함께 학습한다는 클러스터 설정({', '.join(CLUSTER_VARIABLES)})이 "
+            "없어 영원히 기다리게 됩니다. 한 컴퓨터에서는 --num-nodes 1을 쓰고, 여러 대라면 torchrun이나 SLURM으로 실행하세요.",
+            f"num_nodes={settings.num_nodes}, but no cluster ({', '.join(CLUSTER_VARIABLES)}) says another machine takes "
+            "part, so training would wait for it forever: use --num-nodes 1 on one machine, or launch with torchrun or SLURM.",
+        )
+
+
 def run_evaluate(args):
+    from .corpora import get_corpus
     from .inference import Predictor, evaluate
 
-    examples = evaluation_examples(args.corpus, args.data_dir)  # a missing file is reported before loading a model
+    output = Path(args.output) if args.output else None
+    if output:
+        check_output_file(output)  # before an evaluation that may take minutes
+    examples = get_corpus(args.corpus).load(corpus_data_dir(args), "test")  # a missing file is reported first
     results = evaluate(Predictor(args.model_dir), examples)
     print(f"accuracy {results['accuracy']:.4f}   macro F1 {results['macro_f1']:.4f}")
     for name, scores in results["per_class"].items():
@@ -133,8 +161,33 @@ def run_evaluate(args):
     print("confusion matrix (rows: gold, columns: predicted; " + ", ".join(results["labels"]) + ")")
     for row in results["confusion_matrix"]:
         print("  " + " ".join(f"{n:6d}" for n in row))
-    if args.output:
-        Path(args.output).write_text(json.dumps(results, ensure_ascii=False, indent=2), encoding="utf-8")
+    if output:
+        output.write_text(json.dumps(results, ensure_ascii=False, indent=2), encoding="utf-8")
+
+
+def check_output_file(path: Path) -> None:
+    """A file that can be written: not a folder, in a folder that exists (made here) and accepts writes."""
+    if path.is_dir():
+        raise NlpbookError(f"--output {path}: 폴더입니다. 결과를 쓸 파일 이름(예: {path / 'results.json'})을 주세요.",
+                           f"--output {path} is a folder: give a file name, such as {path / 'results.json'}.")
+    existed = path.exists()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a", encoding="utf-8"):
+            pass
+    except OSError as error:
+        raise NlpbookError(f"--output {path}: 쓸 수 없습니다({error.strerror}). 쓸 수 있는 다른 경로를 주세요.",
+                           f"--output {path} cannot be written ({error.strerror}): give another path.") from None
+    if not existed:
+        path.unlink()
+
+
+def corpus_data_dir(args) -> str:
+    """--data-dir, or the folder train uses for that corpus (in the work dir: NLPBOOK_WORK_DIR, Drive in Colab)."""
+    from .runtime import resolve_work_dir
+    from .settings import Settings
+
+    return args.data_dir or Settings(work_dir=str(resolve_work_dir()), corpus=args.corpus).data_dir
 
 
 def run_predict(args):
@@ -165,53 +218,35 @@ def read_pairs(args) -> list:
     if not Path(args.input).is_file():
         raise NlpbookError(f"입력 파일이 없습니다: {args.input}", f"The input file {args.input} does not exist.")
     pairs = []
-    with open(args.input, encoding="utf-8") as file:
-        for number, line in enumerate(file, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-                pairs.append((record["premise"], record["hypothesis"]))
-            except (json.JSONDecodeError, KeyError, TypeError) as error:
-                raise NlpbookError(
-                    f"{args.input}의 {number}번째 줄: {{\"premise\": ..., \"hypothesis\": ...}} 형식이 아닙니다.",
-                    f"{args.input}, line {number}: expected {{\"premise\": ..., \"hypothesis\": ...}} ({type(error).__name__}).",
-                ) from error
+    try:
+        with open(args.input, encoding="utf-8") as file:
+            lines = file.read().split("\n")
+    except UnicodeDecodeError:
+        raise NlpbookError(f"{args.input}: UTF-8 파일이 아닙니다(cp949로 저장했나요?). UTF-8로 다시 저장하세요.",
+                           f"{args.input} is not UTF-8 (saved as cp949?): save it again as UTF-8.") from None
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            pairs.append((record["premise"], record["hypothesis"]))
+        except (ValueError, KeyError, TypeError, RecursionError) as error:
+            raise NlpbookError(
+                f"{args.input}의 {number}번째 줄: {{\"premise\": ..., \"hypothesis\": ...}} 형식이 아닙니다.",
+                f"{args.input}, line {number}: expected {{\"premise\": ..., \"hypothesis\": ...}} ({type(error).__name__}).",
+            ) from None
+    if not pairs:
+        raise NlpbookError(f"{args.input}: 문장 쌍이 하나도 없습니다. 한 줄에 {{\"premise\": ..., \"hypothesis\": ...}} 하나씩 쓰세요.",
+                           f"{args.input} holds no pairs: write one {{\"premise\": ..., \"hypothesis\": ...}} a line.")
     return pairs
 
 
-def evaluation_examples(corpus: str, data_dir: str) -> list:
-    """KLUE-NLI: its dev split (its test labels are not public). KorNLI: XNLI test, 5,010 pairs."""
-    if corpus == "kornli":
-        from .kornli import TEST, load_kornli
-
-        return load_kornli(data_dir, TEST)
-    from .corpus import SPLITS, read_klue_nli
-
-    dev = Path(data_dir) / SPLITS["dev"].filename
-    if not dev.is_file():
-        download = f"python -m nlpbook_helpers download --data-dir {shlex.quote(data_dir)}"
-        raise NlpbookError(
-            f"{data_dir}에 검증(dev) 파일 {dev.name}이(가) 없습니다. 다음 명령으로 내려받으세요: {download}",
-            f"{data_dir} has no {dev.name}, the dev split that evaluate scores: get it with {download}",
-        )
-    return read_klue_nli(dev)
-
-
 def run_download(args):
-    from .settings import DEFAULT_DATA_DIRS
+    from .corpora import get_corpus
+    from .download import download
 
-    data_dir = args.data_dir or str(Path("nlpbook-work") / DEFAULT_DATA_DIRS[args.corpus])
-    if args.corpus == "kornli":
-        from .kornli import KORNLI_BASE_URL, download_kornli
-
-        paths = download_kornli(data_dir, args.base_url or KORNLI_BASE_URL)
-    else:
-        from .corpus import KLUE_BASE_URL, download_klue_nli
-
-        paths = download_klue_nli(data_dir, args.base_url or KLUE_BASE_URL)
-    for split, path in paths.items():
-        print(f"{split}: {path}")
+    for name, path in download(get_corpus(args.corpus), corpus_data_dir(args), args.base_url).items():
+        print(f"{name}: {path}")
 
 
 def run_serve(args):

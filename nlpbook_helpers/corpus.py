@@ -1,55 +1,28 @@
-"""KLUE-NLI: download, verify and read the corpus (book: code 3-6, 3-8).
+"""What a corpus is, and KLUE-NLI, the book's corpus: its files, its reader (book: code 3-6, 3-8).
 
-The book's downloader saved whatever the server sent, so an HTML error page
-could end up as the "corpus". Here every file is written to a `.part` file,
-checked (sha256 where we know it, JSON structure and record count always) and
-only then moved into place. Labels are mapped by name, never by position,
-because the Hugging Face copy of KLUE numbers them in another order.
+A `Corpus` describes one corpus in one place: its files and where they come
+from, what each must be (record count and git blob id), how a file is read,
+and its default folders. Downloading (download.py), the feature cache, the
+settings, the command line and resuming all work from that description, so
+none of them names a corpus; `corpora.CORPORA` lists the ones there are.
+
+Labels are mapped by name, never by position, because the Hugging Face copy
+of KLUE numbers them in another order.
 """
 
-import hashlib
 import json
-import time
-import urllib.error
-import urllib.request
+import shlex
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
-from .drive_files import remove_file, replace_file
 from .errors import NlpbookError
-from .hub import explain_hub_error
-from .runtime import get_logger
 
 LABELS = ("entailment", "contradiction", "neutral")  # ids 0, 1, 2, as in the book
 LABEL2ID = {name: i for i, name in enumerate(LABELS)}
 LABELS_KO = {"entailment": "참", "contradiction": "거짓", "neutral": "중립"}
 
-KLUE_BASE_URL = "https://raw.githubusercontent.com/KLUE-benchmark/KLUE/main/klue_benchmark/klue-nli-v1.1"
-HF_REPO = "klue/klue"  # fallback: the Hugging Face parquet copy
-
-
-@dataclass(frozen=True)
-class Split:
-    filename: str
-    records: int
-    sha256: str | None  # None: not known to us, so only structure and count are checked
-    hf_parquet: str | None = None  # KLUE-NLI's copy on the Hugging Face hub
-
-
-SPLITS = {
-    # The train file's hash could not be computed where this was written (no
-    # access to GitHub), so it is verified by its JSON structure and its
-    # 24,998 records instead.
-    "train": Split("klue-nli-v1.1_train.json", 24_998, None, "nli/train-00000-of-00001.parquet"),
-    "dev": Split(
-        "klue-nli-v1.1_dev.json",
-        3_000,
-        "0699db82be17766b26e199864e6260443e17ec6e91d1870e876419e388f245b1",
-        "nli/validation-00000-of-00001.parquet",
-    ),
-}
+SAMPLE_DATA_DIR = Path(__file__).parent / "data"  # the bundled sample, in KLUE-NLI's format (see sample.py)
 
 
 @dataclass(frozen=True)
@@ -60,6 +33,70 @@ class NliExample:
     genre: str
 
 
+@dataclass(frozen=True)
+class CorpusFile:
+    filename: str
+    records: int  # what the corpus's `count` finds in the published file
+    blob: str | None  # its git blob id; None for files we write ourselves (the sample, tests)
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """Everything the package knows about one corpus."""
+
+    name: str  # the `corpus` setting
+    base_url: str  # a folder holding every file name
+    train: tuple[CorpusFile, ...]
+    dev: tuple[CorpusFile, ...]  # validation during training
+    test: tuple[CorpusFile, ...]  # what `evaluate` scores
+    read: Callable[[Path], list[NliExample]]  # one file's pairs; a bad file raises NlpbookError
+    data_folder: str  # the default data dir, under the work dir
+    run_folder: str  # the default output dir, under WORK_DIR/runs
+    write_sample: Callable[[Path], Path]  # the bundled sample in this corpus's layout: work dir -> data dir
+    subfolder: str = ""  # where the files lie under the data dir
+    count: Callable[[Path], int] | None = None  # records in a file, to verify a download; default: len(read(path))
+    fallback: Callable | None = None  # fallback(file, dest, error): another source when base_url fails
+    title: str = ""  # how the model card names it
+    license: str = ""  # the data's license, as the Hub's metadata writes it
+    hub_dataset: tuple[str, str, str] | None = None  # its copy on the Hugging Face Hub: (id, config, validation split)
+
+    def folder(self, data_dir) -> Path:
+        return Path(data_dir) / self.subfolder
+
+    def files(self) -> list[CorpusFile]:
+        return list(dict.fromkeys(self.train + self.dev + self.test))
+
+    def paths(self, data_dir, split: str) -> list[Path]:
+        """The files of a split ("train", "dev" or "test"), downloaded or not."""
+        return [self.folder(data_dir) / file.filename for file in getattr(self, split)]
+
+    def records(self, path: Path) -> int:
+        return self.count(path) if self.count else len(self.read(path))
+
+    def load(self, data_dir, split: str) -> list[NliExample]:
+        """The pairs of a split, read with no network; a missing file says how to download it."""
+        examples = []
+        for path in self.paths(data_dir, split):
+            if not path.exists():
+                command = f"python -m nlpbook_helpers download --corpus {self.name} --data-dir {shlex.quote(str(data_dir))}"
+                raise NlpbookError(f"{path}이(가) 없습니다. 다음 명령으로 먼저 내려받으세요: {command}",
+                                   f"{path} does not exist: download it first with {command}")
+            examples += self.read(path)
+        if not examples:
+            raise NlpbookError(f"{self.folder(data_dir)}: {split} 분할에 문장 쌍이 하나도 없습니다.",
+                               f"{self.folder(data_dir)}: the {split} split holds no pairs.")
+        return examples
+
+    def ensure(self, data_dir) -> None:
+        """Download unless every file is there (each was verified when it was written): no network then."""
+        if not all(path.exists() for split in ("train", "dev", "test") for path in self.paths(data_dir, split)):
+            from .download import download
+
+            download(self, data_dir)
+
+
+# --- KLUE-NLI ---------------------------------------------------------------------------------
+
 def read_klue_nli(path: str | Path) -> list[NliExample]:
     """Read one KLUE-NLI JSON file, checking every record.
 
@@ -69,16 +106,20 @@ def read_klue_nli(path: str | Path) -> list[NliExample]:
     path = Path(path)
     try:
         records = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as error:  # ValueError: bad JSON, huge integers
+        reason = "nested too deeply" if isinstance(error, RecursionError) else str(error)[:200]
         raise NlpbookError(
-            f"{path}: KLUE-NLI JSON으로 읽을 수 없습니다({error}). 파일을 지우고 다시 내려받으세요.",
-            f"{path} is not readable KLUE-NLI JSON ({error}): delete it and download it again.",
-        ) from error
+            f"{path}: KLUE-NLI JSON으로 읽을 수 없습니다({reason}). 파일을 지우고 다시 내려받으세요.",
+            f"{path} is not readable KLUE-NLI JSON ({reason}): delete it and download it again.",
+        ) from None
     if not isinstance(records, list):
         raise NlpbookError(
             f"{path}: 레코드 목록(JSON 배열)이 아닙니다. KLUE-NLI 원본 파일을 쓰세요.",
             f"{path} is not a JSON array of records: use the original KLUE-NLI file.",
         )
+    if not records:
+        raise NlpbookError(f"{path}: 레코드가 하나도 없습니다. KLUE-NLI 원본 파일을 쓰세요.",
+                           f"{path} holds no records: use the original KLUE-NLI file.")
     return [_parse_record(record, path, index) for index, record in enumerate(records)]
 
 
@@ -89,9 +130,18 @@ def _parse_record(record, path, index) -> NliExample:
                              str(record.get("genre", record.get("source", ""))))
     except (TypeError, KeyError, AttributeError):  # not an object, a text missing or not a string, a bad label
         raise _bad_record(record, path, index) from None
-    if not (example.premise and example.hypothesis):
+    if not (example.premise and example.hypothesis) or not _encodable(example.premise + example.hypothesis):
         raise _bad_record(record, path, index)
     return example
+
+
+def _encodable(text: str) -> bool:
+    """False for text holding a lone surrogate (JSON allows "\\ud800"; the tokenizer cannot take it)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _bad_record(record, path, index) -> NlpbookError:
@@ -108,123 +158,30 @@ def _bad_record(record, path, index) -> NlpbookError:
         text = record.get(key)
         if not isinstance(text, str) or not text.strip():
             return bad(f"{key_ko}('{key}'): 없거나 비어 있습니다", f"'{key}' is missing or empty")
+        if not _encodable(text):
+            return bad(f"{key_ko}('{key}'): 짝이 없는 서로게이트 문자가 있습니다",
+                       f"'{key}' holds a lone surrogate character, not text")
     label = record.get("gold_label")
     return bad(f"알 수 없는 레이블 {label!r}", f"unknown gold_label {label!r} (expected one of {', '.join(LABELS)})")
 
 
-def load_corpus(data_dir: str | Path) -> tuple[list[NliExample], list[NliExample]]:
-    """Train and dev examples from a folder holding the two KLUE-NLI files (dev is the validation set)."""
-    data_dir = Path(data_dir)
-    return tuple(read_klue_nli(data_dir / SPLITS[split].filename) for split in ("train", "dev"))
+def _klue_sample(work_dir: Path) -> Path:
+    return SAMPLE_DATA_DIR
 
 
-def ensure_corpus(data_dir: str | Path) -> tuple[list[NliExample], list[NliExample]]:
-    """Train and dev examples, downloading the two files first if either is missing (book: code 3-6)."""
-    ensure_downloaded(data_dir)
-    return load_corpus(data_dir)
+HF_REPO, HF_PARQUET = "klue/klue", {"train": "nli/train-00000-of-00001.parquet",
+                                     "dev": "nli/validation-00000-of-00001.parquet"}
 
 
-def ensure_downloaded(data_dir: str | Path) -> None:
-    """Download the two files unless both are there (they were verified when they were written)."""
-    if not all((Path(data_dir) / split.filename).exists() for split in SPLITS.values()):
-        download_klue_nli(data_dir)
+def _klue_from_hub(file: CorpusFile, dest: Path, first_error: NlpbookError) -> None:
+    """Fallback when GitHub fails: fetch the Hugging Face parquet copy and rewrite it as KLUE JSON."""
+    from .hub import explain_hub_error
 
-
-def download_klue_nli(
-    data_dir: str | Path, base_url: str = KLUE_BASE_URL, retries: int = 4, backoff: float = 2.0
-) -> dict[str, Path]:
-    """Fetch the two files into data_dir unless valid copies are already there.
-
-    `base_url` replaces the KLUE GitHub location (a mirror, or a test server)
-    and keeps the file names. When the official location fails, the Hugging
-    Face parquet copy is tried before giving up.
-    """
-    data_dir = Path(data_dir)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    paths = {}
-    for name, split in SPLITS.items():
-        dest = data_dir / split.filename
-        if not (dest.exists() and _problem(dest, split) is None):
-            try:
-                fetch(f"{base_url.rstrip('/')}/{split.filename}", dest, split, retries, backoff)
-            except NlpbookError as error:
-                if base_url != KLUE_BASE_URL:
-                    raise
-                get_logger().info(f"GitHub failed ({error.en}); trying the Hugging Face copy")
-                _fetch_from_hub(dest, split, error)
-        paths[name] = dest
-    return paths
-
-
-def fetch(url: str, dest: Path, split: Split, retries: int, backoff: float, check=None) -> None:
-    """Download url to dest through dest.part, retrying with exponential backoff.
-
-    `check(path, split)` says what is wrong with a downloaded file, or None
-    (KLUE-NLI's check by default; KorNLI passes its own). Nothing is ever left
-    at `dest` that failed it; a half-written `.part` from an interrupted run is
-    simply overwritten.
-    """
-    check = check or _problem
-    part = dest.with_name(dest.name + ".part")
-    problem = "no attempt"
-    for attempt in range(retries):
-        if attempt:
-            time.sleep(backoff * 2 ** (attempt - 1))
-        try:
-            _stream(url, part)
-        except urllib.error.HTTPError as error:
-            problem = f"HTTP {error.code} {error.reason}"
-            if 400 <= error.code < 500 and error.code != 429:
-                break  # a missing file stays missing: no point retrying
-            continue
-        except (urllib.error.URLError, OSError) as error:
-            problem = f"{type(error).__name__}: {getattr(error, 'reason', error)}"
-            continue
-        problem = check(part, split)
-        if problem is None:
-            replace_file(part, dest)
-            return
-    remove_file(part)
-    raise NlpbookError(
-        f"내려받지 못했습니다: {url} ({problem}). 네트워크를 확인하거나, {split.filename}을(를) 직접 받아 {dest.parent}에 넣으세요.",
-        f"Could not download {url} ({problem}). Check the network, or put {split.filename} into {dest.parent} by hand.",
-    )
-
-
-def _stream(url: str, part: Path) -> None:
-    request = urllib.request.Request(url, headers={"User-Agent": "nlpbook-helpers"})
-    with urllib.request.urlopen(request, timeout=60) as response, open(part, "wb") as out:
-        total = int(response.headers.get("Content-Length") or 0) or None
-        with tqdm(total=total, unit="B", unit_scale=True, desc=part.name[: -len(".part")], leave=False) as bar:
-            while chunk := response.read(1 << 16):
-                out.write(chunk)
-                bar.update(len(chunk))
-
-
-def _problem(path: Path, split: Split) -> str | None:
-    """What is wrong with a downloaded file, or None if it is the real thing."""
-    data = path.read_bytes()
-    if split.sha256 is not None and hashlib.sha256(data).hexdigest() != split.sha256:
-        return "sha256 mismatch" if data.lstrip()[:1] == b"[" else "not a KLUE-NLI JSON file (an error page?)"
-    try:
-        records = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return "not valid JSON (truncated, or an error page)"
-    if not isinstance(records, list) or len(records) != split.records:
-        return f"expected {split.records} records, got {len(records) if isinstance(records, list) else 'no list'}"
-    try:
-        read_klue_nli(path)
-    except NlpbookError as error:
-        return error.en
-    return None
-
-
-def _fetch_from_hub(dest: Path, split: Split, first_error: NlpbookError) -> None:
-    """Fallback: fetch the parquet copy from the Hugging Face hub and rewrite it as KLUE JSON."""
     try:
         from huggingface_hub import hf_hub_download
 
-        parquet = hf_hub_download(HF_REPO, split.hf_parquet, repo_type="dataset")
+        split = "train" if file.filename.endswith("_train.json") else "dev"
+        parquet = hf_hub_download(HF_REPO, HF_PARQUET[split], repo_type="dataset")
     except Exception as error:  # any hub failure leaves the learner without a corpus; say why where we can
         reason = explain_hub_error(error, HF_REPO, "dataset")
         ko, en = (reason.ko, reason.en) if reason else (type(error).__name__,) * 2
@@ -232,35 +189,62 @@ def _fetch_from_hub(dest: Path, split: Split, first_error: NlpbookError) -> None
             f"{first_error.ko} Hugging Face 사본도 받지 못했습니다: {ko}",
             f"{first_error.en} The Hugging Face copy failed too: {en}",
         ) from error
-    parquet_to_klue_json(parquet, dest, split)
+    parquet_to_klue_json(parquet, dest, file)
 
 
-def parquet_to_klue_json(parquet_path: str | Path, dest: Path, split: Split) -> None:
+def parquet_to_klue_json(parquet_path: str | Path, dest: Path, file: CorpusFile) -> None:
     """Rewrite a Hugging Face KLUE-NLI parquet file in the official JSON format.
 
     The hub numbers labels 0 entailment, 1 neutral, 2 contradiction; the names
     are read from the file's own schema, so the ids are never trusted blindly.
+    The rewrite is not byte for byte the published file, so it is checked by
+    its structure and record count.
     """
     import pyarrow.parquet as pq
 
+    from .download import problem
+    from .drive_files import remove_file, replace_file
+
     table = pq.read_table(parquet_path)
-    names = _hub_label_names(table.schema.metadata or {})
+    info = json.loads((table.schema.metadata or {}).get(b"huggingface", b"{}"))
+    names = info.get("info", {}).get("features", {}).get("label", {}).get("names")
+    names = names or ["entailment", "neutral", "contradiction"]  # the hub's documented order
     key = "genre" if dest.name.endswith("_train.json") else "source"
-    records = [
-        {"guid": row["guid"], key: row["source"], "premise": row["premise"], "hypothesis": row["hypothesis"],
-         "gold_label": names[row["label"]]}
-        for row in table.to_pylist()
-    ]
+    records = [{"guid": row["guid"], key: row["source"], "premise": row["premise"], "hypothesis": row["hypothesis"],
+                "gold_label": names[row["label"]]} for row in table.to_pylist()]
     part = dest.with_name(dest.name + ".part")
     part.write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
-    problem = _problem(part, Split(split.filename, split.records, None, split.hf_parquet))
-    if problem:
+    wrong = problem(part, CorpusFile(file.filename, file.records, None), KLUE_NLI.records)
+    if wrong:
         remove_file(part)
-        raise NlpbookError(f"Hugging Face 사본이 올바르지 않습니다({problem}).", f"The Hugging Face copy is not valid ({problem}).")
+        raise NlpbookError(f"Hugging Face 사본이 올바르지 않습니다({wrong}).", f"The Hugging Face copy is not valid ({wrong}).")
     replace_file(part, dest)
 
 
-def _hub_label_names(metadata: dict) -> list[str]:
-    info = json.loads(metadata.get(b"huggingface", b"{}"))
-    names = info.get("info", {}).get("features", {}).get("label", {}).get("names")
-    return names or ["entailment", "neutral", "contradiction"]  # the hub's documented order
+_KLUE_DEV = CorpusFile("klue-nli-v1.1_dev.json", 3_000, "db052b2459c68d1ec57dd1573bfe90a9bb3f8157")
+KLUE_NLI = Corpus(
+    name="klue-nli",
+    base_url="https://raw.githubusercontent.com/KLUE-benchmark/KLUE/main/klue_benchmark/klue-nli-v1.1",
+    train=(CorpusFile("klue-nli-v1.1_train.json", 24_998, "a7903d15f09a3663d8f1d78e68d8d6c10dbd8618"),),
+    dev=(_KLUE_DEV,),
+    test=(_KLUE_DEV,),  # KLUE's test labels are not public: evaluate scores dev
+    read=read_klue_nli,
+    data_folder="klue-nli",
+    run_folder="paircls",
+    write_sample=_klue_sample,
+    fallback=_klue_from_hub,
+    title="KLUE-NLI",
+    license="cc-by-sa-4.0",
+    hub_dataset=("klue/klue", "nli", "validation"),
+)
+
+
+def load_corpus(data_dir: str | Path) -> tuple[list[NliExample], list[NliExample]]:
+    """Train and dev examples from a folder holding the two KLUE-NLI files (dev is the validation set)."""
+    return KLUE_NLI.load(data_dir, "train"), KLUE_NLI.load(data_dir, "dev")
+
+
+def ensure_corpus(data_dir: str | Path) -> tuple[list[NliExample], list[NliExample]]:
+    """Train and dev examples, downloading the two files first if either is missing (book: code 3-6)."""
+    KLUE_NLI.ensure(data_dir)
+    return load_corpus(data_dir)

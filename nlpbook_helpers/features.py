@@ -12,22 +12,24 @@ import itertools
 import json
 import os
 import random
-from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors import safe_open
+from safetensors.torch import save_file
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from . import kornli
-from .corpus import SPLITS, NliExample, ensure_downloaded, read_klue_nli
-from .drive_files import replace_file
+from .corpora import get_corpus
+from .corpus import NliExample
+from .download import file_id
+from .drive_files import remove_file, replace_file
 from .errors import NlpbookError
-from .hub import check_model_folder, explained_hub_errors
+from .hub import check_model_folder, explained_hub_errors, hub_options
+from .log import get_logger
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 ENCODE_BATCH = 50_000  # pairs per tokenizer call
 
 
@@ -44,7 +46,7 @@ def load_tokenizer(model_name: str):
 
     check_model_folder(model_name)
     with explained_hub_errors(model_name):
-        tokenizer = AutoTokenizer.from_pretrained(model_name, do_lower_case=False)
+        tokenizer = AutoTokenizer.from_pretrained(model_name, do_lower_case=False, **hub_options(model_name))
     if not hasattr(tokenizer, "backend_tokenizer"):
         raise NlpbookError(
             f"{model_name}의 토크나이저는 Rust(tokenizers) 버전이 없어 이 실습에서 쓸 수 없습니다. "
@@ -119,11 +121,13 @@ def cached_dataset(tokenizer, read_examples, max_seq_length, token_types, corpus
 
     The cache key covers everything that changes the ids: the tokenizer's
     vocabulary and settings, max_seq_length, token types and the corpus
-    files' bytes. (The book keyed its cache by tokenizer class only, so
-    switching models silently reused stale ids; and it pickled, which broke on
-    torch 2.6.) safetensors loads on any torch version. `read_examples()` is
-    called only when the cache is missing: parsing KorNLI's training files
-    takes longer than hashing them.
+    files' contents (their git blob ids, hashed once per run). (The book keyed
+    its cache by tokenizer class only, so switching models silently reused
+    stale ids; and it pickled, which broke on torch 2.6.) safetensors loads on
+    any torch version. The file carries a hash of its own tensors, checked on
+    every load: a damaged or edited cache is rebuilt, never trusted.
+    `read_examples()` is called only when the cache must be built: parsing
+    KorNLI's training files takes longer than hashing them.
     """
     key = hashlib.sha256()
     key.update(json.dumps([CACHE_VERSION, max_seq_length, token_types]).encode())
@@ -131,19 +135,39 @@ def cached_dataset(tokenizer, read_examples, max_seq_length, token_types, corpus
     for changes_per_call in ("truncation", "padding"):  # set by each tokenizer call, not part of the ids
         vocabulary_and_rules.pop(changes_per_call, None)
     key.update(json.dumps(vocabulary_and_rules).encode())  # tokenizers writes its JSON in a fixed order
-    for corpus_file in corpus_files:
-        with open(corpus_file, "rb") as file:
-            while chunk := file.read(1 << 24):
-                key.update(chunk)
+    key.update(" ".join(file_id(path) for path in corpus_files).encode())
     path = Path(cache_dir) / f"{Path(corpus_files[0]).stem}-{key.hexdigest()[:16]}.safetensors"
     if path.exists():
-        return PairDataset(load_file(path))
+        cached = _load_verified(path)
+        if cached is not None:
+            return PairDataset(cached)
+        get_logger().info(f"{path.name}: 저장된 특징 캐시가 손상되었거나 바뀌어 다시 만듭니다")
+        remove_file(path)
     dataset = encode_pairs(tokenizer, read_examples(), max_seq_length, token_types)
     path.parent.mkdir(parents=True, exist_ok=True)
     part = path.with_name(f"{path.name}.{os.getpid()}.part")  # several processes (DDP ranks) may write at once
-    save_file(dataset.flat, part)
+    save_file(dataset.flat, part, metadata={"content_sha256": _content_hash(dataset.flat)})
     replace_file(part, path)
     return dataset
+
+
+def _content_hash(flat: dict[str, torch.Tensor]) -> str:
+    digest = hashlib.sha256()
+    for name in sorted(flat):
+        digest.update(name.encode())
+        digest.update(flat[name].contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _load_verified(path: Path) -> dict[str, torch.Tensor] | None:
+    """The cache's tensors if they are what the file says it holds; None when damaged, truncated or edited."""
+    try:
+        with safe_open(path, framework="pt") as file:
+            claimed = (file.metadata() or {}).get("content_sha256")
+            flat = {name: file.get_tensor(name) for name in file.keys()}
+    except Exception:  # safetensors reports a damaged file with several exception types; all mean "rebuild"
+        return None
+    return flat if claimed == _content_hash(flat) else None
 
 
 class PadCollator:
@@ -248,36 +272,14 @@ def make_loaders(train: PairDataset, dev: PairDataset, batch_size: int, pad_toke
 
 
 def build_datasets(settings, tokenizer, token_types: bool) -> tuple[PairDataset, PairDataset]:
-    """Both splits of the settings' corpus, downloaded if missing and encoded through the feature cache
-    (book: code 3-8, 3-10)."""
+    """The train and dev splits of the settings' corpus, downloaded if missing and encoded through the feature
+    cache (book: code 3-8, 3-10)."""
+    corpus = get_corpus(settings.corpus)
+    corpus.ensure(settings.data_dir)
     cache_dir = Path(settings.work_dir) / "cache"
-    return tuple(
-        cached_dataset(tokenizer, read, settings.max_seq_length, token_types, files, cache_dir)
-        for files, read in corpus_splits(settings.corpus, settings.data_dir)
-    )
-
-
-def corpus_splits(corpus: str, data_dir: str | Path) -> list[tuple[list[Path], Callable[[], list[NliExample]]]]:
-    """The train and dev splits of a corpus as (its files, a function that reads them); downloads what is missing."""
-    if corpus == "kornli":
-        kornli.ensure_downloaded(data_dir)
-        readers = [partial(kornli.load_kornli, data_dir, names) for names in (kornli.TRAIN, kornli.DEV)]
-    else:
-        ensure_downloaded(data_dir)
-        readers = [partial(read_klue_nli, Path(data_dir) / split.filename) for split in SPLITS.values()]
-    return list(zip(corpus_files(corpus, data_dir), readers))
-
-
-def corpus_files(corpus: str, data_dir: str | Path) -> list[list[Path]]:
-    """The files of a corpus's train and dev splits, downloaded or not.
-
-    KLUE-NLI: one JSON file each. KorNLI: MultiNLI + SNLI train, and XNLI
-    dev, under data_dir/kornli/ (data_dir is Korpora's root folder).
-    """
-    if corpus == "kornli":
-        return [[kornli.kornli_dir(data_dir) / kornli.FILES[name].filename for name in names]
-                for names in (kornli.TRAIN, kornli.DEV)]
-    return [[Path(data_dir) / split.filename] for split in SPLITS.values()]
+    return tuple(cached_dataset(tokenizer, partial(corpus.load, settings.data_dir, split), settings.max_seq_length,
+                                token_types, corpus.paths(settings.data_dir, split), cache_dir)
+                 for split in ("train", "dev"))
 
 
 def runtime_loaders(settings, runtime, tokenizer, train: PairDataset, dev: PairDataset, pad_multiple: int | None = None):

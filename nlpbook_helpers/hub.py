@@ -10,8 +10,11 @@ from the message text, which changes between versions.
 """
 
 import difflib
+import functools
+import socket
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlparse
 
 from .errors import NlpbookError
 
@@ -19,19 +22,51 @@ from .errors import NlpbookError
 COURSE_MODELS = ("beomi/kcbert-base", "klue/bert-base", "klue/roberta-base", "monologg/koelectra-base-v3-discriminator")
 
 
-def check_model_folder(name: str) -> None:
-    """A local folder must hold a config and weights; say so plainly instead of a hub error about its name."""
+def check_model_folder(name: str, local: bool = False) -> None:
+    """A local folder must hold a config and weights; say so plainly instead of a hub error about its name.
+
+    local=True: `name` must be a folder (predict, evaluate), never a hub name.
+    """
     path = Path(name)
     if not path.exists():
-        if name.startswith((".", "/", "~")):
-            raise NlpbookError(f"모델 폴더 {path}이(가) 없습니다.", f"The model folder {path} does not exist.")
+        if local or name.startswith((".", "/", "~")):
+            raise NlpbookError(
+                f"모델 폴더 {path}이(가) 없습니다. 학습이 만든 best/ 폴더(예: runs/paircls/best)의 경로를 주세요.",
+                f"The model folder {path} does not exist: give the path of the best/ folder a training run wrote, "
+                "such as runs/paircls/best.",
+            )
         return  # a hub name
     weights = list(path.glob("*.safetensors")) + list(path.glob("pytorch_model*.bin"))
-    if not (path / "config.json").exists() or not weights:
+    if not (path / "config.json").is_file() or not weights:
         raise NlpbookError(
             f"{path}에 모델 가중치(config.json과 *.safetensors)가 없습니다. save_pretrained로 저장한 모델 폴더(예: runs/paircls/best)를 주세요.",
             f"{path} holds no model weights (config.json and *.safetensors): point to a folder written by save_pretrained, such as runs/paircls/best.",
         )
+
+
+def hub_options(name: str) -> dict:
+    """from_pretrained's options for `name`: local_files_only=True when the hub cannot be reached at all.
+
+    Without a network huggingface_hub retries each request for about 23 s
+    before transformers gives up; one quick connection says the same. The
+    model is then read from the cache, or explained_hub_errors says it is not
+    there.
+    """
+    from huggingface_hub import constants, is_offline_mode
+
+    if Path(name).exists() or is_offline_mode() or _reachable(constants.ENDPOINT):
+        return {}
+    return {"local_files_only": True}
+
+
+@functools.lru_cache
+def _reachable(endpoint: str) -> bool:
+    url = urlparse(endpoint)
+    try:
+        socket.create_connection((url.hostname, url.port or (443 if url.scheme == "https" else 80)), timeout=5).close()
+    except OSError:
+        return False
+    return True
 
 
 @contextmanager

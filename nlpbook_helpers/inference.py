@@ -13,10 +13,14 @@ from pathlib import Path
 
 import torch
 
+from safetensors import SafetensorError
+
 from .corpus import LABELS, LABELS_KO, NliExample
 from .errors import NlpbookError
 from .features import load_tokenizer
+from .hub import check_model_folder
 from .model import load_model, uses_token_types
+from .quiet import quiet_libraries
 from .settings import default
 
 
@@ -30,15 +34,18 @@ class Prediction:
 
 class Predictor:
     def __init__(self, model_dir: str | Path, device: str | None = None):
-        if not Path(model_dir).is_dir():
+        quiet_libraries()  # transformers' loading bar, see quiet.py
+        check_model_folder(str(model_dir), local=True)
+        try:
+            self.model = load_model(str(model_dir)).eval()
+            self.tokenizer = load_tokenizer(str(model_dir))
+            info_file = Path(model_dir) / "nlpbook.json"
+            info = json.loads(info_file.read_text(encoding="utf-8")) if info_file.exists() else {}
+        except (OSError, ValueError, SafetensorError) as error:  # a damaged config.json, nlpbook.json or weights file
             raise NlpbookError(
-                f"모델 폴더가 없습니다: {model_dir}. 학습이 만든 best/ 폴더의 경로를 주세요.",
-                f"The model folder {model_dir} does not exist: give the path of the best/ folder a training run wrote.",
-            )
-        self.model = load_model(str(model_dir)).eval()
-        self.tokenizer = load_tokenizer(str(model_dir))
-        info_file = Path(model_dir) / "nlpbook.json"
-        info = json.loads(info_file.read_text()) if info_file.exists() else {}
+                f"{model_dir}: 모델 폴더의 파일이 손상되었습니다({type(error).__name__}). 학습으로 best/를 다시 만들어 쓰세요.",
+                f"A file in the model folder {model_dir} is damaged ({type(error).__name__}): train again to write best/.",
+            ) from None
         self.max_seq_length = info.get("max_seq_length", default("max_seq_length"))
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.model.to(self.device)
@@ -92,6 +99,11 @@ def check_pair(pair, index: int = 0) -> tuple[str, str]:
                 f"{number}번째 쌍의 {name_ko}: 비어 있습니다. 문장을 입력하세요.",
                 f"Pair {number}: the {name} is empty; type a sentence.",
             )
+        if any("\ud800" <= c <= "\udfff" for c in text):  # how Python keeps argv bytes that were not UTF-8
+            raise NlpbookError(
+                f"{number}번째 쌍의 {name_ko}: UTF-8이 아닌 바이트가 섞여 있습니다. 터미널의 인코딩을 UTF-8로 맞추세요.",
+                f"Pair {number}: the {name} holds bytes that are not UTF-8; set the terminal's encoding to UTF-8.",
+            )
         if len(text) > MAX_CHARS:
             warnings.warn(f"pair {number}: the {name} has {len(text)} characters; only the first {MAX_CHARS} are used "
                           f"(and at most max_seq_length tokens)", stacklevel=3)
@@ -117,12 +129,16 @@ def score(examples: list[NliExample], predictions: list[Prediction]) -> dict:
     gold = torch.tensor([e.label for e in examples])
     predicted = torch.tensor([LABELS.index(p.label) for p in predictions])
     n = len(LABELS)
-    precision, recall, f1 = (metric(predicted, gold, num_classes=n, average=None).tolist()
+    precision, recall, f1 = (metric(predicted, gold, num_classes=n, average=None)
                              for metric in (multiclass_precision, multiclass_recall, multiclass_f1_score))
+    # torchmetrics' macro average: the mean over the classes that occur in gold or predicted
+    present = torch.bincount(torch.cat([gold, predicted]), minlength=n) > 0
+    macro_f1 = f1[present].mean().item()
+    precision, recall, f1 = precision.tolist(), recall.tolist(), f1.tolist()
     support = torch.bincount(gold, minlength=n).tolist()
     return {
         "accuracy": round(multiclass_accuracy(predicted, gold, num_classes=n, average="micro").item(), 4),
-        "macro_f1": round(multiclass_f1_score(predicted, gold, num_classes=n, average="macro").item(), 4),
+        "macro_f1": round(macro_f1, 4),
         "per_class": {name: {"precision": round(precision[i], 4), "recall": round(recall[i], 4), "f1": round(f1[i], 4),
                              "support": support[i]} for i, name in enumerate(LABELS)},
         "confusion_matrix": multiclass_confusion_matrix(predicted, gold, num_classes=n).tolist(),

@@ -7,32 +7,30 @@ validation and 5,010 for testing (XNLI dev and test, translated by people).
 Korpora 0.2.0 knows the four files, but its download opens the URL on every
 call (so it fails offline even after a complete download), writes straight to
 the final path and checks no hash. So they are fetched here the way KLUE-NLI is
-(`corpus.fetch`: a `.part` file, retries, verification, then a rename) into
+(download.py: a `.part` file, verified by git blob id, then a rename) into
 `ROOT/kornli/`, the folder `Korpora.KorNLIKorpus(root_dir=ROOT)` reads, and
 Korpora's own functions read them. ROOT is `Settings.data_dir` for this corpus.
 """
 
-import hashlib
-import shlex
+import json
+import os
 import warnings
 from pathlib import Path
 
-from .corpus import LABEL2ID, LABELS, NliExample, Split, fetch
+from .corpus import LABEL2ID, LABELS, SAMPLE_DATA_DIR, Corpus, CorpusFile, NliExample
+from .drive_files import replace_file
 from .errors import NlpbookError
-from .runtime import get_logger
+from .log import get_logger
 
-KORNLI_BASE_URL = "https://raw.githubusercontent.com/kakaobrain/KorNLUDatasets/master/KorNLI"
 FOLDER = "kornli"  # under the root, as in Korpora
 HEADER = ["sentence1", "sentence2", "gold_label"]
 
-# The xnli files are verified by their sha256 at the repository's master. The two
-# train files could not be fetched where this was written, so they are verified by
-# their header, the three fields and the label of every line, and their pair counts.
+# Pair counts (lines after the header) and git blob ids at the repository's master.
 FILES = {
-    "multinli_train": Split("multinli.train.ko.tsv", 392_702, None),
-    "snli_train": Split("snli_1.0_train.ko.tsv", 550_152, None),
-    "xnli_dev": Split("xnli.dev.ko.tsv", 2_490, "821fb1c1c2e538ac2724a6132da36ffa379eb9a542ceb89243b3cf711377382c"),
-    "xnli_test": Split("xnli.test.ko.tsv", 5_010, "0db53cf8e182283a0d0404ec3fe1b15d1e29236d23d22082dc20d43067254b3e"),
+    "multinli_train": CorpusFile("multinli.train.ko.tsv", 392_702, "94d26a9d0dd045928148ef8691a256bd0e7d45c3"),
+    "snli_train": CorpusFile("snli_1.0_train.ko.tsv", 550_152, "c91761e52fca2a7420104589811346986ce94073"),
+    "xnli_dev": CorpusFile("xnli.dev.ko.tsv", 2_490, "21305150d466aa35d42b14e1890b7dcd58084634"),
+    "xnli_test": CorpusFile("xnli.test.ko.tsv", 5_010, "89a0b11bffa775fafd88178b3980a1fe2d8aee52"),
 }
 TRAIN, DEV, TEST = ("multinli_train", "snli_train"), ("xnli_dev",), ("xnli_test",)
 NO_SENTENCE = {"", "N/A"}  # SNLI's pairs whose picture could not be described: "N/A" as the hypothesis
@@ -50,7 +48,7 @@ def read_kornli(path: str | Path) -> list[NliExample]:
     """
     examples, left_out = _parse(Path(path))
     if left_out:
-        get_logger().info(f"{Path(path).name}: left out {left_out} pairs without a sentence ('N/A' or empty)")
+        get_logger().info(f"{Path(path).name}: 문장이 없는 쌍('N/A' 또는 빈 칸) {left_out:,}개를 뺐습니다")
     return examples
 
 
@@ -130,70 +128,70 @@ def _bad_line(path, number, what_ko, what_en) -> NlpbookError:
     )
 
 
-def problem(path: Path, split: Split) -> str | None:
-    """What is wrong with a downloaded KorNLI file, or None if it is the real thing (corpus.fetch's check)."""
-    if split.sha256 is not None:
-        digest = hashlib.sha256()
-        with open(path, "rb") as file:
-            while chunk := file.read(1 << 20):
-                digest.update(chunk)
-        if digest.hexdigest() != split.sha256:
-            try:
-                looks_right = _has_header(path)
-            except NlpbookError:
-                looks_right = False
-            return "sha256 mismatch" if looks_right else "not a KorNLI TSV file (an error page?)"
-    try:
-        examples, left_out = _parse(path)
-    except NlpbookError as error:
-        return error.en
-    if len(examples) + left_out != split.records:
-        return f"expected {split.records} pairs, got {len(examples) + left_out} (truncated?)"
-    return None
-
-
-def download_kornli(root: str | Path, base_url: str = KORNLI_BASE_URL, files: dict[str, Split] | None = None,
-                    retries: int = 4, backoff: float = 2.0) -> dict[str, Path]:
-    """Fetch the four files into ROOT/kornli/ unless valid copies are already there.
-
-    `base_url` is a folder holding the four file names (a mirror, or a test
-    server). `files` holds what each file must be; None means FILES, the real
-    KorNLI's counts and hashes.
-    """
-    files = files or FILES
-    folder = kornli_dir(root)
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = {}
-    for name, split in files.items():
-        dest = folder / split.filename
-        if not (dest.exists() and problem(dest, split) is None):
-            fetch(f"{base_url.rstrip('/')}/{split.filename}", dest, split, retries, backoff, check=problem)
-        paths[name] = dest
-    return paths
+def count(path: Path) -> int:
+    """Lines after the header, pairs left out included: what a download must hold."""
+    examples, left_out = _parse(Path(path))
+    return len(examples) + left_out
 
 
 def load_kornli(root: str | Path, names: tuple[str, ...]) -> list[NliExample]:
     """The pairs of the named files, in order (TRAIN, DEV or TEST), read from ROOT/kornli/ with no network."""
-    examples = []
-    for name in names:
-        path = kornli_dir(root) / FILES[name].filename
-        if not path.exists():
-            download = f"python -m nlpbook_helpers download --corpus kornli --data-dir {shlex.quote(str(root))}"
-            raise NlpbookError(
-                f"{path}이(가) 없습니다. 다음 명령으로 KorNLI를 먼저 내려받으세요: {download}",
-                f"{path} does not exist: download KorNLI first with {download}",
-            )
-        examples += read_kornli(path)
-    return examples
+    split = {TRAIN: "train", DEV: "dev", TEST: "test"}[tuple(names)]
+    return KORNLI.load(root, split)
 
 
-def ensure_kornli(root: str | Path, **download) -> tuple[list[NliExample], list[NliExample]]:
+def ensure_kornli(root: str | Path) -> tuple[list[NliExample], list[NliExample]]:
     """Train (MultiNLI + SNLI) and dev (XNLI dev) pairs, downloading first only if a file is missing."""
-    ensure_downloaded(root, **download)
-    return load_kornli(root, TRAIN), load_kornli(root, DEV)
+    KORNLI.ensure(root)
+    return KORNLI.load(root, "train"), KORNLI.load(root, "dev")
 
 
-def ensure_downloaded(root: str | Path, **download) -> None:
-    """Download unless all four files are there (they were verified when they were written): no network then."""
-    if not all((kornli_dir(root) / split.filename).exists() for split in FILES.values()):
-        download_kornli(root, **download)
+def write_kornli_sample(root: str | Path) -> dict[str, CorpusFile]:
+    """The bundled sample rewritten as the four KorNLI files under ROOT/kornli/, for offline runs.
+
+    KorNLI's exact format (a `sentence1 sentence2 gold_label` header, tab
+    separated), from our own sentences: the sample's train pairs split between
+    the two train files, its dev pairs between xnli dev and test. Returns what
+    each file is, the shape of FILES (with no blob id: these are not KorNLI's).
+    """
+    train, dev = (json.loads((SAMPLE_DATA_DIR / name).read_text(encoding="utf-8"))
+                  for name in ("klue-nli-v1.1_train.json", "klue-nli-v1.1_dev.json"))
+    parts = {"multinli_train": train[: len(train) // 2], "snli_train": train[len(train) // 2 :],
+             "xnli_dev": dev[: len(dev) // 2], "xnli_test": dev[len(dev) // 2 :]}
+    folder = kornli_dir(root)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = {}
+    for name, records in parts.items():
+        lines = ["\t".join(HEADER)] + [f"{r['premise']}\t{r['hypothesis']}\t{r['gold_label']}" for r in records]
+        body = ("\n".join(lines) + "\n").encode("utf-8")
+        path = folder / FILES[name].filename
+        if not (path.exists() and path.read_bytes() == body):  # DDP ranks call this too: never rewrite in place
+            part = path.with_name(f"{path.name}.{os.getpid()}.part")
+            part.write_bytes(body)
+            replace_file(part, path)
+        written[name] = CorpusFile(FILES[name].filename, len(records), None)
+    return written
+
+
+def _sample(work_dir: Path) -> Path:
+    root = Path(work_dir) / "sample-korpora"
+    write_kornli_sample(root)
+    return root
+
+
+KORNLI = Corpus(
+    name="kornli",
+    base_url="https://raw.githubusercontent.com/kakaobrain/KorNLUDatasets/master/KorNLI",
+    train=tuple(FILES[name] for name in TRAIN),
+    dev=tuple(FILES[name] for name in DEV),
+    test=tuple(FILES[name] for name in TEST),
+    read=read_kornli,
+    count=count,
+    data_folder="korpora",  # Korpora's root: the files go to korpora/kornli/, as Korpora lays them out
+    run_folder="paircls-kornli",
+    write_sample=_sample,
+    subfolder=FOLDER,
+    title="KorNLI",
+    license="cc-by-sa-4.0",
+    hub_dataset=("kakaobrain/kor_nli", "xnli", "validation"),
+)

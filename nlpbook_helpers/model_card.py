@@ -14,18 +14,10 @@ from pathlib import Path
 
 from pytorch_lightning.callbacks import Callback
 
+from .corpora import get_corpus
 from .corpus import LABELS, LABELS_KO
 from .drive_files import replace_file
 from .sample import SAMPLE_DATA_DIR
-
-# What each corpus is on the Hub (config and split: where the validation pairs come from), its license, its name.
-CORPORA = {
-    "klue-nli": {"hub": "klue/klue", "config": "nli", "name": "KLUE-NLI", "license": "cc-by-sa-4.0",
-                 "split": "validation"},
-    "kornli": {"hub": "kakaobrain/kor_nli", "config": "xnli", "name": "KorNLI", "license": "cc-by-sa-4.0",
-               "split": "validation"},
-}
-
 
 class ModelCardWriter(Callback):
     """Write best/README.md from metrics.json after each validation (BestModelExport runs first) and at fit end."""
@@ -77,23 +69,27 @@ def card_text(settings, metrics: dict, sizes: dict, precision: str) -> str:
 def metadata(settings, best: dict):
     from huggingface_hub import EvalResult, ModelCardData
 
-    corpus = CORPORA[settings.corpus]
+    corpus = get_corpus(settings.corpus)
     tags = ["nli", "sentence-pair-classification", "nlpbook"]
     if is_sample_run(settings):  # our own sample sentences (the course's license), a tiny local model
         return ModelCardData(language="ko", license="mit", pipeline_tag="text-classification",
                              tags=tags + ["pipeline-check"])
+    if corpus.hub_dataset is None:  # a corpus with no copy on the Hub: no dataset to link the results to
+        return ModelCardData(language="ko", license=corpus.license or None, base_model=settings.model_name,
+                             pipeline_tag="text-classification", tags=tags)
+    hub_id, config, split = corpus.hub_dataset
     results = [EvalResult(task_type="text-classification", task_name="Natural Language Inference",
-                          dataset_type=corpus["hub"], dataset_name=corpus["name"], dataset_config=corpus["config"],
-                          dataset_split=corpus["split"], metric_type=kind, metric_name=name, metric_value=best[key])
+                          dataset_type=hub_id, dataset_name=corpus.title, dataset_config=config,
+                          dataset_split=split, metric_type=kind, metric_name=name, metric_value=best[key])
                for kind, name, key in (("accuracy", "val_acc", "val_acc"), ("f1", "macro F1", "macro_f1"))]
-    return ModelCardData(language="ko", license=corpus["license"], datasets=[corpus["hub"]],
+    return ModelCardData(language="ko", license=corpus.license, datasets=[hub_id],
                          base_model=settings.model_name, pipeline_tag="text-classification",
                          metrics=["accuracy", "f1"], tags=tags, eval_results=results,
                          model_name=f"{settings.model_name.split('/')[-1]}-{settings.corpus}")
 
 
 def body(settings, metrics: dict, sizes: dict, precision: str) -> str:
-    corpus = CORPORA[settings.corpus]
+    corpus = get_corpus(settings.corpus)
     sample = is_sample_run(settings)
     size = lambda split: f"{sizes[split]:,}" if split in sizes else "?"  # noqa: E731
     warning = ("> **파이프라인 점검용 / pipeline check only.** 이 폴더는 강의 패키지에 들어 있는 작은 샘플 말뭉치와 무작위로 "
@@ -105,9 +101,11 @@ def body(settings, metrics: dict, sizes: dict, precision: str) -> str:
     epochs = "\n".join(  # the values exactly as metrics.json holds them
         f"| {row['epoch']}{' (best)' if row['epoch'] == metrics['best_epoch'] else ''} | {row['step']} "
         f"| {row['val_loss']} | {row['val_acc']} | {row['macro_f1']} |" for row in metrics["epochs"])
+    title = corpus.title or corpus.name
+    hub_link = f" ([{corpus.hub_dataset[0]}](https://huggingface.co/datasets/{corpus.hub_dataset[0]}))" if corpus.hub_dataset else ""
     corpus_line = "강의 패키지의 샘플 말뭉치 / the course's bundled sample" if sample else \
-        f"{corpus['name']} ([{corpus['hub']}](https://huggingface.co/datasets/{corpus['hub']}), CC BY-SA 4.0)"
-    return f"""# {Path(settings.model_name).name} · {corpus['name']} 문장 쌍 분류 / sentence-pair classification
+        f"{title}{hub_link}, {corpus.license or 'license: see the corpus'}"
+    return f"""# {Path(settings.model_name).name} · {title} 문장 쌍 분류 / sentence-pair classification
 
 {warning}전제(premise)와 가설(hypothesis) 두 문장을 읽고, 가설이 전제로 보아 참(entailment)인지, 거짓(contradiction)인지,
 중립(neutral)인지 판단하는 모델입니다. 「Do it! BERT와 GPT로 배우는 자연어 처리」 3장의 실습을 잇는 강의 패키지

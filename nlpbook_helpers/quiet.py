@@ -22,25 +22,37 @@ def quiet_libraries() -> None:
       sliced from tensors already in memory, and worker processes would only add start-up time.
     - huggingface_hub's UserWarning that Colab has no `HF_TOKEN` secret (older versions; newer
       ones log it at info level): the course's models and data are public.
+    - Lightning's "GPU available / TPU available / HPU available" lines: the run's first log line
+      already names the device and the precision, with the reason.
+    - transformers' own progress bars ("Loading weights", "Writing model shards"): over in a
+      moment, and printed on stderr by every predict and evaluate. The hub's download bars stay:
+      a 400 MB model takes a while to arrive.
     - transformers' LOAD REPORT when all it lists is the new classification head (missing
       `classifier.*`) and unused pretraining weights (unexpected): exactly what fine-tuning
       expects. Notebook 06 shows it and explains it. Any other report, such as missing encoder
       weights or mismatched shapes, still prints.
     Errors and every other warning still show. Calling this again adds nothing.
     """
+    from huggingface_hub.utils import are_progress_bars_disabled, enable_progress_bars
     from lightning_fabric.utilities.warnings import PossibleUserWarning
+    from transformers.utils import logging as transformers_logging
 
     for category in (FutureWarning, DeprecationWarning):
         warnings.filterwarnings("ignore", r"`isinstance\(treespec, LeafSpec\)` is deprecated", category)
     warnings.filterwarnings("ignore", r"The '\w+' does not have many workers which may be a bottleneck",
                             PossibleUserWarning)
     warnings.filterwarnings("ignore", r"\s*The secret `HF_TOKEN` does not exist in your Colab secrets", UserWarning)
-    logging.getLogger("pytorch_lightning.utilities.rank_zero").addFilter(_not_litlogger_tip)
+    logging.getLogger("pytorch_lightning.utilities.rank_zero").addFilter(_not_lightning_chatter)
     logging.getLogger("transformers.modeling_utils").addFilter(_not_an_expected_load_report)
+    hub_bars = not are_progress_bars_disabled()
+    transformers_logging.disable_progress_bar()  # also turns the hub's bars off ...
+    if hub_bars:
+        enable_progress_bars()  # ... so they are turned back on
 
 
-def _not_litlogger_tip(record: logging.LogRecord) -> bool:
-    return re.search(r"Tip: .*\blitlogger\b", record.getMessage()) is None
+def _not_lightning_chatter(record: logging.LogRecord) -> bool:
+    message = record.getMessage()
+    return re.search(r"Tip: .*\blitlogger\b", message) is None and re.match(r"[GTH]PU available: ", message) is None
 
 
 _ANSI_STYLE = re.compile(r"\x1b\[[0-9;]*m")

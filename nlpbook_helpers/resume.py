@@ -8,14 +8,13 @@ other ones is refused before training, naming what changed. Only `epochs`
 and `max_steps` may change: a larger `epochs` continues the same run.
 """
 
-import hashlib
 from pathlib import Path
 
 import torch
 
 from .drive_files import remove_file, replace_file
 from .errors import NlpbookError
-from .features import corpus_files
+from .corpora import corpus_identity
 
 RUN_KEY = "nlpbook_run"  # where last.ckpt keeps run_fingerprint
 
@@ -36,18 +35,6 @@ def run_fingerprint(settings, precision: str) -> dict:
         "devices": settings.devices,
         "num_nodes": settings.num_nodes,
     }
-
-
-def corpus_identity(corpus: str, data_dir: str | Path) -> str:
-    """The corpus files by name and content (not by folder or date): 'klue-nli-v1.1_train.json 1a2b3c4d5e6f, ...'."""
-    identities = []
-    for path in (path for split in corpus_files(corpus, data_dir) for path in split):
-        digest = hashlib.sha256()
-        with open(path, "rb") as file:
-            while chunk := file.read(1 << 24):  # KorNLI's train files are too large to read whole for a hash
-                digest.update(chunk)
-        identities.append(f"{path.name} {digest.hexdigest()[:12]}")
-    return ", ".join(identities)
 
 
 def check_resume(settings, precision: str) -> Path | None:

@@ -8,9 +8,7 @@ Colab the work dir is put on Google Drive so checkpoints outlive a disconnect.
 
 import glob
 import importlib.util
-import logging
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +16,7 @@ import torch
 
 from .drive_files import remove_file
 from .errors import NlpbookError
+from .log import get_logger  # noqa: F401  (the notebooks import it from here)
 
 COLAB_DRIVE = Path("/content/drive")
 COLAB_WORK_DIR = COLAB_DRIVE / "MyDrive" / "nlpbook"
@@ -88,14 +87,14 @@ def choose_precision(runtime: Runtime, requested: str = "auto") -> tuple[str, st
       (benchmarks/cpu_precision.py): bf16 is emulated there, 3x slower.
     """
     if requested != "auto":
-        return requested, "asked for explicitly"
+        return requested, "직접 지정한 값입니다"
     if runtime.accelerator == "gpu":
         if runtime.capability < (8, 0):
-            return "16-mixed", f"{runtime.device_name} (compute capability {runtime.capability[0]}.{runtime.capability[1]}) has no fast bf16"
-        return "bf16-mixed", f"{runtime.device_name} has bf16 tensor cores"
+            return "16-mixed", f"{runtime.device_name}(연산 능력 {runtime.capability[0]}.{runtime.capability[1]})에는 빠른 bf16 연산이 없습니다"
+        return "bf16-mixed", f"{runtime.device_name}에는 bf16 텐서 코어가 있습니다"
     if runtime.accelerator == "tpu":
-        return "32-true", "fp32 weights, so small updates are not rounded away; the TPU multiplies matrices in bf16 anyway"
-    return "32-true", "on this kind of CPU fp32 was measured fastest"
+        return "32-true", "가중치를 fp32로 두어 작은 갱신이 반올림으로 사라지지 않습니다. 행렬 곱은 TPU가 어차피 bf16으로 합니다"
+    return "32-true", "이런 CPU에서는 fp32가 가장 빠르게 측정되었습니다"
 
 
 def resolve_work_dir(local_default: str = "nlpbook-work") -> Path:
@@ -142,24 +141,3 @@ def seed_everything(seed: int) -> None:
     import pytorch_lightning as pl
 
     pl.seed_everything(seed, workers=True, verbose=False)
-
-
-class _TqdmHandler(logging.Handler):
-    """Print through tqdm.write, so a log line never lands in the middle of a progress bar."""
-
-    def emit(self, record):
-        from tqdm.auto import tqdm
-
-        tqdm.write(self.format(record), file=sys.stdout)
-
-
-def get_logger() -> logging.Logger:
-    """A logger that prints on every runtime (the book's printed nothing without CUDA)."""
-    logger = logging.getLogger("nlpbook")
-    if not logger.handlers:
-        handler = _TqdmHandler()
-        handler.setFormatter(logging.Formatter("[nlpbook] %(message)s"))
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
-        logger.propagate = False
-    return logger

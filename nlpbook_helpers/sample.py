@@ -10,14 +10,12 @@ pipeline; real results come from kcbert-base.
 """
 
 import json
-import os
 from pathlib import Path
 
-from .corpus import SPLITS, Split
-from .drive_files import remove_tree, replace_file
+from .corpora import DEFAULT_CORPUS, get_corpus
+from .corpus import SAMPLE_DATA_DIR
+from .drive_files import remove_tree
 from .settings import Settings
-
-SAMPLE_DATA_DIR = Path(__file__).parent / "data"
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
 # ~75k parameters: a 2-layer encoder of width 32 over a 1.6k-token vocabulary. With a few hundred
@@ -29,8 +27,8 @@ TINY_SHAPE = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, in
 
 def sample_texts() -> list[str]:
     texts = []
-    for split in SPLITS.values():
-        for record in json.loads((SAMPLE_DATA_DIR / split.filename).read_text(encoding="utf-8")):
+    for path in sorted(SAMPLE_DATA_DIR.glob("*.json")):
+        for record in json.loads(path.read_text(encoding="utf-8")):
             texts += [record["premise"], record["hypothesis"]]
     return texts
 
@@ -116,52 +114,24 @@ def build_tiny_model(out_dir: str | Path, arch: str = "bert", seed: int = 7) -> 
     return out_dir
 
 
+# What a tiny model needs instead of the book's values (`train --sample --help` shows these).
+SAMPLE_VALUES = dict(batch_size=16, learning_rate=3e-3, epochs=30, checkpoint_every_n_steps=100)
+
+
 def sample_settings(work_dir: str | Path, **overrides) -> Settings:
     """Settings for the offline sample: the bundled corpus, the tiny model, and values tuned to learn it fast.
 
     A tiny randomly initialised model needs a far larger learning rate than
-    fine-tuning a pretrained one (5e-5 would barely move it). With
-    corpus="kornli" the same sample is written in KorNLI's format under
-    WORK_DIR/sample-korpora/kornli/ and trained into its own output dir.
+    fine-tuning a pretrained one (5e-5 would barely move it). With another
+    corpus (corpus="kornli"), the same sample is written in that corpus's
+    format (its `write_sample`) and trained into its own output dir.
     """
     work_dir = Path(work_dir)
-    model_dir = build_tiny_model(work_dir / "tiny-bert")
-    data_dir, output_dir = SAMPLE_DATA_DIR, work_dir / "runs" / "sample"
-    if overrides.get("corpus") == "kornli":
-        data_dir, output_dir = work_dir / "sample-korpora", work_dir / "runs" / "sample-kornli"
-        write_kornli_sample(data_dir)
-    values = dict(model_name=str(model_dir), work_dir=str(work_dir), data_dir=str(data_dir),
-                  output_dir=str(output_dir), batch_size=16, learning_rate=3e-3, epochs=30,
-                  checkpoint_every_n_steps=100)
+    corpus = get_corpus(overrides.get("corpus") or DEFAULT_CORPUS)
+    run = "sample" if corpus.name == DEFAULT_CORPUS else f"sample-{corpus.name}"
+    values = dict(model_name=str(build_tiny_model(work_dir / "tiny-bert")), work_dir=str(work_dir),
+                  data_dir=str(corpus.write_sample(work_dir)), output_dir=str(work_dir / "runs" / run),
+                  **SAMPLE_VALUES)
     values.update({key: value for key, value in overrides.items() if value is not None})
     return Settings(**values)
 
-
-def write_kornli_sample(root: str | Path) -> dict:
-    """The bundled sample rewritten as the four KorNLI files under ROOT/kornli/, for offline runs.
-
-    KorNLI's exact format (a `sentence1 sentence2 gold_label` header, tab
-    separated), from our own sentences: the sample's train pairs split between
-    the two train files, its dev pairs between xnli dev and test. Returns what
-    each file is (pair count and sha256), the shape of `kornli.FILES`.
-    """
-    import hashlib
-
-    from .kornli import FILES, HEADER, kornli_dir
-
-    train, dev = (json.loads((SAMPLE_DATA_DIR / split.filename).read_text(encoding="utf-8")) for split in SPLITS.values())
-    parts = {"multinli_train": train[: len(train) // 2], "snli_train": train[len(train) // 2 :],
-             "xnli_dev": dev[: len(dev) // 2], "xnli_test": dev[len(dev) // 2 :]}
-    folder = kornli_dir(root)
-    folder.mkdir(parents=True, exist_ok=True)
-    written = {}
-    for name, records in parts.items():
-        lines = ["\t".join(HEADER)] + [f"{r['premise']}\t{r['hypothesis']}\t{r['gold_label']}" for r in records]
-        body = ("\n".join(lines) + "\n").encode("utf-8")
-        path = folder / FILES[name].filename
-        if not (path.exists() and path.read_bytes() == body):  # DDP ranks call this too: never rewrite in place
-            part = path.with_name(f"{path.name}.{os.getpid()}.part")
-            part.write_bytes(body)
-            replace_file(part, path)
-        written[name] = Split(FILES[name].filename, len(records), hashlib.sha256(body).hexdigest())
-    return written

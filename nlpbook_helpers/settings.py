@@ -7,20 +7,18 @@ what is allowed, instead of failing twenty minutes into training.
 
 This dataclass is the one source of the settings: the command line's
 `train` flags, their defaults, help texts and choices are generated from its
-fields by transformers' HfArgumentParser.
+fields by transformers' HfArgumentParser. The corpus is looked up by name
+in corpora.py; `data_dir` and `output_dir` left empty are that corpus's
+folders under `work_dir`, derived whenever they are read (see _Folder).
 """
 
+import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Literal, get_args
 
+from .corpora import CORPORA, DEFAULT_CORPUS, get_corpus
 from .errors import NlpbookError
-
-
-# Under the work dir. KorNLI's folder is Korpora's root: the files go to korpora/kornli/, as Korpora lays them out.
-DEFAULT_DATA_DIRS = {"klue-nli": "klue-nli", "kornli": "korpora"}
-# Under WORK_DIR/runs: each corpus its own, so training one never resumes the other's checkpoint.
-DEFAULT_OUTPUT_DIRS = {"klue-nli": "paircls", "kornli": "paircls-kornli"}
 
 
 def setting(default, help: str, *aliases: str):
@@ -31,13 +29,12 @@ def setting(default, help: str, *aliases: str):
 @dataclass
 class Settings:
     model_name: str = setting("beomi/kcbert-base", "a hub name, or a folder written by save_pretrained", "--model")
-    corpus: Literal["klue-nli", "kornli"] = setting(
-        "klue-nli", "klue-nli: KLUE-NLI train/dev; kornli: KorNLI's MultiNLI + SNLI train, XNLI dev (via Korpora)")
+    corpus: str = setting(DEFAULT_CORPUS, f"one of {', '.join(CORPORA)} (see corpora.py)")
     work_dir: str = setting("nlpbook-work", "corpus, caches and runs live here (on Drive in Colab)")
-    data_dir: str = setting("", "the corpus folder (downloaded if missing); empty means WORK_DIR/klue-nli, or for "
-                                "kornli WORK_DIR/korpora, Korpora's root folder holding kornli/")
-    output_dir: str = setting("", "metrics.json, best/ and checkpoints/; empty means WORK_DIR/runs/paircls "
-                                  "(WORK_DIR/runs/paircls-kornli for kornli)")
+    data_dir: str = setting("", "the corpus folder (downloaded if missing); empty means the corpus's own folder "
+                                "under WORK_DIR (" + ", ".join(f"{c.name}: {c.data_folder}" for c in CORPORA.values()) + ")")
+    output_dir: str = setting("", "metrics.json, best/ and checkpoints/; empty means the corpus's own folder under "
+                                  "WORK_DIR/runs (" + ", ".join(f"{c.name}: {c.run_folder}" for c in CORPORA.values()) + ")")
     max_seq_length: int = setting(64, "tokens per pair, [CLS] and two [SEP] included")
     batch_size: int = setting(32, "pairs per optimizer step")
     learning_rate: float = setting(5e-5, "AdamW's learning rate (the peak, with the recommended schedule)", "--lr")
@@ -59,10 +56,15 @@ class Settings:
         "auto", "torch.compile the model; auto: on with an A100, L4, H100 or newer GPU, else off (see speedups.py)")
 
     def __post_init__(self):
-        for name in ("corpus", "schedule", "accelerator", "precision", "compile"):
+        get_corpus(self.corpus)
+        for name in ("schedule", "accelerator", "precision", "compile"):
             _check_choice(name, getattr(self, name), choices(name))
-        self.data_dir = self.data_dir or str(Path(self.work_dir) / DEFAULT_DATA_DIRS[self.corpus])
-        self.output_dir = self.output_dir or str(Path(self.work_dir) / "runs" / DEFAULT_OUTPUT_DIRS[self.corpus])
+        if not math.isfinite(self.learning_rate):
+            raise NlpbookError(f"learning_rate={self.learning_rate}: 유한한 수여야 합니다(책은 5e-5).",
+                               f"learning_rate={self.learning_rate} must be a finite number (the book uses 5e-5).")
+        if not 0 <= self.seed < 2**32:
+            raise NlpbookError(f"seed={self.seed}: 0 이상 {2**32 - 1} 이하의 정수를 쓰세요(책은 7).",
+                               f"seed={self.seed} is out of range: use a whole number from 0 to {2**32 - 1} (the book uses 7).")
         _check_positive("learning_rate", self.learning_rate)
         for name in ("batch_size", "epochs", "max_seq_length", "devices", "num_nodes", "checkpoint_every_n_steps"):
             _check_positive(name, getattr(self, name))
@@ -76,6 +78,34 @@ class Settings:
                 f"max_steps={self.max_steps}: 쓸 수 없는 값입니다. 양수 또는 -1(전체 에폭)을 주세요.",
                 f"max_steps={self.max_steps} is not allowed: give a positive number, or -1 for all epochs.",
             )
+
+
+class _Derived(str):
+    """A folder derived from work_dir and corpus: given back to Settings (dataclasses.replace), it is derived anew."""
+
+
+class _Folder:
+    """data_dir / output_dir: as given, or when empty derived from the current work_dir and corpus.
+
+    Derived on every read, not stored, so dataclasses.replace(settings,
+    corpus=...) gives the new corpus's folders rather than the old ones.
+    """
+
+    def __init__(self, name, derive):
+        self.key, self.derive = "_" + name, derive
+
+    def __get__(self, settings, owner=None):
+        if settings is None:
+            return self
+        return settings.__dict__[self.key] or _Derived(self.derive(settings))
+
+    def __set__(self, settings, value):
+        settings.__dict__[self.key] = "" if isinstance(value, _Derived) else str(value)
+
+
+# Set after @dataclass has read the fields' defaults (""): from here on, reading one derives it.
+Settings.data_dir = _Folder("data_dir", lambda s: Path(s.work_dir) / get_corpus(s.corpus).data_folder)
+Settings.output_dir = _Folder("output_dir", lambda s: Path(s.work_dir) / "runs" / get_corpus(s.corpus).run_folder)
 
 
 def choices(name: str) -> tuple:

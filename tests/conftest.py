@@ -13,6 +13,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import http.server
 import threading
+from pathlib import Path
 
 import pytest
 import torch
@@ -35,12 +36,17 @@ def tiny_bert(tiny_models):
 
 
 class Routes(http.server.BaseHTTPRequestHandler):
-    """Serves `server.routes[path]`: a list of (status, body) answers, used in order, the last one repeating."""
+    """Serves `server.routes[path]`: a list of (status, body) answers, used in order, the last one repeating.
+
+    A status that is a function answers by itself: `status(handler)` (a server that misbehaves).
+    """
 
     def do_GET(self):
         answers = self.server.routes.get(self.path, [(404, b"not found")])
         status, body = answers.pop(0) if len(answers) > 1 else answers[0]
         self.server.hits.append(self.path)
+        if callable(status):
+            return status(self)
         self.send_response(status)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -63,11 +69,31 @@ def http_server():
     server.server_close()
 
 
+def one_line(capsys) -> str:
+    """What a failed command printed on stderr: exactly one `error: Korean / English` line, no traceback."""
+    err = capsys.readouterr().err
+    assert "Traceback" not in err, err[-3000:]
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and " / " in lines[0], err[-3000:]
+    return lines[0]
+
+
+@pytest.fixture
+def read_only_dir(tmp_path):
+    """A folder nobody here can write into: chmod for a user; root ignores modes, so a sysfs path then."""
+    if os.geteuid() == 0:
+        yield Path("/sys/nlpbook-read-only")
+        return
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    folder.chmod(0o555)
+    yield folder
+    folder.chmod(0o755)
+
+
 @pytest.fixture(scope="session")
 def trained_sample(tmp_path_factory):
     """best/ (with its model card) from one epoch on the bundled sample: a model folder as training leaves it."""
-    from pathlib import Path
-
     from nlpbook_helpers.pipeline import train
     from nlpbook_helpers.sample import sample_settings
 

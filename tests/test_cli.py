@@ -76,7 +76,7 @@ def test_predict_one_pair_and_a_jsonl_file(trained, tmp_path):
     (["predict", "--model-dir", "{best}", "only one"], "Expected two texts"),
     (["predict", "--model-dir", "{best}", "  ", "가설"], "the premise is empty"),
     (["predict", "--model-dir", "{best}", "--input", "{tmp}/missing.jsonl"], "does not exist"),
-    (["evaluate", "--model-dir", "{best}", "--data-dir", "{tmp}"], "has no klue-nli-v1.1_dev.json"),
+    (["evaluate", "--model-dir", "{best}", "--data-dir", "{tmp}"], "klue-nli-v1.1_dev.json does not exist"),
 ])
 def test_bad_input_is_one_line_and_exit_2(trained, tmp_path, capsys, args, words):
     # In-process (same main() as `python -m nlpbook_helpers`), to spare a process start per case.

@@ -1,10 +1,11 @@
-import hashlib
+import dataclasses
 import json
 
 import pytest
 
 from nlpbook_helpers import corpus
-from nlpbook_helpers.corpus import LABEL2ID, LABELS_KO, SPLITS, Split, fetch, load_corpus, read_klue_nli
+from nlpbook_helpers.corpus import KLUE_NLI, LABEL2ID, LABELS_KO, CorpusFile, load_corpus, read_klue_nli
+from nlpbook_helpers.download import download, fetch, git_blob_id
 from nlpbook_helpers.errors import NlpbookError
 from nlpbook_helpers.sample import SAMPLE_DATA_DIR
 
@@ -63,45 +64,55 @@ def corpus_bytes(n):
     return json.dumps([{**GOOD, "guid": f"g{i}"} for i in range(n)], ensure_ascii=False).encode()
 
 
-def small_split(body, records, with_hash=True):
-    return Split("klue-nli-v1.1_dev.json", records, hashlib.sha256(body).hexdigest() if with_hash else None, "x")
+def blob(body: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha1(b"blob %d\0" % len(body) + body).hexdigest()
+
+
+def small_file(body, records, with_id=True):
+    return CorpusFile("klue-nli-v1.1_dev.json", records, blob(body) if with_id else None)
+
+
+def get(url, dest, file, **options):
+    fetch(url, dest, file, KLUE_NLI.records, **{"retries": 2, "backoff": 0, **options})
 
 
 def test_good_download_lands_and_verifies(http_server, tmp_path):
     body = corpus_bytes(5)
     http_server.routes["/klue-nli-v1.1_dev.json"] = [(200, body)]
     dest = tmp_path / "klue-nli-v1.1_dev.json"
-    fetch(f"{http_server.url}/klue-nli-v1.1_dev.json", dest, small_split(body, 5), retries=2, backoff=0)
-    assert dest.read_bytes() == body
+    get(f"{http_server.url}/klue-nli-v1.1_dev.json", dest, small_file(body, 5))
+    assert dest.read_bytes() == body and git_blob_id(dest) == blob(body)
     assert not list(tmp_path.glob("*.part"))
 
 
-@pytest.mark.parametrize("served, with_hash, problem", [
-    (corpus_bytes(5)[:-40], False, "not valid JSON"),  # truncated transfer
-    (b"<!DOCTYPE html><html>404</html>", True, "an error page"),  # HTML instead of JSON
-    (corpus_bytes(5).replace(b"g4", b"g9"), True, "sha256 mismatch"),  # right shape, wrong bytes
-    (corpus_bytes(4), False, "expected 5 records, got 4"),  # structure check when no hash is known
+@pytest.mark.parametrize("served, with_id, problem", [
+    (corpus_bytes(5)[:-40], False, "not readable KLUE-NLI JSON"),  # truncated transfer
+    (b"<!DOCTYPE html><html>404</html>", True, "not readable KLUE-NLI JSON"),  # HTML instead of JSON
+    (corpus_bytes(5).replace(b"g4", b"g9"), True, "its bytes differ from the published file"),  # right shape, wrong bytes
+    (corpus_bytes(4), False, "expected 5 records, got 4"),  # structure check when no id is known
 ])
-def test_corrupt_download_never_leaves_a_file(http_server, tmp_path, served, with_hash, problem):
+def test_corrupt_download_is_refused_at_once_and_never_leaves_a_file(http_server, tmp_path, served, with_id, problem):
     http_server.routes["/f.json"] = [(200, served)]
     dest = tmp_path / "klue-nli-v1.1_dev.json"
     with pytest.raises(NlpbookError, match=problem):
-        fetch(f"{http_server.url}/f.json", dest, small_split(corpus_bytes(5), 5, with_hash), retries=2, backoff=0)
+        get(f"{http_server.url}/f.json", dest, small_file(corpus_bytes(5), 5, with_id), retries=4, backoff=30)
     assert list(tmp_path.iterdir()) == []
-    assert len(http_server.hits) == 2  # corrupt content is fetched again before giving up
+    assert len(http_server.hits) == 1  # the same server sends the same bytes: not fetched again, no backoff
 
 
 def test_server_error_then_success_retries(http_server, tmp_path):
     body = corpus_bytes(3)
     http_server.routes["/f.json"] = [(500, b"oops"), (503, b"busy"), (200, body)]
     dest = tmp_path / "f.json"
-    fetch(f"{http_server.url}/f.json", dest, small_split(body, 3), retries=4, backoff=0)
+    get(f"{http_server.url}/f.json", dest, small_file(body, 3), retries=4)
     assert dest.read_bytes() == body and len(http_server.hits) == 3
 
 
 def test_missing_file_is_not_retried(http_server, tmp_path):
     with pytest.raises(NlpbookError, match="HTTP 404 Not Found"):
-        fetch(f"{http_server.url}/nothing.json", tmp_path / "f.json", small_split(b"", 1), retries=4, backoff=0)
+        get(f"{http_server.url}/nothing.json", tmp_path / "f.json", small_file(b"", 1), retries=4)
     assert len(http_server.hits) == 1
 
 
@@ -110,33 +121,48 @@ def test_interrupted_download_restarts_cleanly(http_server, tmp_path):
     dest = tmp_path / "f.json"
     (tmp_path / "f.json.part").write_bytes(b'[{"guid": "half a file')  # left by a killed run
     http_server.routes["/f.json"] = [(200, body)]
-    fetch(f"{http_server.url}/f.json", dest, small_split(body, 3), retries=1, backoff=0)
+    get(f"{http_server.url}/f.json", dest, small_file(body, 3), retries=1)
     assert dest.read_bytes() == body and not (tmp_path / "f.json.part").exists()
 
 
 def test_no_network_says_where_to_put_the_files(tmp_path):
     with pytest.raises(NlpbookError) as caught:
-        fetch("http://127.0.0.1:9/f.json", tmp_path / "klue-nli-v1.1_dev.json", small_split(b"", 1), retries=2, backoff=0)
+        get("http://127.0.0.1:9/f.json", tmp_path / "klue-nli-v1.1_dev.json", small_file(b"", 1))
     assert f"put klue-nli-v1.1_dev.json into {tmp_path} by hand" in caught.value.en
     assert f"{tmp_path}에 넣으세요" in caught.value.ko
 
 
-def test_download_both_files_from_a_mirror_and_skip_valid_copies(http_server, tmp_path, monkeypatch):
+def mirror_corpus(train: bytes, dev: bytes, train_id=None):
+    """KLUE-NLI's description with the ids of files we wrote: what a mirror of them must serve."""
+    dev_file = CorpusFile("klue-nli-v1.1_dev.json", 3, blob(dev))
+    return dataclasses.replace(KLUE_NLI, train=(CorpusFile("klue-nli-v1.1_train.json", 6, train_id or blob(train)),),
+                               dev=(dev_file,), test=(dev_file,))
+
+
+def test_download_both_files_from_a_mirror_and_skip_valid_copies(http_server, tmp_path):
     train, dev = corpus_bytes(6), corpus_bytes(3)
-    monkeypatch.setattr(corpus, "SPLITS", {
-        "train": Split("klue-nli-v1.1_train.json", 6, None, "x"),
-        "dev": Split("klue-nli-v1.1_dev.json", 3, hashlib.sha256(dev).hexdigest(), "x"),
-    })
     http_server.routes = {"/m/klue-nli-v1.1_train.json": [(200, train)], "/m/klue-nli-v1.1_dev.json": [(200, dev)]}
-    paths = corpus.download_klue_nli(tmp_path, base_url=f"{http_server.url}/m", backoff=0)
-    assert paths["train"].read_bytes() == train and paths["dev"].read_bytes() == dev
-    corpus.download_klue_nli(tmp_path, base_url=f"{http_server.url}/m", backoff=0)
+    paths = download(mirror_corpus(train, dev), tmp_path, f"{http_server.url}/m", backoff=0)
+    assert paths["klue-nli-v1.1_train.json"].read_bytes() == train and paths["klue-nli-v1.1_dev.json"].read_bytes() == dev
+    download(mirror_corpus(train, dev), tmp_path, f"{http_server.url}/m", backoff=0)
     assert len(http_server.hits) == 2  # the second call found valid files and fetched nothing
 
 
-def test_real_dev_file_facts_are_pinned():
-    assert SPLITS["dev"].records == 3000 and SPLITS["train"].records == 24998
-    assert SPLITS["dev"].sha256 == "0699db82be17766b26e199864e6260443e17ec6e91d1870e876419e388f245b1"
+def test_a_made_up_train_file_with_the_right_count_is_refused_by_its_id(http_server, tmp_path):
+    train, dev = corpus_bytes(6), corpus_bytes(3)
+    made_up = train.replace(b"g5", b"g7")  # six well-formed records, not the published bytes
+    http_server.routes = {"/m/klue-nli-v1.1_train.json": [(200, made_up)], "/m/klue-nli-v1.1_dev.json": [(200, dev)]}
+    with pytest.raises(NlpbookError) as caught:
+        download(mirror_corpus(train, dev), tmp_path, f"{http_server.url}/m", backoff=0)
+    assert f"git blob {blob(made_up)}, expected {blob(train)}" in caught.value.en
+    assert "a mirror serving other bytes" in caught.value.en
+    assert not (tmp_path / "klue-nli-v1.1_train.json").exists() and not list(tmp_path.glob("*.part"))
+
+
+def test_the_real_ids_refuse_the_sample():
+    for file in KLUE_NLI.files():
+        path = SAMPLE_DATA_DIR / file.filename
+        assert file.blob is not None and git_blob_id(path) != file.blob
 
 
 def test_hub_parquet_labels_are_mapped_by_name(tmp_path):
@@ -150,7 +176,7 @@ def test_hub_parquet_labels_are_mapped_by_name(tmp_path):
     table = table.replace_schema_metadata({"huggingface": json.dumps(info)})
     pq.write_table(table, tmp_path / "nli.parquet")
     dest = tmp_path / "klue-nli-v1.1_train.json"
-    corpus.parquet_to_klue_json(tmp_path / "nli.parquet", dest, Split(dest.name, 3, None, "x"))
+    corpus.parquet_to_klue_json(tmp_path / "nli.parquet", dest, CorpusFile(dest.name, 3, None))
     examples = read_klue_nli(dest)
     assert [e.label for e in examples] == [LABEL2ID["entailment"], LABEL2ID["neutral"], LABEL2ID["contradiction"]]
     assert json.loads(dest.read_text())[0]["genre"] == "NSMC"

@@ -150,3 +150,24 @@ def test_a_tokenizer_without_a_rust_version_is_refused_by_name(monkeypatch):
     monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", lambda *args, **kwargs: PythonOnlyTokenizer())
     with pytest.raises(NlpbookError, match="someone/python-only-bert.*tokenizer.json"):
         load_tokenizer("someone/python-only-bert")
+
+
+def test_a_cache_that_is_not_what_it_claims_is_rebuilt(tiny_bert, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    tokenizer = load_tokenizer(str(tiny_bert))
+    train, _ = load_corpus(SAMPLE_DATA_DIR)
+    files = [SAMPLE_DATA_DIR / "klue-nli-v1.1_train.json"]
+    good = cached_dataset(tokenizer, lambda: train, 64, True, files, tmp_path)
+    (cache,) = tmp_path.glob("*.safetensors")
+
+    every_label_zero = load_file(cache)
+    every_label_zero["labels"].zero_()
+    save_file(every_label_zero, cache)  # the right name, other content
+    rebuilt = cached_dataset(tokenizer, lambda: train, 64, True, files, tmp_path)
+    assert torch.equal(rebuilt.flat["labels"], good.flat["labels"]) and rebuilt.flat["labels"].any()
+
+    cache.write_bytes(cache.read_bytes()[: cache.stat().st_size // 2])  # truncated
+    rebuilt = cached_dataset(tokenizer, lambda: train, 64, True, files, tmp_path)
+    assert all(torch.equal(rebuilt.flat[k], good.flat[k]) for k in good.flat)
+    assert torch.equal(load_file(cache)["labels"], good.flat["labels"])  # and written again, whole

@@ -2,11 +2,11 @@
 
 The fixture files are written here, in KorNLI's exact format, from our own
 sentences. The real files' counts and hashes cannot match them, so the tests
-hand download_kornli their own `files`; one test checks that the real
+use KorNLI's description with their own facts; one test checks that the real
 defaults refuse a fixture.
 """
 
-import hashlib
+import dataclasses
 import json
 import re
 import subprocess
@@ -14,10 +14,11 @@ import sys
 
 import pytest
 
-from nlpbook_helpers import kornli
-from nlpbook_helpers.corpus import LABEL2ID, Split
+from nlpbook_helpers import corpora, kornli
+from nlpbook_helpers.corpus import LABEL2ID, CorpusFile
+from nlpbook_helpers.download import download, fetch, git_blob_id
 from nlpbook_helpers.errors import NlpbookError
-from nlpbook_helpers.kornli import FILES, download_kornli, ensure_kornli, load_kornli, read_kornli
+from nlpbook_helpers.kornli import FILES, KORNLI, ensure_kornli, load_kornli, read_kornli
 
 HEADER = "sentence1\tsentence2\tgold_label\n"
 PAIRS = [
@@ -32,88 +33,98 @@ def tsv(pairs, header=HEADER) -> bytes:
     return (header + "".join(f"{p}\t{h}\t{label}\n" for p, h, label in pairs)).encode("utf-8")
 
 
+def blob(body: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha1(b"blob %d\0" % len(body) + body).hexdigest()
+
+
+def described(files: dict) -> "kornli.Corpus":
+    """KorNLI's description with other files' facts (what a mirror of ours must serve)."""
+    return dataclasses.replace(KORNLI, **{split: tuple(files[name] for name in names)
+                                          for split, names in (("train", kornli.TRAIN), ("dev", kornli.DEV),
+                                                               ("test", kornli.TEST))})
+
+
 def fixture_mirror(server, bodies=None):
-    """Serve four small KorNLI files under /kornli/ and return what they are (the `files` to verify against)."""
+    """Serve four small KorNLI files under /kornli/ and return KorNLI's description with their facts."""
     bodies = bodies or {name: tsv(PAIRS[: 2 + i % 3]) for i, name in enumerate(FILES)}
-    files = {name: Split(FILES[name].filename, bodies[name].count(b"\n") - 1, hashlib.sha256(bodies[name]).hexdigest())
+    files = {name: CorpusFile(FILES[name].filename, bodies[name].count(b"\n") - 1, blob(bodies[name]))
              for name in FILES}
     server.routes = {f"/kornli/{files[name].filename}": [(200, body)] for name, body in bodies.items()}
-    return files
+    return described(files)
+
+
+def count_of(files):
+    return sum(file.records for file in files)
 
 
 def test_our_locations_are_korporas():
     from Korpora.korpus_kornli import KORNLI_FETCH_INFORMATION
 
-    ours = {(f"{kornli.KORNLI_BASE_URL}/{split.filename}", f"{kornli.FOLDER}/{split.filename}") for split in FILES.values()}
+    ours = {(f"{KORNLI.base_url}/{split.filename}", f"{kornli.FOLDER}/{split.filename}") for split in FILES.values()}
     assert ours == {(info["url"], info["destination"]) for info in KORNLI_FETCH_INFORMATION}
 
 
-def test_real_facts_are_pinned():
-    assert {name: split.records for name, split in FILES.items()} == {
-        "multinli_train": 392_702, "snli_train": 550_152, "xnli_dev": 2_490, "xnli_test": 5_010}
-    assert FILES["xnli_dev"].sha256 == "821fb1c1c2e538ac2724a6132da36ffa379eb9a542ceb89243b3cf711377382c"
-    assert FILES["xnli_test"].sha256 == "0db53cf8e182283a0d0404ec3fe1b15d1e29236d23d22082dc20d43067254b3e"
-    assert FILES["multinli_train"].sha256 is None and FILES["snli_train"].sha256 is None
-
-
 def test_good_mirror_lands_where_korpora_reads_and_parses(http_server, tmp_path):
-    files = fixture_mirror(http_server)
-    paths = download_kornli(tmp_path, f"{http_server.url}/kornli", files=files, backoff=0)
+    mirror = fixture_mirror(http_server)
+    paths = download(mirror, tmp_path, f"{http_server.url}/kornli", backoff=0)
     assert {path.parent for path in paths.values()} == {tmp_path / "kornli"}
     assert not list(tmp_path.rglob("*.part"))
     train, dev = ensure_kornli(tmp_path)
-    assert len(train) == files["multinli_train"].records + files["snli_train"].records
-    assert len(dev) == files["xnli_dev"].records
+    assert len(train) == count_of(mirror.train) and len(dev) == count_of(mirror.dev)
     assert [(e.premise, e.hypothesis, e.label) for e in train[:2]] == [
         (p, h, LABEL2ID[label]) for p, h, label in PAIRS[:2]]
     assert {e.genre for e in train} == {"multinli", "snli"} and {e.genre for e in dev} == {"xnli"}
-    assert len(load_kornli(tmp_path, kornli.TEST)) == files["xnli_test"].records
+    assert len(load_kornli(tmp_path, kornli.TEST)) == count_of(mirror.test)
 
 
 def test_rerun_without_network_after_a_complete_download(http_server, tmp_path):
-    files = fixture_mirror(http_server)
-    download_kornli(tmp_path, f"{http_server.url}/kornli", files=files, backoff=0)
+    mirror = fixture_mirror(http_server)
+    download(mirror, tmp_path, f"{http_server.url}/kornli", backoff=0)
     hits = len(http_server.hits)
     http_server.shutdown()
     http_server.server_close()  # nothing listens there any more
-    train, dev = ensure_kornli(tmp_path, base_url=f"{http_server.url}/kornli", backoff=0)
-    assert (len(train), len(dev)) == (files["multinli_train"].records + files["snli_train"].records,
-                                      files["xnli_dev"].records)
-    download_kornli(tmp_path, f"{http_server.url}/kornli", files=files, backoff=0)  # valid copies: no fetch
+    train, dev = ensure_kornli(tmp_path)
+    assert (len(train), len(dev)) == (count_of(mirror.train), count_of(mirror.dev))
+    download(mirror, tmp_path, f"{http_server.url}/kornli", backoff=0)  # valid copies: no fetch
     assert len(http_server.hits) == hits == 4
 
 
 def test_the_real_defaults_refuse_a_fixture(http_server, tmp_path):
     fixture_mirror(http_server)
-    with pytest.raises(NlpbookError, match="expected 392702 pairs, got 2"):
-        download_kornli(tmp_path, f"{http_server.url}/kornli", retries=1, backoff=0)
+    with pytest.raises(NlpbookError, match="expected 392702 records, got 2"):
+        download(KORNLI, tmp_path, f"{http_server.url}/kornli", retries=1, backoff=0)
     assert not list((tmp_path / "kornli").iterdir())
-    dev = tsv(PAIRS[:2])
-    http_server.routes = {"/kornli/xnli.dev.ko.tsv": [(200, dev)]}
-    with pytest.raises(NlpbookError, match="sha256 mismatch"):
-        kornli.fetch(f"{http_server.url}/kornli/xnli.dev.ko.tsv", tmp_path / "xnli.dev.ko.tsv", FILES["xnli_dev"],
-                     retries=1, backoff=0, check=kornli.problem)
+
+
+def test_a_mirror_serving_other_bytes_is_told_so(http_server, tmp_path):
+    mirror = fixture_mirror(http_server)
+    other = tsv(PAIRS[:4][::-1])  # the right pair count (4), other bytes
+    http_server.routes["/kornli/xnli.dev.ko.tsv"] = [(200, other)]
+    with pytest.raises(NlpbookError) as caught:
+        download(mirror, tmp_path, f"{http_server.url}/kornli", backoff=0)
+    assert f"git blob {blob(other)}, expected {mirror.dev[0].blob} (a mirror serving other bytes?)" in caught.value.en
+    assert not (tmp_path / "kornli" / "xnli.dev.ko.tsv").exists()
 
 
 @pytest.mark.parametrize("body, problem", [
     (tsv(PAIRS)[:-12], "line 5: expected 3 tab-separated fields"),  # cut inside the last line
-    (tsv(PAIRS[:3]), "expected 4 pairs, got 3 (truncated?)"),  # cut at a line's end
+    (tsv(PAIRS[:3]), "expected 4 records, got 3"),  # cut at a line's end
     (b"<!DOCTYPE html><html><body>429 Too Many Requests</body></html>", "not KorNLI's header"),
 ])
 def test_truncated_or_html_download_never_leaves_a_file(http_server, tmp_path, body, problem):
     http_server.routes = {"/x.tsv": [(200, body)]}
     dest = tmp_path / "xnli.dev.ko.tsv"
     with pytest.raises(NlpbookError, match=re.escape(problem)):
-        kornli.fetch(f"{http_server.url}/x.tsv", dest, Split(dest.name, 4, None), retries=2, backoff=0,
-                     check=kornli.problem)
-    assert list(tmp_path.iterdir()) == [] and len(http_server.hits) == 2
+        fetch(f"{http_server.url}/x.tsv", dest, CorpusFile(dest.name, 4, None), kornli.count, retries=2, backoff=0)
+    assert list(tmp_path.iterdir()) == [] and len(http_server.hits) == 1
 
 
-def test_html_page_with_a_known_hash_is_called_an_error_page(http_server, tmp_path):
+def test_html_page_with_a_known_id_is_called_an_error_page(http_server, tmp_path):
     http_server.routes = {"/x.tsv": [(200, b"<html>rate limited</html>")]}
     with pytest.raises(NlpbookError, match=r"not a KorNLI TSV file \(an error page\?\)"):
-        kornli.fetch(f"{http_server.url}/x.tsv", tmp_path / "x.tsv", FILES["xnli_test"], retries=1, backoff=0,
-                     check=kornli.problem)
+        fetch(f"{http_server.url}/x.tsv", tmp_path / "x.tsv", FILES["xnli_test"], kornli.count, retries=1, backoff=0)
 
 
 def write(tmp_path, body: bytes):
@@ -146,9 +157,9 @@ def test_na_hypotheses_are_left_out_and_counted_and_quotes_are_text(tmp_path, ca
     assert "N/A" not in {e.hypothesis for e in examples}
     assert examples[3].premise == '그녀는 "내일 다시 올게요."라고 말했다.'
     assert (examples[-1].premise, examples[-1].hypothesis) == ('"따옴표로 시작하는 전제', '가설에도 "따옴표"가 있다')
-    assert "left out 3 pairs without a sentence" in capsys.readouterr().out
+    assert "문장이 없는 쌍('N/A' 또는 빈 칸) 3개를 뺐습니다" in capsys.readouterr().out
     # The check after a download counts the lines, left-out pairs included.
-    assert kornli.problem(path, Split(path.name, len(PAIRS) + 4, None)) is None
+    assert kornli.count(path) == len(PAIRS) + 4
 
 
 def test_missing_file_says_how_to_download(tmp_path):
@@ -157,11 +168,10 @@ def test_missing_file_says_how_to_download(tmp_path):
 
 
 def test_bundled_sample_as_kornli_reads_back(tmp_path):
-    from nlpbook_helpers.sample import write_kornli_sample
-
-    written = write_kornli_sample(tmp_path)
-    for name, split in written.items():
-        assert kornli.problem(tmp_path / "kornli" / split.filename, split) is None
+    written = kornli.write_kornli_sample(tmp_path)
+    for name, file in written.items():
+        assert kornli.count(tmp_path / "kornli" / file.filename) == file.records
+        assert git_blob_id(tmp_path / "kornli" / file.filename) != FILES[name].blob  # ours, not KorNLI's
     train, dev = ensure_kornli(tmp_path)  # all four present: no download is tried
     assert len(train) == written["multinli_train"].records + written["snli_train"].records == 360
     assert len(dev) + len(load_kornli(tmp_path, kornli.TEST)) == 108
@@ -203,15 +213,16 @@ def test_trainer_gets_num_nodes_and_refuses_ddp_in_a_notebook(tmp_path, tiny_ber
 def test_download_train_evaluate_kornli_from_a_local_mirror(http_server, tmp_path, monkeypatch, capsys, tiny_bert):
     """The three subcommands as a learner runs them, in-process; the mirror serves the sample in KorNLI's format."""
     from nlpbook_helpers.cli import main
-    from nlpbook_helpers.sample import write_kornli_sample
 
-    written = write_kornli_sample(tmp_path / "mirror")
-    http_server.routes = {f"/KorNLI/{split.filename}": [(200, (tmp_path / "mirror" / "kornli" / split.filename).read_bytes())]
-                          for split in written.values()}
+    written = kornli.write_kornli_sample(tmp_path / "mirror")
+    bodies = {name: (tmp_path / "mirror" / "kornli" / file.filename).read_bytes() for name, file in written.items()}
+    http_server.routes = {f"/KorNLI/{written[name].filename}": [(200, body)] for name, body in bodies.items()}
     data = tmp_path / "korpora"
     assert main(["download", "--corpus", "kornli", "--data-dir", str(data), "--base-url", f"{http_server.url}/KorNLI"]) == 2
-    assert "expected 392702 pairs, got 180" in capsys.readouterr().err  # the real facts refuse the sample
-    monkeypatch.setattr(kornli, "FILES", written)  # from here on the sample's facts are the expected ones
+    assert "expected 392702 records, got 180" in capsys.readouterr().err  # the real facts refuse the sample
+    # from here on the sample's facts (with their ids) are the expected ones
+    monkeypatch.setitem(corpora.CORPORA, "kornli", described(
+        {name: CorpusFile(file.filename, file.records, blob(bodies[name])) for name, file in written.items()}))
     assert main(["download", "--corpus", "kornli", "--data-dir", str(data), "--base-url", f"{http_server.url}/KorNLI"]) == 0
     assert sorted(p.name for p in (data / "kornli").iterdir()) == sorted(s.filename for s in written.values())
 
@@ -238,7 +249,7 @@ def test_evaluate_kornli_without_the_files_says_how_to_get_them(tmp_path, capsys
 
     assert main(["evaluate", "--corpus", "kornli", "--model-dir", str(tiny_bert), "--data-dir", str(tmp_path)]) == 2
     last = capsys.readouterr().err.strip().splitlines()[-1]
-    assert "xnli.test.ko.tsv does not exist: download KorNLI first" in last and " / " in last
+    assert "xnli.test.ko.tsv does not exist: download it first" in last and " / " in last
 
 
 def test_two_process_ddp_on_kornli_format_data(tmp_path):

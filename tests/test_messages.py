@@ -30,6 +30,8 @@ NOISE = [
     re.compile(r"\.py:\d+: "),  # any warning's location, also as Lightning prints its own (no category shown)
     re.compile(r"litlogger|Tip:"),
     re.compile(r"LOAD REPORT|\| MISSING|\| UNEXPECTED"),
+    re.compile(r"^[GTH]PU available: "),  # Lightning's device lines: our first log line names the device
+    re.compile(r"Loading weights|Writing model shards"),  # transformers' own progress bars
 ]
 
 
@@ -177,10 +179,10 @@ def test_other_errors_pass_through_unchanged():
 
 def test_corpus_hub_fallback_offline(tmp_path):
     script = ("from pathlib import Path\n"
-              "from nlpbook_helpers.corpus import SPLITS, _fetch_from_hub\n"
+              "from nlpbook_helpers.corpus import KLUE_NLI, _klue_from_hub\n"
               "from nlpbook_helpers.errors import NlpbookError\n"
               "try:\n"
-              "    _fetch_from_hub(Path(r'%s'), SPLITS['dev'], NlpbookError('GitHub 실패.', 'GitHub failed.'))\n"
+              "    _klue_from_hub(KLUE_NLI.dev[0], Path(r'%s'), NlpbookError('GitHub 실패.', 'GitHub failed.'))\n"
               "except NlpbookError as error:\n"
               "    print(error)\n") % (tmp_path / "klue-nli-v1.1_dev.json")
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
@@ -203,6 +205,17 @@ def test_a_folder_that_is_not_a_model(tmp_path, capsys):
 def test_evaluate_without_the_dev_file_says_how_to_get_it(tmp_path, capsys):
     assert main(["evaluate", "--model-dir", str(tmp_path), "--data-dir", str(tmp_path)]) == 2
     last = capsys.readouterr().err.strip().splitlines()[-1]
-    assert f"{tmp_path} has no klue-nli-v1.1_dev.json" in last
-    assert f"python -m nlpbook_helpers download --data-dir {tmp_path}" in last
+    assert f"{tmp_path / 'klue-nli-v1.1_dev.json'} does not exist" in last
+    assert f"python -m nlpbook_helpers download --corpus klue-nli --data-dir {tmp_path}" in last
     assert "delete" not in last
+
+
+def test_no_network_is_said_at_once_without_the_hubs_retries(tmp_path):
+    env = {key: value for key, value in os.environ.items() if key not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
+    env.update(HF_ENDPOINT="http://127.0.0.1:9", HF_HOME=str(tmp_path / "hf"))  # nothing listens on port 9
+    result = subprocess.run([sys.executable, "-m", "nlpbook_helpers", "train", "--sample", "--work-dir",
+                             str(tmp_path / "work"), "--model", "beomi/kcbert-base"],
+                            capture_output=True, text=True, timeout=600, env=env)
+    line = one_error_line(result)
+    assert "Could not reach the Hugging Face hub to download the model 'beomi/kcbert-base'" in line
+    assert "Retrying in" not in result.stderr  # huggingface_hub's five retries (1+2+4+8+8 s) before it gives up

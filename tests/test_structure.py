@@ -36,11 +36,35 @@ def test_no_import_circles_inside_the_package():
 
     circles = sorted(module for module in graph if module in set(reaches(module)))
     assert not circles, f"modules that import themselves through others: {circles}"
-    assert graph["settings"] <= {"errors"}  # settings sits at the bottom, under everything that reads it
+    assert graph["settings"] <= {"errors", "corpora"}  # settings sits low, under everything that reads it
+
+
+CORPUS_CODE = {"corpus", "kornli", "corpora"}
+
+
+def test_no_module_outside_the_corpus_code_names_a_corpus():
+    from nlpbook_helpers.corpora import CORPORA
+
+    named = {}
+    for path in PACKAGE.glob("*.py"):
+        if path.stem not in CORPUS_CODE:
+            strings = {node.value for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+                       if isinstance(node, ast.Constant) and isinstance(node.value, str)}
+            named.update({path.stem: sorted(strings & set(CORPORA))} if strings & set(CORPORA) else {})
+    assert named == {}
+
+
+def test_reading_a_corpus_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = "import nlpbook_helpers.corpus, nlpbook_helpers.corpora, nlpbook_helpers.settings, sys; print('torch' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.stdout.strip() == "False", result.stderr[-2000:]
 
 
 def train_args(*argv):
-    return vars(parser().parse_args(["train", *argv]))
+    return vars(parser(sample="--sample" in argv).parse_args(["train", *argv]))
 
 
 def test_every_setting_is_a_train_flag_with_its_type():
@@ -76,6 +100,22 @@ def test_the_documented_flags_keep_working(argv, name, value):
 def test_flags_not_given_leave_the_defaults_to_settings():
     parsed = train_args("--sample")
     assert parsed["sample"] is True and not set(parsed) & {f.name for f in fields(Settings)}
+
+
+def test_train_sample_help_shows_the_samples_defaults(capsys):
+    from nlpbook_helpers.cli import main
+
+    for argv, shown in ((["train", "--help"], ("default: 5)", "default: 5e-05)")),
+                        (["train", "--sample", "--help"], ("default: 30)", "default: 0.003)"))):
+        with pytest.raises(SystemExit):
+            main(argv)
+        help_text = " ".join(capsys.readouterr().out.split())
+        assert all(default in help_text for default in shown), help_text
+
+
+def test_cli_does_not_edit_argparse_internals():
+    source = (PACKAGE / "cli.py").read_text(encoding="utf-8")
+    assert "._actions" not in source and "._option_string_actions" not in source
 
 
 def test_a_bad_choice_is_refused_by_the_parser(capsys):

@@ -1,0 +1,28 @@
+"""The package's log lines: `[nlpbook] ...` on stdout, on every runtime (book: code 3-5).
+
+Its own module, free of torch, so that reading a corpus does not import torch.
+"""
+
+import logging
+import sys
+
+
+class _TqdmHandler(logging.Handler):
+    """Print through tqdm.write, so a log line never lands in the middle of a progress bar."""
+
+    def emit(self, record):
+        from tqdm.auto import tqdm
+
+        tqdm.write(self.format(record), file=sys.stdout)
+
+
+def get_logger() -> logging.Logger:
+    """A logger that prints on every runtime (the book's printed nothing without CUDA)."""
+    logger = logging.getLogger("nlpbook")
+    if not logger.handlers:
+        handler = _TqdmHandler()
+        handler.setFormatter(logging.Formatter("[nlpbook] %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+    return logger

@@ -1,0 +1,108 @@
+"""Command-line inputs that used to end in a traceback, a hang or silence: now one line and exit code 2.
+
+Most cases run `main()` in-process, the function `python -m nlpbook_helpers` runs; those about what the
+process prints, argv bytes or hanging run it as a process, with a timeout.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from nlpbook_helpers.cli import CLUSTER_VARIABLES, main
+from nlpbook_helpers.sample import SAMPLE_DATA_DIR
+
+from conftest import one_line
+
+
+def cli(*args, env=None, timeout=300):
+    return subprocess.run([sys.executable, "-m", "nlpbook_helpers", *args], capture_output=True, timeout=timeout,
+                          env={**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})})
+
+
+def test_a_work_dir_that_is_a_file_or_read_only(tmp_path, read_only_dir, capsys):
+    a_file = tmp_path / "work.txt"
+    a_file.write_text("not a folder")
+    for work_dir in (a_file, read_only_dir / "work"):
+        assert main(["train", "--sample", "--work-dir", str(work_dir)]) == 2
+        assert f"Cannot write to the work dir {work_dir}" in one_line(capsys)
+
+
+def test_two_machines_without_a_cluster_are_refused_at_once(tmp_path):
+    env = {name: "" for name in CLUSTER_VARIABLES}
+    start = time.monotonic()
+    result = cli("train", "--sample", "--work-dir", str(tmp_path), "--num-nodes", "2", "--accelerator", "cpu",
+                 env=env, timeout=240)  # before: waited for ever at "MEMBER: 1/2"
+    stderr = result.stderr.decode()
+    assert result.returncode == 2 and "Traceback" not in stderr, stderr[-3000:]
+    assert "num_nodes=2, but no cluster" in stderr and time.monotonic() - start < 240
+
+
+@pytest.fixture
+def model_copy(tiny_bert, tmp_path):
+    return Path(shutil.copytree(tiny_bert, tmp_path / "model"))
+
+
+@pytest.mark.parametrize("damage, words", [
+    (lambda d: (d / "nlpbook.json").write_text('{"max_seq_length": 6'), "is damaged (JSONDecodeError)"),
+    (lambda d: (d / "config.json").write_text('{"model_type": "bert", "hidden'), "is damaged"),
+    (lambda d: (d / "model.safetensors").write_bytes((d / "model.safetensors").read_bytes()[:5000]), "is damaged"),
+])
+def test_predict_with_a_damaged_model_folder(model_copy, capsys, damage, words):
+    damage(model_copy)
+    assert main(["predict", "--model-dir", str(model_copy), "비가 온다.", "날씨가 궂다."]) == 2
+    line = one_line(capsys)
+    assert words in line and str(model_copy) in line
+
+
+def test_predict_input_files_that_are_not_pairs(tiny_bert, tmp_path, capsys):
+    cp949 = tmp_path / "pairs.jsonl"
+    cp949.write_bytes(json.dumps({"premise": "비가 온다.", "hypothesis": "날씨가 궂다."}, ensure_ascii=False).encode("cp949"))
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n\n")
+    for path, words in ((cp949, "is not UTF-8 (saved as cp949?)"), (empty, "holds no pairs")):
+        assert main(["predict", "--model-dir", str(tiny_bert), "--input", str(path)]) == 2
+        assert words in one_line(capsys)
+
+
+def test_predict_with_argv_bytes_that_are_not_utf8(tiny_bert):
+    result = cli("predict", "--model-dir", str(tiny_bert), b"\xba\xf1\xb0\xa1 \xbf\xc2\xb4\xd9", "날씨가 궂다.")
+    stderr = result.stderr.decode()
+    assert result.returncode == 2 and "Traceback" not in stderr, stderr[-3000:]
+    assert "the premise holds bytes that are not UTF-8" in stderr
+
+
+def test_evaluate_checks_its_output_before_computing(tiny_bert, tmp_path, read_only_dir, capsys):
+    for output, words in ((tmp_path, "is a folder"), (read_only_dir / "e.json", "cannot be written")):
+        assert main(["evaluate", "--model-dir", str(tiny_bert), "--data-dir", str(SAMPLE_DATA_DIR),
+                     "--output", str(output)]) == 2
+        assert words in one_line(capsys)
+        assert "accuracy" not in capsys.readouterr().out
+    in_a_new_folder = tmp_path / "new" / "e.json"
+    assert main(["evaluate", "--model-dir", str(tiny_bert), "--data-dir", str(SAMPLE_DATA_DIR),
+                 "--output", str(in_a_new_folder)]) == 0
+    assert json.loads(in_a_new_folder.read_text())["labels"] == ["entailment", "contradiction", "neutral"]
+
+
+def test_predict_and_evaluate_print_no_progress_bar_of_transformers(tiny_bert):
+    for args in (["predict", "--model-dir", str(tiny_bert), "비가 온다.", "날씨가 궂다."],
+                 ["evaluate", "--model-dir", str(tiny_bert), "--data-dir", str(SAMPLE_DATA_DIR)]):
+        result = cli(*args)
+        stderr = result.stderr.decode()
+        assert result.returncode == 0, stderr[-3000:]
+        assert "Loading weights" not in stderr and "it/s]" not in stderr, stderr[-3000:]
+
+
+def test_download_and_evaluate_default_to_trains_folder(tmp_path, http_server, capsys, monkeypatch):
+    """Without --data-dir, download writes where train reads: the corpus's folder in NLPBOOK_WORK_DIR."""
+    work = tmp_path / "work"
+    monkeypatch.setenv("NLPBOOK_WORK_DIR", str(work))
+    assert main(["download", "--base-url", http_server.url]) == 2  # the mirror has nothing: 404
+    assert f"put klue-nli-v1.1_train.json into {work / 'klue-nli'} by hand" in one_line(capsys)
+    assert main(["evaluate", "--model-dir", str(tmp_path)]) == 2
+    assert f"{work / 'klue-nli' / 'klue-nli-v1.1_dev.json'} does not exist" in one_line(capsys)
