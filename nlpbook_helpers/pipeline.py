@@ -4,11 +4,10 @@
 tokenizer, model, features, loaders, task, trainer) and hands back every
 piece, so notebook 07 can show each one before training. `fit(run)` trains,
 resuming from checkpoints/last.ckpt when the output dir has one, and returns
-the per-epoch metrics. The command line, notebook 07, the benchmarks and the
+the per-epoch metrics (what metrics.json holds). The command line, notebook 07, the benchmarks and the
 tests all go through these two; a benchmark adds its stopwatch as a callback.
 """
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from torch.utils.data import DataLoader
 from .features import PairDataset, build_datasets, load_tokenizer, runtime_loaders
 from .model import load_model, uses_token_types
 from .quiet import quiet_libraries
-from .resume import check_resume
+from .checkpoints import BestModelExport, resume_checkpoint
 from .runtime import Runtime, check_writable, choose_precision, detect_runtime, get_logger, seed_everything
 from .settings import Settings
 from .speedups import PAD_MULTIPLE, compile_model, use_gpu_speedups
@@ -72,18 +71,16 @@ def prepare_run(settings: Settings, runtime: Runtime | None = None) -> Run:
 def fit(run: Run, callbacks=()) -> dict:
     """Train (or resume) and return the contents of metrics.json; `callbacks` are added to the trainer.
 
-    A rerun continues only the same run: check_resume refuses, before any
-    training, a last.ckpt written with other settings.
+    A rerun continues only the same run: resume_checkpoint refuses, before
+    any training, a last.ckpt written with other settings.
     """
     run.trainer.callbacks.extend(callbacks)
-    resume = check_resume(run.settings, run.precision)
+    resume = resume_checkpoint(run.settings, run.runtime, run.precision)
     if resume:
-        get_logger().info(f"resuming from {resume}")
+        get_logger().info(f"이어서 학습합니다 / resuming from {resume}")
     run.trainer.fit(run.task, run.train_loader, run.dev_loader, ckpt_path=resume)
-    metrics_file = Path(run.settings.output_dir) / "metrics.json"
-    if not metrics_file.exists() or json.loads(metrics_file.read_text())["epochs"][-1]["step"] != run.trainer.global_step:
-        run.trainer.validate(run.task, run.dev_loader, verbose=False)  # max_steps stopped mid-epoch: measure there
-    return json.loads(metrics_file.read_text(encoding="utf-8"))
+    history = next(callback for callback in run.trainer.callbacks if isinstance(callback, BestModelExport))
+    return history.summary()
 
 
 def train(settings: Settings, callbacks=()) -> dict:
