@@ -212,9 +212,10 @@ def make_loaders(train: PairDataset, dev: PairDataset, batch_size: int, pad_toke
     # a sampler that can start mid-epoch, so a resumed run trains on the same batches (see sampling.py)
     sampler = LengthGroupedSampler(train.lengths(), batch_size, seed) if length_grouped else EpochSampler(
         len(train), batch_size, seed)
-    train_loader = DataLoader(train, batch_size=batch_size, sampler=sampler,
+    # generator: each iter() draws a seed for workers from it, not from the global state that drives dropout
+    train_loader = DataLoader(train, batch_size=batch_size, sampler=sampler, generator=torch.Generator(),
                               collate_fn=collate, num_workers=0, pin_memory=pin_memory)
-    dev_loader = DataLoader(dev, batch_size=batch_size, shuffle=False, collate_fn=collate,
+    dev_loader = DataLoader(dev, batch_size=batch_size, shuffle=False, collate_fn=collate, generator=torch.Generator(),
                             num_workers=0, pin_memory=pin_memory)
     return train_loader, dev_loader
 
