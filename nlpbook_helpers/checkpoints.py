@@ -120,8 +120,9 @@ def resume_checkpoint(settings, runtime, precision: str) -> Path | None:
     device = f"{runtime.device_name} ({precision})"
     if saved["device"] != device:
         check_precision_change(path, saved["device"], saved["precision"], device, precision)
-        get_logger().info(f"이전 학습은 {saved['device']}, 지금은 {device}에서 이어서 학습합니다 "
-                          f"/ continuing on {device}, the run was on {saved['device']}")
+        get_logger().info(f"{saved['device']} → {device}: 런타임이 바뀌었지만 가중치와 옵티마이저 상태가 fp32라 그대로 "
+                          "이어서 학습합니다 / the runtime changed; weights and optimizer state are fp32, so the run "
+                          "continues")
     return path
 
 
@@ -372,7 +373,8 @@ def ensure_free_space(folder: Path, needed: int, what_ko: str, what_en: str) -> 
 
 
 def size(n: int) -> str:
-    return f"{n / 2**30:.1f} GB" if n >= 2**30 else f"{n / 2**20:.1f} MB"
+    """0.5 GB, or 3.2 MB where GB would read 0.0."""
+    return f"{n / 2**30:.1f} GB" if n >= 2**30 / 10 else f"{n / 2**20:.1f} MB"
 
 
 # ---- The run's history, metrics.json and best/ --------------------------------------------------------------------
@@ -432,12 +434,17 @@ class BestModelExport(Callback):
         """save_pretrained into best.part, then swap it in for best/: a kill leaves one complete copy."""
         best, part = self.output_dir / "best", self.output_dir / "best.part"
         remove_tree(part)
-        ensure_free_space(self.output_dir, 2 * sum(p.numel() * p.element_size() for p in model.parameters()),
-                          "best/ 내보내기", "the best/ export")
-        # safetensors writes from CPU memory; on a TPU the weights live on the XLA device
-        model.save_pretrained(part, state_dict={name: tensor.cpu() for name, tensor in model.state_dict().items()})
-        self.tokenizer.save_pretrained(part)
-        write_json(part / "nlpbook.json", {"max_seq_length": self.max_seq_length, **row})
+        needed = 2 * sum(p.numel() * p.element_size() for p in model.parameters())  # the new copy beside the old
+        ensure_free_space(self.output_dir, needed, "best/ 내보내기", "the best/ export")
+        try:
+            # safetensors writes from CPU memory; on a TPU the weights live on the XLA device
+            model.save_pretrained(part, state_dict={name: tensor.cpu() for name, tensor in model.state_dict().items()})
+            self.tokenizer.save_pretrained(part)
+            write_json(part / "nlpbook.json", {"max_seq_length": self.max_seq_length, **row})
+        except Exception:  # a disk that filled meanwhile: safetensors reports it as its own SafetensorError
+            remove_tree(part)
+            ensure_free_space(self.output_dir, needed, "best/ 내보내기", "the best/ export")
+            raise
         replace_dir(part, best)
 
 

@@ -18,7 +18,7 @@ from .features import PairDataset, build_datasets, load_tokenizer, runtime_loade
 from .model import load_model, uses_token_types
 from .quiet import quiet_libraries
 from .checkpoints import BestModelExport, resume_checkpoint
-from .runtime import Runtime, check_writable, choose_precision, detect_runtime, get_logger, seed_everything
+from .runtime import Runtime, check_cpu_training, check_writable, choose_precision, detect_runtime, get_logger, seed_everything
 from .settings import Settings
 from .speedups import PAD_MULTIPLE, compile_model, use_gpu_speedups
 from .task import NliTask
@@ -62,6 +62,8 @@ def prepare_run(settings: Settings, runtime: Runtime | None = None) -> Run:
     train_loader, dev_loader = runtime_loaders(settings, runtime, tokenizer, train_set, dev_set,
                                                pad_multiple=PAD_MULTIPLE if compiled else None)
     log.info(f"{len(train_set)} training pairs, {len(dev_set)} validation pairs, {len(train_loader)} batches per epoch")
+    pairs_to_train = len(train_set) * settings.epochs if settings.max_steps < 0 else settings.max_steps * settings.batch_size
+    check_cpu_training(runtime, settings.accelerator, model, pairs_to_train)  # on Colab: no hours-long CPU run by accident
 
     task = NliTask(model, settings.learning_rate, settings.schedule)
     trainer = build_trainer(settings, runtime, precision, tokenizer)
