@@ -275,8 +275,8 @@ class LastCheckpoint(Callback):
             whole_epoch = batches >= len(sampler) // sampler.batch_size + (len(sampler) % sampler.batch_size > 0)
             sampler.epoch, sampler.start = (epoch + 1, 0) if whole_epoch else (epoch, batches)
 
-    def on_train_start(self, trainer, pl_module):
-        if self.loaded is not None:
+    def on_fit_start(self, trainer, pl_module):
+        if self.loaded is not None:  # here, not on_train_start: Lightning skips that when there is nothing to train
             check_how_far(self.path, self.loaded, trainer, pl_module)
 
     def state_dict(self):
@@ -335,9 +335,7 @@ def check_how_far(path: Path, saved: dict, trainer, pl_module) -> None:
             "the original epochs and max_steps to continue, or train longer in another output_dir (schedule="
             "'faithful' keeps a constant lr and continues with a larger epochs).",
         )
-    planned = trainer.max_epochs * trainer.num_training_batches
-    if trainer.max_steps > 0:
-        planned = min(planned, trainer.max_steps)
+    planned = trainer.estimated_stepping_batches
     if done > planned:
         raise NlpbookError(
             f"{path}: 이 학습은 이미 스텝 {done}까지 했습니다. 지금 설정(epochs={trainer.max_epochs}, "
@@ -353,7 +351,7 @@ def check_finite(loss, step: int, pl_module) -> None:
     if not torch.isfinite(loss.detach()).item():
         lr = pl_module.trainer.optimizers[0].param_groups[0]["lr"]
         raise NlpbookError(
-            f"스텝 {step}에서 손실이 {float(loss)}가 되어 학습을 멈춥니다(학습률 {lr:g}). 학습률이 너무 크면 흔히 "
+            f"스텝 {step}에서 손실이 유한한 수가 아닌 값({float(loss)})이 되어 학습을 멈춥니다(학습률 {lr:g}). 학습률이 너무 크면 흔히 "
             "생깁니다: learning_rate를 줄여 다른 출력 폴더(output_dir)에서 다시 학습하세요. best/는 그대로입니다.",
             f"The loss became {float(loss)} at step {step}, so training stops (lr {lr:g}). A learning rate that is "
             "too high is the usual cause: lower learning_rate and train in another output_dir. best/ is untouched.",
