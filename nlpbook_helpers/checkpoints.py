@@ -123,6 +123,7 @@ def resume_checkpoint(settings, runtime, precision: str) -> Path | None:
         get_logger().info(f"{saved['device']} → {device}: 런타임이 바뀌었지만 가중치와 옵티마이저 상태가 fp32라 그대로 "
                           "이어서 학습합니다 / the runtime changed; weights and optimizer state are fp32, so the run "
                           "continues")
+    get_logger().info(f"이어서 학습합니다 / resuming from {path}")
     return path
 
 
@@ -272,7 +273,7 @@ class LastCheckpoint(Callback):
         sampler = getattr(trainer.fit_loop._data_source.instance, "sampler", None)
         if isinstance(sampler, EpochSampler):  # before Lightning draws the first batch of the resumed epoch
             epoch, batches = self.loaded["epoch"], self.loaded["batches"]
-            whole_epoch = batches >= len(sampler) // sampler.batch_size + (len(sampler) % sampler.batch_size > 0)
+            whole_epoch = batches >= math.ceil(len(sampler) / sampler.batch_size)
             sampler.epoch, sampler.start = (epoch + 1, 0) if whole_epoch else (epoch, batches)
 
     def on_fit_start(self, trainer, pl_module):
@@ -396,7 +397,7 @@ class BestModelExport(Callback):
     def on_fit_start(self, trainer, pl_module):
         if self.history and trainer.is_global_zero:
             write_json(self.output_dir / "metrics.json", self.summary())  # a kill may have left it behind
-            check_best_export(self.output_dir, self.best())
+            check_best_export(self.output_dir, self.best(), self.history[-1]["step"])
 
     def on_validation_end(self, trainer, pl_module):
         if trainer.sanity_checking:
@@ -446,8 +447,13 @@ class BestModelExport(Callback):
         replace_dir(part, best)
 
 
-def check_best_export(output_dir: Path, best_row: dict) -> None:
-    """best/ must hold the best epoch's model: a rerun says so when it does not, instead of pointing to it."""
+def check_best_export(output_dir: Path, best_row: dict, last_step: int) -> None:
+    """best/ must hold the best epoch's model: a rerun says so when it does not, instead of pointing to it.
+
+    A model exported after the checkpoint's last validation (a kill fell
+    between the export and the save) is fine: the resumed run validates that
+    step again, with the same result, and exports it again.
+    """
     restore_interrupted_export(output_dir)
     best = output_dir / "best"
     try:
@@ -455,7 +461,7 @@ def check_best_export(output_dir: Path, best_row: dict) -> None:
         weights = next(best.glob("*.safetensors")).stat().st_size > 0
     except (OSError, ValueError, StopIteration):
         exported, weights = {}, False
-    if not weights or exported.get("step") != best_row["step"]:
+    if not weights or exported.get("step", -1) <= last_step and exported.get("step") != best_row["step"]:
         raise NlpbookError(
             f"{best}: 최고 에폭({best_row['epoch']})의 모델이 없거나 손상되었습니다(가중치 파일 없음 또는 다른 에폭). "
             "그 가중치는 best/에만 있었으므로 되살릴 수 없습니다. best/를 다른 이름으로 옮기고 다른 출력 폴더"

@@ -78,8 +78,6 @@ def fit(run: Run, callbacks=()) -> dict:
     """
     run.trainer.callbacks.extend(callbacks)
     resume = resume_checkpoint(run.settings, run.runtime, run.precision)
-    if resume:
-        get_logger().info(f"이어서 학습합니다 / resuming from {resume}")
     run.trainer.fit(run.task, run.train_loader, run.dev_loader, ckpt_path=resume)
     history = next(callback for callback in run.trainer.callbacks if isinstance(callback, BestModelExport))
     return history.summary()
