@@ -10,14 +10,11 @@ cell again, maybe on another GPU. So the output dir (on Drive) holds:
   (drive_files) and the new one renamed into place. A kill at any instant
   leaves a loadable checkpoint: the old one, or a complete .part that
   resume_checkpoint puts in place.
-- metrics.json: val_loss, val_acc and macro-F1 for every epoch, and
-  best_epoch. It is written from the history that last.ckpt also carries, so
-  the two never disagree.
-- best/: the best epoch's model and tokenizer from `save_pretrained` (0.4 GB
-  for kcbert-base, not the book's 1.3 GB .ckpt). "Best" means highest
-  val_acc, KLUE-NLI's official metric.
+- metrics.json and best/: the metrics of every epoch, and the best epoch's
+  model (best_model.py), written from the history last.ckpt also carries.
 - run.lock: while a run trains, so a second one (another tab, a rerun while
-  the first still runs) is refused instead of overwriting its files.
+  the first still runs) is refused instead of overwriting its files
+  (run_lock.py).
 
 A rerun continues only the same run: resume_checkpoint refuses a last.ckpt
 written with other settings, naming the change and the way to keep the
@@ -26,15 +23,9 @@ continues, since weights and optimizer state are fp32 in all three.
 """
 
 import hashlib
-import json
 import math
 import os
 import random
-import shutil
-import socket
-import threading
-import time
-import uuid
 from pathlib import Path
 
 import numpy as np
@@ -44,17 +35,15 @@ from lightning_fabric.plugins.io.xla import XLACheckpointIO
 from lightning_utilities.core.apply_func import apply_to_collection
 from pytorch_lightning.callbacks import Callback
 
-from .drive_files import remove_file, remove_tree, replace_dir, replace_file, write_json
+from .drive_files import ensure_free_space, remove_file, replace_file
 from .errors import NlpbookError
 from .features import corpus_files
+from .run_lock import RunLock
 from .runtime import get_logger
 from .sampling import EpochSampler, process_rank
 
 RUN_KEY = "nlpbook_run"  # where last.ckpt keeps run_fingerprint and what the run was trained on
-MONITOR = "val_acc"
 PRECISIONS_THAT_CONTINUE = ("32-true", "16-mixed", "bf16-mixed")  # fp32 weights and optimizer state in all three
-LOCK_STALE_SECONDS = 120  # a lock not refreshed for this long was left by a run that died (Colab kills without cleanup)
-LOCK_REFRESH_SECONDS = 20
 
 
 # ---- What defines a run, and the check before continuing one ----------------------------------------------------
@@ -357,201 +346,3 @@ def check_finite(loss, step: int, pl_module) -> None:
             f"The loss became {float(loss)} at step {step}, so training stops (lr {lr:g}). A learning rate that is "
             "too high is the usual cause: lower learning_rate and train in another output_dir. best/ is untouched.",
         )
-
-
-def ensure_free_space(folder: Path, needed: int, what_ko: str, what_en: str) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    free = shutil.disk_usage(folder).free
-    if free < needed:
-        raise NlpbookError(
-            f"{folder}에 공간이 부족합니다: {what_ko}에 {size(needed)}가 필요한데 {size(free)}만 남았습니다. Drive에서 "
-            "파일을 지우세요.",
-            f"Not enough space in {folder}: {what_en} needs {size(needed)}, only {size(free)} is free. Free some "
-            "space on Drive.",
-        )
-
-
-def size(n: int) -> str:
-    """0.5 GB, or 3.2 MB where GB would read 0.0."""
-    return f"{n / 2**30:.1f} GB" if n >= 2**30 / 10 else f"{n / 2**20:.1f} MB"
-
-
-# ---- The run's history, metrics.json and best/ --------------------------------------------------------------------
-
-class BestModelExport(Callback):
-    """After each validation: add the epoch to the history, write metrics.json from it, and export the model to
-    best/ when val_acc improves. The history travels in last.ckpt, so a resumed run continues the same one."""
-
-    def __init__(self, output_dir: Path, tokenizer, max_seq_length: int):
-        self.output_dir = Path(output_dir)
-        self.tokenizer = tokenizer
-        self.max_seq_length = max_seq_length
-        self.history: list[dict] = []
-
-    def state_dict(self):
-        return {"history": self.history}
-
-    def load_state_dict(self, state_dict):
-        self.history = state_dict["history"]
-
-    def on_fit_start(self, trainer, pl_module):
-        if self.history and trainer.is_global_zero:
-            write_json(self.output_dir / "metrics.json", self.summary())  # a kill may have left it behind
-            check_best_export(self.output_dir, self.best(), self.history[-1]["step"])
-
-    def on_validation_end(self, trainer, pl_module):
-        if trainer.sanity_checking:
-            return
-        metrics = trainer.callback_metrics
-        check_finite(metrics["val_loss"], trainer.global_step, pl_module)
-        row = {
-            # the epoch the last step belongs to: after max_steps stops mid-epoch, current_epoch has already moved on
-            "epoch": math.ceil(trainer.global_step / trainer.num_training_batches),
-            "step": trainer.global_step,
-            "val_loss": round(float(metrics["val_loss"]), 6),
-            "val_acc": round(float(metrics["val_acc"]), 6),
-            "macro_f1": round(float(metrics["val_f1"]), 6),
-        }
-        improved = all(row[MONITOR] > old[MONITOR] for old in self.history)
-        self.history = [old for old in self.history if old["epoch"] != row["epoch"]] + [row]
-        if trainer.is_global_zero:
-            if improved:
-                self.export(pl_module.model, row)
-            write_json(self.output_dir / "metrics.json", self.summary())
-            get_logger().info(
-                f"에폭 {row['epoch']}: val_loss {row['val_loss']:.4f} val_acc {row['val_acc']:.4f} "
-                f"macro_f1 {row['macro_f1']:.4f}" + ("  (지금까지 최고, best/에 저장)" if improved else "")
-            )
-
-    def best(self) -> dict:
-        return max(self.history, key=lambda row: row[MONITOR])
-
-    def summary(self) -> dict:
-        return {"epochs": self.history, "best_epoch": self.best()["epoch"], "monitor": MONITOR}
-
-    def export(self, model, row):
-        """save_pretrained into best.part, then swap it in for best/: a kill leaves one complete copy."""
-        best, part = self.output_dir / "best", self.output_dir / "best.part"
-        remove_tree(part)
-        needed = 2 * sum(p.numel() * p.element_size() for p in model.parameters())  # the new copy beside the old
-        ensure_free_space(self.output_dir, needed, "best/ 내보내기", "the best/ export")
-        try:
-            # safetensors writes from CPU memory; on a TPU the weights live on the XLA device
-            model.save_pretrained(part, state_dict={name: tensor.cpu() for name, tensor in model.state_dict().items()})
-            self.tokenizer.save_pretrained(part)
-            write_json(part / "nlpbook.json", {"max_seq_length": self.max_seq_length, **row})
-        except Exception:  # a disk that filled meanwhile: safetensors reports it as its own SafetensorError
-            remove_tree(part)
-            ensure_free_space(self.output_dir, needed, "best/ 내보내기", "the best/ export")
-            raise
-        replace_dir(part, best)
-
-
-def check_best_export(output_dir: Path, best_row: dict, last_step: int) -> None:
-    """best/ must hold the best epoch's model: a rerun says so when it does not, instead of pointing to it.
-
-    A model exported after the checkpoint's last validation (a kill fell
-    between the export and the save) is fine: the resumed run validates that
-    step again, with the same result, and exports it again.
-    """
-    restore_interrupted_export(output_dir)
-    best = output_dir / "best"
-    try:
-        exported = json.loads((best / "nlpbook.json").read_text(encoding="utf-8"))
-        weights = next(best.glob("*.safetensors")).stat().st_size > 0
-    except (OSError, ValueError, StopIteration):
-        exported, weights = {}, False
-    if not weights or exported.get("step", -1) <= last_step and exported.get("step") != best_row["step"]:
-        raise NlpbookError(
-            f"{best}: 최고 에폭({best_row['epoch']})의 모델이 없거나 손상되었습니다(가중치 파일 없음 또는 다른 에폭). "
-            "그 가중치는 best/에만 있었으므로 되살릴 수 없습니다. best/를 다른 이름으로 옮기고 다른 출력 폴더"
-            "(output_dir)에서 다시 학습하세요.",
-            f"{best}: the best epoch's ({best_row['epoch']}) model is missing or damaged (no weights file, or another "
-            "epoch's). Its weights were kept only there and cannot be recovered: move best/ aside and train again "
-            "in another output_dir.",
-        )
-
-
-def restore_interrupted_export(output_dir: Path) -> None:
-    """If a kill fell between the two renames of replace_dir, put the previous best back."""
-    best, old = Path(output_dir) / "best", Path(output_dir) / "best.old"
-    if old.exists() and not best.exists():
-        os.replace(old, best)
-
-
-# ---- One run per output dir -----------------------------------------------------------------------------------------
-
-class RunLock:
-    """output_dir/run.lock: who trains in this folder. A lock whose process is gone (same machine) or that was not
-    refreshed for LOCK_STALE_SECONDS (another Colab runtime, killed without cleanup) is taken over."""
-
-    def __init__(self, output_dir: Path):
-        self.path = Path(output_dir) / "run.lock"
-        self.me = {"host": socket.gethostname(), "pid": os.getpid(), "token": uuid.uuid4().hex}
-        self.stop: threading.Event | None = None
-
-    def holder(self) -> dict | None:
-        """Who holds the lock, if that one is alive and not us."""
-        try:
-            held = json.loads(self.path.read_text(encoding="utf-8"))
-            age = time.time() - self.path.stat().st_mtime
-        except (OSError, ValueError):
-            return None
-        if held.get("host") == self.me["host"]:
-            alive = held.get("pid") != self.me["pid"] and pid_alive(held.get("pid"))
-        else:
-            alive = age < LOCK_STALE_SECONDS
-        return held if alive else None
-
-    def refuse_if_taken(self) -> None:
-        held = self.holder()
-        if held:
-            raise NlpbookError(
-                f"{self.path.parent}: 다른 학습({held['host']}의 프로세스 {held['pid']})이 지금 이 폴더를 쓰고 있습니다. "
-                "그 학습이 끝나기를 기다리거나(다른 탭을 확인하세요) 다른 출력 폴더(output_dir)를 쓰세요. 그 학습이 "
-                f"죽었다면 {LOCK_STALE_SECONDS}초 뒤에 이 폴더를 다시 쓸 수 있습니다.",
-                f"{self.path.parent} is in use by another run (process {held['pid']} on {held['host']}): wait until "
-                f"it ends (check your other tabs) or use another output_dir. If that run died, the folder is free "
-                f"again {LOCK_STALE_SECONDS} s after its last sign of life.",
-            )
-
-    def acquire(self) -> None:
-        self.refuse_if_taken()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        mine = self.path.with_name(f"{self.path.name}.{self.me['token']}")  # .part would be shared with a rival
-        mine.write_text(json.dumps(self.me), encoding="utf-8")
-        replace_file(mine, self.path)
-        if json.loads(self.path.read_text(encoding="utf-8")) != self.me:  # another run took it at the same instant
-            self.refuse_if_taken()
-        self.stop = threading.Event()
-        threading.Thread(target=self.keep_fresh, args=(self.stop,), daemon=True).start()
-
-    def keep_fresh(self, stop: threading.Event) -> None:
-        while not stop.wait(LOCK_REFRESH_SECONDS):
-            self.refresh()
-
-    def refresh(self) -> None:
-        if self.stop is not None:
-            try:
-                os.utime(self.path)
-            except OSError:
-                pass
-
-    def release(self) -> None:
-        if self.stop is None:
-            return
-        self.stop.set()
-        self.stop = None
-        try:
-            if json.loads(self.path.read_text(encoding="utf-8")) == self.me:
-                remove_file(self.path)
-        except (OSError, ValueError):
-            pass
-
-
-def pid_alive(pid) -> bool:
-    try:
-        os.kill(int(pid), 0)
-    except (OSError, TypeError, ValueError):
-        return False
-    return True

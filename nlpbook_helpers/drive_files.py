@@ -18,6 +18,8 @@ import os
 import shutil
 from pathlib import Path
 
+from .errors import NlpbookError
+
 
 def empty(path: Path) -> None:
     """Truncate a file to 0 bytes; nothing happens to what does not exist."""
@@ -67,3 +69,20 @@ def replace_dir(new: Path, final: Path) -> None:
         os.replace(final, old)
     os.replace(new, final)
     remove_tree(old)
+
+
+def ensure_free_space(folder: Path, needed: int, what_ko: str, what_en: str) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(folder).free
+    if free < needed:
+        raise NlpbookError(
+            f"{folder}에 공간이 부족합니다: {what_ko}에 {size(needed)}가 필요한데 {size(free)}만 남았습니다. Drive에서 "
+            "파일을 지우세요.",
+            f"Not enough space in {folder}: {what_en} needs {size(needed)}, only {size(free)} is free. Free some "
+            "space on Drive.",
+        )
+
+
+def size(n: int) -> str:
+    """0.5 GB, or 3.2 MB where GB would read 0.0."""
+    return f"{n / 2**30:.1f} GB" if n >= 2**30 / 10 else f"{n / 2**20:.1f} MB"

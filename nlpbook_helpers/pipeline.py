@@ -4,8 +4,9 @@
 tokenizer, model, features, loaders, task, trainer) and hands back every
 piece, so notebook 07 can show each one before training. `fit(run)` trains,
 resuming from checkpoints/last.ckpt when the output dir has one, and returns
-the per-epoch metrics (what metrics.json holds). The command line, notebook 07, the benchmarks and the
-tests all go through these two; a benchmark adds its stopwatch as a callback.
+the per-epoch metrics (what metrics.json holds). The command line, notebook
+07, the benchmarks and the tests all go through these two; a benchmark adds
+its stopwatch as a callback.
 """
 
 from dataclasses import dataclass
@@ -14,11 +15,13 @@ from pathlib import Path
 import pytorch_lightning as pl
 from torch.utils.data import DataLoader
 
+from .best_model import BestModelExport
+from .checkpoints import resume_checkpoint
 from .features import PairDataset, build_datasets, load_tokenizer, runtime_loaders
 from .model import load_model, uses_token_types
 from .quiet import quiet_libraries
-from .checkpoints import BestModelExport, resume_checkpoint
-from .runtime import Runtime, check_cpu_training, check_writable, choose_precision, detect_runtime, get_logger, seed_everything
+from .runtime import (Runtime, check_cpu_training, check_writable, choose_precision, detect_runtime, get_logger,
+                      seed_everything)
 from .settings import Settings
 from .speedups import PAD_MULTIPLE, compile_model, use_gpu_speedups
 from .task import NliTask

@@ -14,7 +14,8 @@ import pytorch_lightning as pl
 from pytorch_lightning.callbacks import TQDMProgressBar
 from pytorch_lightning.loggers import CSVLogger
 
-from .checkpoints import AtomicCheckpointIO, AtomicXLACheckpointIO, BestModelExport, LastCheckpoint, run_fingerprint
+from .best_model import BestModelExport
+from .checkpoints import AtomicCheckpointIO, AtomicXLACheckpointIO, LastCheckpoint, run_fingerprint
 from .errors import NlpbookError
 from .runtime import Runtime
 

@@ -16,9 +16,10 @@ import torch
 from pytorch_lightning.callbacks import Callback
 
 from nlpbook_helpers import cli
-from nlpbook_helpers.checkpoints import LOCK_STALE_SECONDS, load_checkpoint
+from nlpbook_helpers.checkpoints import load_checkpoint
 from nlpbook_helpers.errors import NlpbookError
 from nlpbook_helpers.pipeline import train
+from nlpbook_helpers.run_lock import LOCK_STALE_SECONDS
 from nlpbook_helpers.runtime import Runtime, check_cpu_training
 from nlpbook_helpers.sample import sample_settings
 

@@ -155,7 +155,7 @@ def test_a_crafted_checkpoint_runs_no_code(tmp_path, name):
 
 
 def test_export_killed_between_its_two_renames_keeps_the_previous_best(tmp_path):
-    from nlpbook_helpers.checkpoints import restore_interrupted_export
+    from nlpbook_helpers.best_model import restore_interrupted_export
     from nlpbook_helpers.drive_files import replace_dir
 
     (tmp_path / "best").mkdir()
