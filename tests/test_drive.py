@@ -133,14 +133,12 @@ def test_every_setting_that_defines_the_run_is_checked(tmp_path, change, named):
     assert named in refused.value.en and refused.value.en.count("→") == 1
 
 
-def test_a_reconnect_on_another_gpu_class_or_a_cpu_continues_with_one_line(tmp_path, caplog):
+def test_a_reconnect_on_another_gpu_class_or_a_cpu_continues_with_one_line(tmp_path, capsys):
     settings = sample_settings(tmp_path)
     checkpoint = saved_run(settings, T4, "16-mixed")
-    with caplog.at_level("INFO", logger="nlpbook"):
-        assert resume_checkpoint(settings, L4, "bf16-mixed") == checkpoint
-        assert resume_checkpoint(settings, CPU, "32-true") == checkpoint
-    lines = [record.getMessage() for record in caplog.records if "→" in record.getMessage()]
-    print("\n".join(lines))  # the lines a learner sees (pytest -s)
+    assert resume_checkpoint(settings, L4, "bf16-mixed") == checkpoint
+    assert resume_checkpoint(settings, CPU, "32-true") == checkpoint
+    lines = [line.removeprefix("[nlpbook] ") for line in capsys.readouterr().out.splitlines() if "→" in line]
     assert lines[0].startswith("Tesla T4 (16-mixed) → NVIDIA L4 (bf16-mixed): ")
     assert lines[1].startswith("Tesla T4 (16-mixed) → CPU (32-true): ") and len(lines) == 2
     with pytest.raises(NlpbookError, match=r"bf16-true keeps the weights in bf16\): rerun with precision='16-mixed'"):
