@@ -4,8 +4,9 @@ One module per step of the chapter: settings, runtime, corpus, features,
 model, task, trainer, pipeline (prepare_run, fit), inference; kornli reads
 the optional larger corpus (KorNLI, through Korpora). Around them: course
 (what the notebooks start from), sample (the offline corpus and tiny model),
-resume (what a rerun may continue), drive_files (replacing files without
-filling Drive's Trash), speedups (GPU-only settings and torch.compile), hub
+checkpoints (what a run keeps, and how a rerun continues it), sampling
+(an order of pairs a resumed run repeats), drive_files (replacing files
+without filling Drive's Trash), speedups (GPU-only settings and torch.compile), hub
 (model folders and plain hub errors), quiet (library noise a learner cannot
 act on), errors and cli. After training: model_card (best/README.md), serve
 (the model as a web page) and share (push to the Hugging Face Hub). Import what a step needs from its module; nothing

@@ -9,13 +9,16 @@ truncated to 0 bytes, and only an empty file reaches the Trash.
 
 The price is a moment in which the old file is already empty and the new one
 is still called `<name>.part`: whoever reads the file back must accept a
-complete `.part` in its place (see resume.check_resume).
+complete `.part` in its place (see checkpoints.resume_checkpoint), or, for
+a small JSON file, write it again from what it was written from.
 """
 
 import json
 import os
 import shutil
 from pathlib import Path
+
+from .errors import NlpbookError
 
 
 def empty(path: Path) -> None:
@@ -47,7 +50,39 @@ def remove_tree(folder: Path) -> None:
 
 def write_json(path: Path, data) -> None:
     """Write a small JSON file through `<name>.part`: a reader finds the old or the new content (or, for an
-    instant, an empty file), never half of one."""
+    instant, an empty file), never half of one. NaN and inf are refused: they are not JSON."""
     part = path.with_name(path.name + ".part")
-    part.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
+    part.write_text(json.dumps(data, ensure_ascii=False, indent=2, allow_nan=False), encoding="utf-8")
     replace_file(part, path)
+
+
+def replace_dir(new: Path, final: Path) -> None:
+    """Swap a finished folder into place; a kill at any moment leaves one complete copy.
+
+    The old folder is moved aside whole (`<name>.old`) and emptied only once
+    the new one is in place; checkpoints.check_best_export puts it back if a
+    kill fell between the two renames.
+    """
+    old = final.with_name(final.name + ".old")
+    remove_tree(old)
+    if final.exists():
+        os.replace(final, old)
+    os.replace(new, final)
+    remove_tree(old)
+
+
+def ensure_free_space(folder: Path, needed: int, what_ko: str, what_en: str) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(folder).free
+    if free < needed:
+        raise NlpbookError(
+            f"{folder}에 공간이 부족합니다: {what_ko}에 {size(needed)}가 필요한데 {size(free)}만 남았습니다. Drive에서 "
+            "파일을 지우세요.",
+            f"Not enough space in {folder}: {what_en} needs {size(needed)}, only {size(free)} is free. Free some "
+            "space on Drive.",
+        )
+
+
+def size(n: int) -> str:
+    """0.5 GB, or 3.2 MB where GB would read 0.0."""
+    return f"{n / 2**30:.1f} GB" if n >= 2**30 / 10 else f"{n / 2**20:.1f} MB"

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from safetensors import safe_open
-from safetensors.torch import save_file
+from safetensors.torch import load_file, save_file
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from .corpora import get_corpus
@@ -28,6 +28,7 @@ from .drive_files import remove_file, replace_file
 from .errors import NlpbookError
 from .hub import check_model_folder, explained_hub_errors, hub_options
 from .log import get_logger
+from .sampling import EpochSampler
 
 CACHE_VERSION = 2
 ENCODE_BATCH = 50_000  # pairs per tokenizer call
@@ -198,37 +199,20 @@ class PadCollator:
         return batch
 
 
-class LengthGroupedSampler(Sampler):
+class LengthGroupedSampler(EpochSampler):
     """Shuffle, then sort within windows of 50 batches so each batch holds pairs of similar length.
 
     The batches are shuffled again, so training still sees them in random
     order; only the padding inside a batch shrinks. Deterministic for a given
-    seed and epoch (Lightning calls set_epoch).
-
-    With several GPUs (DDP), every process builds the same batches and takes
-    every world_size-th one: whole batches, never shared, reshuffled every
-    epoch. Only full batches are dealt, the same number to each process (DDP
-    needs every process to take as many steps); the few pairs left over sit
-    out that epoch, different ones each time. So Lightning must not wrap this
-    sampler in its own DistributedSampler (build_trainer turns that off).
+    seed and epoch; resumable and dealt to DDP processes as EpochSampler is.
     """
 
     def __init__(self, lengths: list[int], batch_size: int, seed: int, window_batches: int = 50):
-        self.lengths, self.batch_size, self.seed = lengths, batch_size, seed
+        super().__init__(len(lengths), batch_size, seed)
+        self.lengths = lengths
         self.window = batch_size * window_batches
-        self.epoch = 0
 
-    def set_epoch(self, epoch: int):
-        self.epoch = epoch
-
-    def __len__(self):
-        _, world_size = process_rank()
-        if world_size == 1:
-            return len(self.lengths)
-        return len(self.lengths) // self.batch_size // world_size * self.batch_size
-
-    def __iter__(self):
-        rng = random.Random(self.seed + self.epoch)
+    def epoch_batches(self, rng: random.Random) -> list[list[int]]:
         order = list(range(len(self.lengths)))
         rng.shuffle(order)
         batches = []
@@ -236,21 +220,7 @@ class LengthGroupedSampler(Sampler):
             window = sorted(order[start : start + self.window], key=self.lengths.__getitem__)
             batches += [window[i : i + self.batch_size] for i in range(0, len(window), self.batch_size)]
         rng.shuffle(batches)
-        rank, world_size = process_rank()
-        if world_size > 1:
-            full = [batch for batch in batches if len(batch) == self.batch_size]
-            batches = full[: len(full) // world_size * world_size][rank::world_size]
-        # The DataLoader cuts this stream into batch_size pieces again: a short batch anywhere but last
-        # would shift every later cut across two groups (24,998 pairs: 4.9% padding instead of 1.0%).
-        batches.sort(key=lambda batch: len(batch) < self.batch_size)
-        return iter([i for batch in batches for i in batch])
-
-
-def process_rank() -> tuple[int, int]:
-    """(this process's rank, number of processes) once DDP has started, (0, 1) otherwise."""
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        return torch.distributed.get_rank(), torch.distributed.get_world_size()
-    return 0, 1
+        return batches
 
 
 def make_loaders(train: PairDataset, dev: PairDataset, batch_size: int, pad_token_id: int, *,
@@ -263,10 +233,13 @@ def make_loaders(train: PairDataset, dev: PairDataset, batch_size: int, pad_toke
     Jupyter and Colab kernels.
     """
     collate = PadCollator(pad_token_id, fixed_length, pad_multiple)
-    sampler = LengthGroupedSampler(train.lengths(), batch_size, seed) if length_grouped else None
-    train_loader = DataLoader(train, batch_size=batch_size, shuffle=sampler is None, sampler=sampler,
+    # a sampler that can start mid-epoch, so a resumed run trains on the same batches (see sampling.py)
+    sampler = LengthGroupedSampler(train.lengths(), batch_size, seed) if length_grouped else EpochSampler(
+        len(train), batch_size, seed)
+    # generator: each iter() draws a seed for workers from it, not from the global state that drives dropout
+    train_loader = DataLoader(train, batch_size=batch_size, sampler=sampler, generator=torch.Generator(),
                               collate_fn=collate, num_workers=0, pin_memory=pin_memory)
-    dev_loader = DataLoader(dev, batch_size=batch_size, shuffle=False, collate_fn=collate,
+    dev_loader = DataLoader(dev, batch_size=batch_size, shuffle=False, collate_fn=collate, generator=torch.Generator(),
                             num_workers=0, pin_memory=pin_memory)
     return train_loader, dev_loader
 

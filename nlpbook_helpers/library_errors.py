@@ -16,7 +16,16 @@ import importlib.metadata
 import sys
 from pathlib import Path
 
+from pytorch_lightning.callbacks import Callback
+
 NEVER_PIN = {"torch", "torch-xla", "torch_xla", "nlpbook-helpers"}  # Colab's own builds, and this package
+
+
+class ExplainLibraryErrors(Callback):
+    """In a training run (a notebook's trainer.fit too): the same note on any error a library raises."""
+
+    def on_exception(self, trainer, pl_module, exception):
+        explain_library_error(exception)
 
 
 def explain_library_error(exception: BaseException) -> str | None:

@@ -4,22 +4,24 @@
 tokenizer, model, features, loaders, task, trainer) and hands back every
 piece, so notebook 07 can show each one before training. `fit(run)` trains,
 resuming from checkpoints/last.ckpt when the output dir has one, and returns
-the per-epoch metrics. The command line, notebook 07, the benchmarks and the
-tests all go through these two; a benchmark adds its stopwatch as a callback.
+the per-epoch metrics (what metrics.json holds). The command line, notebook
+07, the benchmarks and the tests all go through these two; a benchmark adds
+its stopwatch as a callback.
 """
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytorch_lightning as pl
 from torch.utils.data import DataLoader
 
+from .best_model import BestModelExport
+from .checkpoints import resume_checkpoint
 from .features import PairDataset, build_datasets, load_tokenizer, runtime_loaders
 from .model import load_model, uses_token_types
 from .quiet import quiet_libraries
-from .resume import check_resume
-from .runtime import Runtime, check_writable, choose_precision, detect_runtime, get_logger, seed_everything
+from .runtime import (Runtime, check_cpu_training, check_writable, choose_precision, detect_runtime, get_logger,
+                      seed_everything)
 from .settings import Settings
 from .speedups import PAD_MULTIPLE, compile_model, use_gpu_speedups
 from .task import NliTask
@@ -63,6 +65,8 @@ def prepare_run(settings: Settings, runtime: Runtime | None = None) -> Run:
     train_loader, dev_loader = runtime_loaders(settings, runtime, tokenizer, train_set, dev_set,
                                                pad_multiple=PAD_MULTIPLE if compiled else None)
     log.info(f"{len(train_set)} training pairs, {len(dev_set)} validation pairs, {len(train_loader)} batches per epoch")
+    pairs_to_train = len(train_set) * settings.epochs if settings.max_steps < 0 else settings.max_steps * settings.batch_size
+    check_cpu_training(runtime, settings.accelerator, model, pairs_to_train)  # on Colab: no hours-long CPU run by accident
 
     task = NliTask(model, settings.learning_rate, settings.schedule)
     trainer = build_trainer(settings, runtime, precision, tokenizer)
@@ -72,18 +76,14 @@ def prepare_run(settings: Settings, runtime: Runtime | None = None) -> Run:
 def fit(run: Run, callbacks=()) -> dict:
     """Train (or resume) and return the contents of metrics.json; `callbacks` are added to the trainer.
 
-    A rerun continues only the same run: check_resume refuses, before any
-    training, a last.ckpt written with other settings.
+    A rerun continues only the same run: resume_checkpoint refuses, before
+    any training, a last.ckpt written with other settings.
     """
     run.trainer.callbacks.extend(callbacks)
-    resume = check_resume(run.settings, run.precision)
-    if resume:
-        get_logger().info(f"resuming from {resume}")
+    resume = resume_checkpoint(run.settings, run.runtime, run.precision)
     run.trainer.fit(run.task, run.train_loader, run.dev_loader, ckpt_path=resume)
-    metrics_file = Path(run.settings.output_dir) / "metrics.json"
-    if not metrics_file.exists() or json.loads(metrics_file.read_text())["epochs"][-1]["step"] != run.trainer.global_step:
-        run.trainer.validate(run.task, run.dev_loader, verbose=False)  # max_steps stopped mid-epoch: measure there
-    return json.loads(metrics_file.read_text(encoding="utf-8"))
+    history = next(callback for callback in run.trainer.callbacks if isinstance(callback, BestModelExport))
+    return history.summary()
 
 
 def train(settings: Settings, callbacks=()) -> dict:

@@ -4,7 +4,7 @@
 
 Each line holds the step, the learning rate the optimizer is about to use
 and, per parameter, the optimizer's state (AdamW's step count and the sums of
-its two moments), so test_resume.py can compare a killed-and-resumed run
+its two moments) and what the batch holds, so test_resume.py can compare a killed-and-resumed run
 with an uninterrupted one. Only the tests use this file.
 """
 
@@ -28,7 +28,8 @@ class RecordSteps(pl.Callback):
         state = [optimizer.state.get(p, {}) for group in optimizer.param_groups for p in group["params"]]
         moments = [[float(s["step"]), s["exp_avg"].double().sum().item(), s["exp_avg_sq"].double().sum().item()]
                    for s in state if s]
-        line = {"step": trainer.global_step, "lr": optimizer.param_groups[0]["lr"], "state": moments}
+        line = {"step": trainer.global_step, "lr": optimizer.param_groups[0]["lr"], "state": moments,
+                "batch": batch["input_ids"].sum().item(), "labels": batch["labels"].tolist()}
         self.file.write(json.dumps(line) + "\n")
         self.file.flush()
 

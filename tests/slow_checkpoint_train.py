@@ -13,7 +13,7 @@ import time
 
 import torch
 
-from nlpbook_helpers import cli, drive_files, trainer
+from nlpbook_helpers import checkpoints, cli, drive_files
 
 PAUSE = 3  # seconds: the window in which the test kills us
 
@@ -36,9 +36,9 @@ def empty_then_pause(new, final):
     real_replace_file(new, final)
 
 
-real_save, real_replace_file = torch.save, trainer.replace_file
+real_save, real_replace_file = torch.save, checkpoints.replace_file
 if os.environ.get("PAUSE_AT", "write") == "write":
-    trainer.torch.save = half_then_pause
+    checkpoints.torch.save = half_then_pause
 else:
-    trainer.replace_file = empty_then_pause
+    checkpoints.replace_file = empty_then_pause
 sys.exit(cli.main(sys.argv[1:]))

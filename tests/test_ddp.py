@@ -12,22 +12,24 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from torch.utils.data import DataLoader
 
+from nlpbook_helpers.checkpoints import LastCheckpoint
 from nlpbook_helpers.features import LengthGroupedSampler
-from nlpbook_helpers.trainer import LastCheckpoint
 
 WORLD_SIZE = 2
 
 
-@pytest.mark.parametrize("length_grouped, steps_per_epoch", [
-    (False, 12),  # Lightning's DistributedSampler: 180 pairs a process, the last batch of 4
-    (True, 11),  # ours: the 22 full batches of 16, 11 a process
-])
-def test_two_process_ddp_trains_and_writes_once(tmp_path, length_grouped, steps_per_epoch):
-    result = subprocess.run(
-        [sys.executable, "-m", "nlpbook_helpers", "train", "--sample", "--work-dir", str(tmp_path),
-         "--accelerator", "cpu", "--devices", "2", "--epochs", "1", "--length-grouped", str(length_grouped)],
+def ddp_train(work_dir, *args):
+    return subprocess.run(
+        [sys.executable, "-m", "nlpbook_helpers", "train", "--sample", "--work-dir", str(work_dir),
+         "--accelerator", "cpu", "--devices", "2", *args],
         capture_output=True, text=True, timeout=600,
     )
+
+
+@pytest.mark.parametrize("length_grouped", [False, True])
+def test_two_process_ddp_trains_and_writes_once(tmp_path, length_grouped):
+    steps_per_epoch = 11  # our samplers deal the 22 full batches of 16 whole: 11 to each process
+    result = ddp_train(tmp_path, "--epochs", "1", "--length-grouped", str(length_grouped))
     assert result.returncode == 0, result.stderr[-3000:]
     assert "distributed_backend=gloo" in result.stderr + result.stdout
     assert "All distributed processes registered. Starting with 2 processes" in result.stderr + result.stdout
@@ -35,8 +37,23 @@ def test_two_process_ddp_trains_and_writes_once(tmp_path, length_grouped, steps_
     metrics = json.loads((output / "metrics.json").read_text())
     assert metrics["epochs"][-1]["step"] == steps_per_epoch
     assert (output / "best" / "model.safetensors").exists()
-    checkpoint = torch.load(output / "checkpoints" / "last.ckpt", weights_only=False)
+    checkpoint = torch.load(output / "checkpoints" / "last.ckpt", weights_only=True)
     assert len(checkpoint["callbacks"]["LastCheckpoint"]["rng_per_rank"]) == WORLD_SIZE
+
+
+def test_two_process_ddp_resumed_mid_epoch_ends_as_an_uninterrupted_run(tmp_path):
+    """Stopped mid-epoch (max_steps, faithful schedule) and continued: the same batches on each process, the same
+    metrics. (A SIGKILL leaves the same last.ckpt; test_resume.py kills the one-process run.)"""
+    common = ["--epochs", "2", "--schedule", "faithful", "--checkpoint-every", "4"]
+    straight = ddp_train(tmp_path / "straight", *common)
+    stopped = ddp_train(tmp_path / "resumed", *common, "--max-steps", "16")  # 5 of epoch 2's 11 steps
+    resumed = ddp_train(tmp_path / "resumed", *common)
+    for result in (straight, stopped, resumed):
+        assert result.returncode == 0, result.stderr[-3000:]
+    metrics = [json.loads((tmp_path / run / "runs" / "sample" / "metrics.json").read_text())
+               for run in ("straight", "resumed")]
+    print(json.dumps(metrics))
+    assert metrics[0] == metrics[1] and [row["step"] for row in metrics[0]["epochs"]] == [11, 22]
 
 
 def spawn(function, tmp_path):
@@ -94,7 +111,7 @@ def save_and_restore_random_states(rank, store, out):
             torch.save(state, out / "rng.pt")
         expected = draws()
         dist.barrier()
-        callback.load_state_dict(torch.load(out / "rng.pt", weights_only=False))
+        callback.load_state_dict(torch.load(out / "rng.pt", weights_only=True))
         (out / f"rank{rank}.json").write_text(json.dumps({"expected": expected, "restored": draws()}))
     in_process_group(rank, store, work)
 

@@ -20,7 +20,7 @@ import torch
 from nlpbook_helpers.errors import NlpbookError
 from nlpbook_helpers.runtime import choose_precision, detect_runtime
 from nlpbook_helpers.sample import sample_settings
-from nlpbook_helpers.resume import check_resume, load_checkpoint
+from nlpbook_helpers.checkpoints import load_checkpoint, resume_checkpoint
 
 HERE = Path(__file__).parent
 EPOCHS, STEPS_PER_EPOCH = 3, 23  # the sample: 360 pairs in batches of 16
@@ -47,7 +47,7 @@ def kill(process):
 
 
 def saved_step(checkpoint):
-    return torch.load(checkpoint, map_location="cpu", weights_only=False)["global_step"]
+    return torch.load(checkpoint, map_location="cpu", weights_only=True)["global_step"]
 
 
 def step_on_disk(checkpoint):
@@ -64,7 +64,8 @@ def step_on_disk(checkpoint):
 def resume_from(work):
     """What the CLI run (ARGS) would resume from."""
     settings = sample_settings(work, epochs=EPOCHS, checkpoint_every_n_steps=5)
-    return check_resume(settings, choose_precision(detect_runtime(settings.accelerator), settings.precision)[0])
+    runtime = detect_runtime(settings.accelerator)
+    return resume_checkpoint(settings, runtime, choose_precision(runtime, settings.precision)[0])
 
 
 def test_killed_runs_resume_and_finish_complete(tmp_path):
@@ -122,14 +123,40 @@ def test_damaged_checkpoint_is_reported_not_loaded(tmp_path):
     checkpoint = tmp_path / "checkpoints" / "last.ckpt"
     checkpoint.parent.mkdir()
     checkpoint.write_bytes(b"PK\x03\x04 half of a zip file")
-    with pytest.raises(NlpbookError, match="is damaged .* delete it to train from the start"):
+    with pytest.raises(NlpbookError, match="is damaged or was not written by this course .* delete it to train"):
         load_checkpoint(checkpoint)
     with pytest.raises(NlpbookError, match="is damaged"):
-        check_resume(sample_settings(tmp_path, output_dir=str(tmp_path)), "32-true")
+        resume_checkpoint(sample_settings(tmp_path, output_dir=str(tmp_path)), detect_runtime("cpu"), "32-true")
+
+
+class RunsCode:
+    """Unpickled with weights_only=False, this creates a file: what a crafted checkpoint could do as the learner."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return open, (self.marker, "w")
+
+
+@pytest.mark.parametrize("name", ["last.ckpt", "last.ckpt.part"])
+def test_a_crafted_checkpoint_runs_no_code(tmp_path, name):
+    output = tmp_path / "runs" / "sample"
+    (output / "checkpoints").mkdir(parents=True)
+    marker = tmp_path / "ran"
+    torch.save({"global_step": 5, "payload": RunsCode(marker)}, output / "checkpoints" / name)
+    if name == "last.ckpt.part":  # a complete-looking .part is looked at first, to finish an interrupted save
+        torch.save({"global_step": 4}, output / "checkpoints" / "last.ckpt")
+    settings = sample_settings(tmp_path)
+    with pytest.raises(NlpbookError) as refused:
+        resume_checkpoint(settings, detect_runtime("cpu"), "32-true")
+    assert not marker.exists()
+    print(refused.value)
 
 
 def test_export_killed_between_its_two_renames_keeps_the_previous_best(tmp_path):
-    from nlpbook_helpers.trainer import replace_dir, restore_interrupted_export
+    from nlpbook_helpers.best_model import restore_interrupted_export
+    from nlpbook_helpers.drive_files import replace_dir
 
     (tmp_path / "best").mkdir()
     (tmp_path / "best" / "model.safetensors").write_text("epoch 1")
@@ -169,3 +196,11 @@ def test_learning_rate_and_optimizer_state_continue_exactly_after_a_kill(tmp_pat
     # The optimizer continues from exactly the state it had: AdamW's step counts and both moments.
     assert resumed[0]["state"] == straight[resumed[0]["step"]]["state"]
     assert resumed[0]["state"][0][0] == resumed[0]["step"]
+    # The loader continues where it was in its epoch: the same pairs in every batch as without the kill...
+    assert [(line["batch"], line["labels"]) for line in resumed] == [
+        (straight[line["step"]]["batch"], straight[line["step"]]["labels"]) for line in resumed]
+    # ...so every epoch ends with the same metrics.
+    metrics = [json.loads((tmp_path / run / "runs" / "sample" / "metrics.json").read_text())
+               for run in ("straight", "killed")]
+    print(json.dumps(metrics))  # pytest -s: the figures for the closing note
+    assert metrics[0] == metrics[1] and len(metrics[0]["epochs"]) == 3

@@ -52,12 +52,12 @@ def test_work_dir_from_environment(tmp_path, monkeypatch):
 def test_not_enough_space_names_the_size_needed(tmp_path, monkeypatch):
     import shutil
 
-    from nlpbook_helpers.trainer import ensure_free_space
+    from nlpbook_helpers.drive_files import ensure_free_space
 
     monkeypatch.setattr(shutil, "disk_usage", lambda _: shutil._ntuple_diskusage(10 * 2**30, 10 * 2**30 - 2**29, 2**29))
     with pytest.raises(NlpbookError, match="a checkpoint needs 1.3 GB, only 0.5 GB is free"):
-        ensure_free_space(tmp_path, int(1.3 * 2**30))
-    ensure_free_space(tmp_path, 2**20)  # enough room: no error
+        ensure_free_space(tmp_path, int(1.3 * 2**30), "체크포인트", "a checkpoint")
+    ensure_free_space(tmp_path, 2**20, "체크포인트", "a checkpoint")  # enough room: no error
 
 
 def test_gpu_speedups_turn_cudnn_attention_off_on_a_gpu_only():

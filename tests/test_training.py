@@ -3,8 +3,8 @@
 import json
 
 import pytest
-import torch
 
+from nlpbook_helpers.checkpoints import load_checkpoint
 from nlpbook_helpers.corpus import load_corpus
 from nlpbook_helpers.inference import Predictor, evaluate
 from nlpbook_helpers.pipeline import train
@@ -26,16 +26,25 @@ def test_same_seed_same_metrics(tmp_path):
 
 
 def test_rerun_resumes_from_last_checkpoint(tmp_path):
-    settings = sample_settings(tmp_path, epochs=3, max_steps=30)  # stops 7 steps into epoch 2
+    # faithful: a constant lr, so a run stopped by max_steps may go on to more steps
+    settings = sample_settings(tmp_path, epochs=3, max_steps=30, schedule="faithful")  # stops 7 steps into epoch 2
     stopped = train(settings)
     assert [(row["epoch"], row["step"]) for row in stopped["epochs"]] == [(1, 23), (2, 30)]
-    checkpoint = torch.load(tmp_path / "runs/sample/checkpoints/last.ckpt", weights_only=False)
+    checkpoint = load_checkpoint(tmp_path / "runs/sample/checkpoints/last.ckpt", mmap=False)
     assert checkpoint["global_step"] == 30
 
-    metrics = train(sample_settings(tmp_path, epochs=3))  # same output dir: picks up at step 30
+    metrics = train(sample_settings(tmp_path, epochs=3, schedule="faithful"))  # same output dir: picks up at step 30
     assert [row["epoch"] for row in metrics["epochs"]] == [1, 2, 3]
     assert [row["step"] for row in metrics["epochs"]] == [23, 46, 69]
-    checkpoint = torch.load(tmp_path / "runs/sample/checkpoints/last.ckpt", weights_only=False)
+    checkpoint = load_checkpoint(tmp_path / "runs/sample/checkpoints/last.ckpt", mmap=False)
     assert checkpoint["global_step"] == 69
     history = json.loads((tmp_path / "runs/sample/metrics.json").read_text())
     assert history == metrics
+    assert [row["step"] for row in checkpoint["callbacks"]["BestModelExport"]["history"]] == [23, 46, 69]
+
+
+def test_a_larger_max_steps_after_a_finished_epoch_trains_to_it(tmp_path):
+    train(sample_settings(tmp_path, epochs=1, schedule="faithful"))
+    metrics = train(sample_settings(tmp_path, epochs=2, max_steps=40, schedule="faithful"))
+    assert [(row["epoch"], row["step"]) for row in metrics["epochs"]] == [(1, 23), (2, 40)]
+    assert load_checkpoint(tmp_path / "runs/sample/checkpoints/last.ckpt", mmap=False)["global_step"] == 40

@@ -1,0 +1,98 @@
+"""One training run per output dir: output_dir/run.lock.
+
+Two runs writing one folder (a second Colab tab, a rerun while the first
+still trains) empty each other's checkpoints. Colab kills a runtime without
+cleanup, so a lock must not outlive its run: the holder refreshes it every
+LOCK_REFRESH_SECONDS, and a lock whose process is gone (same machine) or that
+was not refreshed for LOCK_STALE_SECONDS (another runtime) is taken over.
+"""
+
+import json
+import os
+import socket
+import threading
+import time
+import uuid
+from pathlib import Path
+
+from .drive_files import remove_file, replace_file
+from .errors import NlpbookError
+
+LOCK_STALE_SECONDS = 120
+LOCK_REFRESH_SECONDS = 20
+
+
+class RunLock:
+    """output_dir/run.lock: who trains in this folder. A lock whose process is gone (same machine) or that was not
+    refreshed for LOCK_STALE_SECONDS (another Colab runtime, killed without cleanup) is taken over."""
+
+    def __init__(self, output_dir: Path):
+        self.path = Path(output_dir) / "run.lock"
+        self.me = {"host": socket.gethostname(), "pid": os.getpid(), "token": uuid.uuid4().hex}
+        self.stop: threading.Event | None = None
+
+    def holder(self) -> dict | None:
+        """Who holds the lock, if that one is alive and not us."""
+        try:
+            held = json.loads(self.path.read_text(encoding="utf-8"))
+            age = time.time() - self.path.stat().st_mtime
+        except (OSError, ValueError):
+            return None
+        if held.get("host") == self.me["host"]:
+            alive = held.get("pid") != self.me["pid"] and pid_alive(held.get("pid"))
+        else:
+            alive = age < LOCK_STALE_SECONDS
+        return held if alive else None
+
+    def refuse_if_taken(self) -> None:
+        held = self.holder()
+        if held:
+            raise NlpbookError(
+                f"{self.path.parent}: 다른 학습({held['host']}의 프로세스 {held['pid']})이 지금 이 폴더를 쓰고 있습니다. "
+                "그 학습이 끝나기를 기다리거나(다른 탭을 확인하세요) 다른 출력 폴더(output_dir)를 쓰세요. 그 학습이 "
+                f"죽었다면 {LOCK_STALE_SECONDS}초 뒤에 이 폴더를 다시 쓸 수 있습니다.",
+                f"{self.path.parent} is in use by another run (process {held['pid']} on {held['host']}): wait until "
+                f"it ends (check your other tabs) or use another output_dir. If that run died, the folder is free "
+                f"again {LOCK_STALE_SECONDS} s after its last sign of life.",
+            )
+
+    def acquire(self) -> None:
+        self.refuse_if_taken()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        mine = self.path.with_name(f"{self.path.name}.{self.me['token']}")  # .part would be shared with a rival
+        mine.write_text(json.dumps(self.me), encoding="utf-8")
+        replace_file(mine, self.path)
+        if json.loads(self.path.read_text(encoding="utf-8")) != self.me:  # another run took it at the same instant
+            self.refuse_if_taken()
+        self.stop = threading.Event()
+        threading.Thread(target=self.keep_fresh, args=(self.stop,), daemon=True).start()
+
+    def keep_fresh(self, stop: threading.Event) -> None:
+        while not stop.wait(LOCK_REFRESH_SECONDS):
+            self.refresh()
+
+    def refresh(self) -> None:
+        if self.stop is not None:
+            try:
+                os.utime(self.path)
+            except OSError:
+                pass
+
+    def release(self) -> None:
+        if self.stop is None:
+            return
+        self.stop.set()
+        self.stop = None
+        try:
+            if json.loads(self.path.read_text(encoding="utf-8")) == self.me:
+                remove_file(self.path)
+        except (OSError, ValueError):
+            pass
+
+
+def pid_alive(pid) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (OSError, TypeError, ValueError):
+        return False
+    return True

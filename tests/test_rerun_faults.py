@@ -1,0 +1,162 @@
+"""Reruns after a kill at a bad instant, and runs that must stop: each ends in the right place or one clear line.
+
+A "kill" here is an exception raised from a callback at the chosen instant:
+the files on disk are then exactly what a SIGKILL would leave (test_resume.py
+does real kills; these instants are too short to hit from outside).
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from pytorch_lightning.callbacks import Callback
+
+from nlpbook_helpers import cli
+from nlpbook_helpers.checkpoints import load_checkpoint
+from nlpbook_helpers.errors import NlpbookError
+from nlpbook_helpers.pipeline import train
+from nlpbook_helpers.run_lock import LOCK_STALE_SECONDS
+from nlpbook_helpers.runtime import Runtime, check_cpu_training
+from nlpbook_helpers.sample import sample_settings
+
+STEPS_PER_EPOCH = 23  # the sample: 360 pairs in batches of 16
+
+
+class Killed(Exception):
+    pass
+
+
+class KillAt(Callback):
+    def __init__(self, hook: str, when):
+        self.when = when
+        setattr(self, hook, self.maybe_kill)
+
+    def maybe_kill(self, trainer, *args):
+        if not trainer.sanity_checking and self.when(trainer):
+            raise Killed
+
+
+def output(tmp_path):
+    return tmp_path / "runs" / "sample"
+
+
+def steps(metrics):
+    return [(row["epoch"], row["step"]) for row in metrics["epochs"]]
+
+
+def test_a_max_steps_run_killed_after_an_epoch_ends_at_max_steps(tmp_path):
+    settings = sample_settings(tmp_path, epochs=3, max_steps=60)
+    with pytest.raises(Killed):  # killed after the epoch-1 checkpoint, in the first batch of epoch 2
+        train(settings, callbacks=[KillAt("on_train_batch_start", lambda trainer: trainer.global_step == 24)])
+    metrics = train(settings)
+    assert steps(metrics) == [(1, 23), (2, 46), (3, 60)]
+    assert load_checkpoint(output(tmp_path) / "checkpoints" / "last.ckpt", mmap=False)["global_step"] == 60
+
+
+def test_a_kill_during_validation_does_not_lose_that_epochs_validation(tmp_path):
+    settings = sample_settings(tmp_path, epochs=3, checkpoint_every_n_steps=STEPS_PER_EPOCH)  # saves fall on epoch ends
+    with pytest.raises(Killed):
+        train(settings, callbacks=[KillAt("on_validation_start", lambda trainer: trainer.global_step == 46)])
+    metrics = train(settings)
+    assert steps(metrics) == [(1, 23), (2, 46), (3, 69)]
+
+
+def test_a_kill_while_metrics_json_is_replaced_is_repaired_by_the_rerun(tmp_path):
+    settings = sample_settings(tmp_path, epochs=1)
+    metrics = train(settings)
+    metrics_file = output(tmp_path) / "metrics.json"
+    # the instant inside write_json: the old file emptied, the complete new one still called .part
+    metrics_file.with_name("metrics.json.part").write_text(metrics_file.read_text())
+    metrics_file.write_text("")
+    assert train(settings) == metrics
+    assert json.loads(metrics_file.read_text()) == metrics
+
+
+@pytest.mark.parametrize("schedule, says", [
+    ("recommended", "Rerun with the original epochs and max_steps"),
+    ("faithful", "has already trained to step 46; epochs=1, max_steps=-1 end at step 23, so there is nothing to do"),
+])
+def test_a_smaller_epochs_after_a_finished_run_is_one_line(tmp_path, capsys, schedule, says):
+    train(sample_settings(tmp_path, epochs=2, schedule=schedule))
+    code = cli.main(["train", "--sample", "--epochs", "1", "--schedule", schedule, "--work-dir", str(tmp_path)])
+    error = capsys.readouterr().err
+    assert code == 2 and says in error
+    assert [line for line in error.splitlines() if line.startswith("error:")] == [error.strip().splitlines()[-1]]
+
+
+def test_a_damaged_best_model_is_reported_by_the_rerun(tmp_path):
+    settings = sample_settings(tmp_path, epochs=1)
+    train(settings)
+    (output(tmp_path) / "best" / "model.safetensors").unlink()
+    with pytest.raises(NlpbookError, match="best epoch's \\(1\\) model is missing or damaged"):
+        train(settings)
+
+
+def test_a_loss_that_is_no_longer_a_number_stops_the_run(tmp_path, capsys):
+    code = cli.main(["train", "--sample", "--lr", "1e30", "--work-dir", str(tmp_path)])
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    print(error)
+    assert code == 2 and "The loss became nan at step 10, so training stops (lr " in error
+    assert "A learning rate that is too high is the usual cause" in error
+    assert not (output(tmp_path) / "best").exists() and not (output(tmp_path) / "metrics.json").exists()
+
+
+def test_a_full_disk_at_the_best_export_is_one_line_in_megabytes(tmp_path, monkeypatch):
+    import shutil
+
+    monkeypatch.setattr(shutil, "disk_usage", lambda _: shutil._ntuple_diskusage(2**30, 2**30 - 300_000, 300_000))
+    with pytest.raises(NlpbookError, match=r"the best/ export needs 0\.\d MB, only 0\.3 MB is free"):
+        train(sample_settings(tmp_path, epochs=1))
+    assert not (output(tmp_path) / "best").exists() and not (output(tmp_path) / "best.part").exists()
+
+
+def lock(tmp_path, host, pid, age=0):
+    path = output(tmp_path) / "run.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"host": host, "pid": pid, "token": "theirs"}))
+    os.utime(path, (time.time() - age, time.time() - age))
+
+
+def test_a_second_run_into_the_same_folder_is_refused_while_the_first_trains(tmp_path, capsys):
+    first = subprocess.Popen([sys.executable, "-m", "nlpbook_helpers", "train", "--sample", "--epochs", "3",
+                              "--work-dir", str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 180
+        while not (output(tmp_path) / "run.lock").exists():
+            assert first.poll() is None and time.monotonic() < deadline, first.stderr.read()[-2000:]
+            time.sleep(0.05)
+        code = cli.main(["train", "--sample", "--epochs", "3", "--work-dir", str(tmp_path)])
+        error = capsys.readouterr().err
+        assert code == 2 and f"is in use by another run (process {first.pid} on " in error
+    finally:
+        first.kill()
+        first.wait()
+    # Killed without cleanup: its lock is left behind, and does not block the next run.
+    assert (output(tmp_path) / "run.lock").exists()
+    assert steps(train(sample_settings(tmp_path, epochs=3)))[-1] == (3, 69)
+    assert not (output(tmp_path) / "run.lock").exists()
+
+
+def test_a_lock_from_another_runtime_blocks_only_while_it_is_fresh(tmp_path):
+    lock(tmp_path, "another-colab-vm", 1234)
+    with pytest.raises(NlpbookError, match="in use by another run \\(process 1234 on another-colab-vm\\)"):
+        train(sample_settings(tmp_path, epochs=1))
+    lock(tmp_path, "another-colab-vm", 1234, age=LOCK_STALE_SECONDS + 1)  # its runtime was killed: no refresh since
+    assert steps(train(sample_settings(tmp_path, epochs=1))) == [(1, 23)]
+
+
+def test_on_colab_a_full_size_model_is_not_trained_on_a_cpu_by_accident(tiny_bert):
+    from nlpbook_helpers.model import load_model
+
+    colab_cpu, full_size = Runtime("cpu", "CPU", None, True), torch.nn.Linear(5000, 5000)  # 25M parameters
+    with pytest.raises(NlpbookError) as refused:
+        check_cpu_training(colab_cpu, "auto", full_size, 5 * 24_998)
+    print(refused.value)
+    assert "about 2 hours" in refused.value.en and "accelerator='cpu'" in refused.value.en
+    check_cpu_training(colab_cpu, "cpu", full_size, 5 * 24_998)  # asked for: trains
+    check_cpu_training(Runtime("cpu", "CPU", None, False), "auto", full_size, 5 * 24_998)  # not Colab
+    check_cpu_training(colab_cpu, "auto", load_model(str(tiny_bert)), 5 * 24_998)  # the tiny model: seconds
