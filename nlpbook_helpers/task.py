@@ -34,8 +34,7 @@ class NliTask(pl.LightningModule):
 
     def training_step(self, batch, batch_idx):
         output = self.model(**batch)
-        # The logger writes every log_every_n_steps steps and the progress bar refreshes as often, so the step's
-        # values are logged only on those steps: every self.log call costs Lightning's bookkeeping (benchmarks/README.md).
+        # The log file and the progress bar are written every log_every_n_steps (10) steps: log on those steps only.
         if (self.global_step + 1) % self.trainer.log_every_n_steps == 0:
             accuracy = (output.logits.argmax(-1) == batch["labels"]).float().mean()
             self.log_dict({"train_loss": output.loss, "train_acc": accuracy}, prog_bar=True)
@@ -52,8 +51,7 @@ class NliTask(pl.LightningModule):
         self.log("val_f1", self.val_f1)
 
     def configure_optimizers(self):
-        # fused=True updates every parameter in one kernel instead of one per tensor (CUDA and CPU; XLA has none).
-        fused = self.device.type in ("cuda", "cpu")
+        fused = self.device.type in ("cuda", "cpu")  # one kernel for all the weights; a TPU has no such kernel
         optimizer = torch.optim.AdamW(self.parameters(), lr=self.learning_rate, eps=1e-6, weight_decay=0.0, fused=fused)
         if self.schedule == "faithful":
             return optimizer
