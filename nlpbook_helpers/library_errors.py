@@ -18,6 +18,8 @@ from pathlib import Path
 
 from pytorch_lightning.callbacks import Callback
 
+from .errors import NlpbookError
+
 NEVER_PIN = {"torch", "torch-xla", "torch_xla", "nlpbook-helpers"}  # Colab's own builds, and this package
 
 
@@ -50,7 +52,14 @@ def explain_library_error(exception: BaseException) -> str | None:
 
 
 def innermost_dependency(exception: BaseException) -> tuple[str, str, str | None] | None:
-    """(our dependency, its version, the distribution the error was raised in) for the traceback's innermost frames."""
+    """(our dependency, its version, the library the error was raised in), or None when our own code raised it.
+
+    The traceback is read from where the error was raised outwards: the standard
+    library's frames are passed over; a frame of this package (an NlpbookError, a
+    check of ours inside Lightning's loop) means the error is ours, not a library's.
+    """
+    if isinstance(exception, (NlpbookError, KeyboardInterrupt)):
+        return None
     ours = our_dependencies()
     owners = importlib.metadata.packages_distributions()
     raised_in = None
@@ -61,6 +70,8 @@ def innermost_dependency(exception: BaseException) -> tuple[str, str, str | None
         traceback = traceback.tb_next
     for frame in reversed(frames):
         module = frame.f_globals.get("__name__", "")
+        if module.split(".")[0] == __package__:
+            return None
         distribution = (owners.get(module.split(".")[0]) or [None])[0]
         if distribution is None or not _is_installed_library(frame.f_code.co_filename):
             continue

@@ -14,6 +14,7 @@ import pytest
 import transformers
 
 from nlpbook_helpers.cli import main
+from nlpbook_helpers.errors import NlpbookError
 from nlpbook_helpers.library_errors import explain_library_error
 from nlpbook_helpers.model import load_model
 
@@ -58,3 +59,14 @@ def test_the_command_line_prints_the_note_under_a_library_traceback(tmp_path, ti
         main(["predict", "--model-dir", str(model_dir), "전제", "가설"])
     notes = "\n".join(getattr(caught.value, "__notes__", []))
     assert "pip install" in notes or "pip install" in capsys.readouterr().err
+
+
+def test_our_own_refusal_inside_a_training_run_gets_no_note(tmp_path):
+    from nlpbook_helpers.pipeline import train
+    from nlpbook_helpers.sample import sample_settings
+
+    settings = sample_settings(tmp_path, epochs=1, max_steps=5)
+    train(settings)
+    with pytest.raises(NlpbookError) as caught:  # a recommended schedule refuses a new length, inside Lightning's fit
+        train(sample_settings(tmp_path, epochs=2, max_steps=10))
+    assert not getattr(caught.value, "__notes__", None)

@@ -49,8 +49,8 @@ def test_a_resumed_run_rewrites_the_card(tmp_path):
     from nlpbook_helpers.pipeline import train
     from nlpbook_helpers.sample import sample_settings
 
-    train(sample_settings(tmp_path, epochs=1))
-    metrics = train(sample_settings(tmp_path, epochs=2))  # same output dir: resumes and trains epoch 2
+    train(sample_settings(tmp_path, epochs=1, schedule="faithful"))
+    metrics = train(sample_settings(tmp_path, epochs=2, schedule="faithful"))  # same dir: resumes, trains epoch 2
     card = (Path(sample_settings(tmp_path).output_dir) / "best" / "README.md").read_text(encoding="utf-8")
     assert card_rows(card) == (metrics["epochs"], metrics["best_epoch"]) and len(metrics["epochs"]) == 2
 

@@ -71,9 +71,23 @@ def train_as_07_leaves_it():
 
 
 def checked_outputs(nb) -> list[list[tuple[str, str]]]:
-    """What each `# NBVAL_CHECK_OUTPUT` cell printed: (stream name or "data", text) per output."""
-    return [[(output.get("name", "data"), output_text(output)) for output in cell.outputs]
-            for cell in code_cells(nb) if cell.source.startswith(CHECK)]
+    """What each `# NBVAL_CHECK_OUTPUT` cell printed: (stream name or "data", text) per output.
+
+    Consecutive pieces of one stream are joined: how a kernel splits a print into
+    messages depends on its version (ipykernel in the lowest profile sends each piece).
+    """
+    cells = []
+    for cell in code_cells(nb):
+        if cell.source.startswith(CHECK):
+            joined = []
+            for output in cell.outputs:
+                name, text = output.get("name", "data"), output_text(output)
+                if joined and output.output_type == "stream" and joined[-1][0] == name:
+                    joined[-1] = (name, joined[-1][1] + text)
+                else:
+                    joined.append((name, text))
+            cells.append(joined)
+    return cells
 
 
 def output_text(output) -> str:
