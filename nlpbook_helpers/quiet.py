@@ -23,7 +23,8 @@ def quiet_libraries() -> None:
     - huggingface_hub's UserWarning that Colab has no `HF_TOKEN` secret (older versions; newer
       ones log it at info level): the course's models and data are public.
     - Lightning's "GPU available / TPU available / HPU available" lines: the run's first log line
-      already names the device and the precision, with the reason.
+      already names the device and the precision, with the reason. Also its "Loading `train_dataloader`
+      to estimate number of stepping batches": the schedule asking for its length, nothing to act on.
     - transformers' own progress bars ("Loading weights", "Writing model shards"): over in a
       moment, and printed on stderr by every predict and evaluate. The hub's download bars stay:
       a 400 MB model takes a while to arrive.
@@ -52,7 +53,8 @@ def quiet_libraries() -> None:
 
 def _not_lightning_chatter(record: logging.LogRecord) -> bool:
     message = record.getMessage()
-    return re.search(r"Tip: .*\blitlogger\b", message) is None and re.match(r"[GTH]PU available: ", message) is None
+    return not (re.search(r"Tip: .*\blitlogger\b", message) or re.match(r"[GTH]PU available: ", message)
+                or message.startswith("Loading `train_dataloader` to estimate number of stepping batches"))
 
 
 _ANSI_STYLE = re.compile(r"\x1b\[[0-9;]*m")

@@ -32,6 +32,7 @@ NOISE = [
     re.compile(r"LOAD REPORT|\| MISSING|\| UNEXPECTED"),
     re.compile(r"^[GTH]PU available: "),  # Lightning's device lines: our first log line names the device
     re.compile(r"Loading weights|Writing model shards"),  # transformers' own progress bars
+    re.compile(r"to estimate number of stepping batches"),  # Lightning, when the schedule asks for its length
 ]
 
 
