@@ -121,6 +121,7 @@ def run_train(args):
     from .quiet import quiet_libraries
     from .runtime import check_writable, resolve_work_dir
     from .sample import sample_settings
+    from .sampling import process_rank
     from .settings import Settings
 
     quiet_libraries()  # before the sample's tiny model is written, see quiet.py
@@ -130,6 +131,8 @@ def run_train(args):
     settings = sample_settings(work_dir, **given) if args.sample else Settings(work_dir=str(work_dir), **given)
     check_one_machine(settings)
     summary = train(settings)
+    if process_rank()[0] != 0:  # under DDP every process returns here; one summary is enough
+        return
     best = next(row for row in summary["epochs"] if row["epoch"] == summary["best_epoch"])
     print(f"best epoch {best['epoch']}: val_acc {best['val_acc']:.4f}, macro_f1 {best['macro_f1']:.4f}")
     print(f"model: {Path(settings.output_dir) / 'best'}")

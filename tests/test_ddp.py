@@ -33,6 +33,7 @@ def test_two_process_ddp_trains_and_writes_once(tmp_path, length_grouped):
     assert result.returncode == 0, result.stderr[-3000:]
     assert "distributed_backend=gloo" in result.stderr + result.stdout
     assert "All distributed processes registered. Starting with 2 processes" in result.stderr + result.stdout
+    assert result.stdout.count("best epoch") == 1, result.stdout  # one summary, from rank 0
     output = tmp_path / "runs" / "sample"
     metrics = json.loads((output / "metrics.json").read_text())
     assert metrics["epochs"][-1]["step"] == steps_per_epoch
