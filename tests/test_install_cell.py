@@ -38,8 +38,11 @@ def install_cell_from_checkout() -> str:
     return source.replace(GITHUB_PACKAGE, repr(f"git+file://{ROOT}")).replace(GITHUB_RAW, f"{ROOT}/")
 
 
+COLAB_ITSELF = {"google.colab"}  # Colab's own module (02 mounts Drive, 08 shows the page): there only, never installed
+
+
 def notebook_imports() -> list[str]:
-    """Every module the notebooks import, found in their code cells."""
+    """Every module the notebooks import, found in their code cells, but Colab's own."""
     modules = set()
     for path in NOTEBOOKS:
         for source in code_sources(path):
@@ -48,7 +51,7 @@ def notebook_imports() -> list[str]:
                     modules.update(alias.name for alias in node.names)
                 elif isinstance(node, ast.ImportFrom) and node.level == 0:
                     modules.add(node.module)
-    return sorted(modules)
+    return sorted(modules - COLAB_ITSELF)
 
 
 def run(python, code, cwd):
