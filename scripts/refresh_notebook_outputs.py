@@ -1,14 +1,15 @@
-"""Re-execute the notebooks in smoke mode and store only the outputs nbval checks.
+"""Re-execute the notebooks in smoke mode and store only the outputs the tests compare.
 
 The notebooks are committed without outputs, except the cells whose first line
-is `# NBVAL_CHECK_OUTPUT`: nbval compares those with a fresh run. Their stored
+is `# NBVAL_CHECK_OUTPUT`: tests/test_notebooks.py compares those with a fresh run
+(the marker keeps nbval's name, so `pytest --nbval-lax` can compare one by hand). Their stored
 outputs must come from a real execution, so when something they show changes
 on purpose (the bundled sample, hence the tiny tokenizer's ids; a message's
 wording), run this and commit the result:
 
     python scripts/refresh_notebook_outputs.py [notebooks/05_loaders.ipynb ...]
 
-It runs the notebooks in order in one temporary work dir, as nbval does
+It runs the notebooks in order in one temporary work dir
 (NLPBOOK_SMOKE=1, OMP_NUM_THREADS=1), and writes each back with every other
 output, every other execution count and all cell metadata removed. 08 reads
 the best/ that 07 leaves; when 07 is not among the notebooks refreshed, the
