@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from nlpbook_helpers import serve
 from nlpbook_helpers.errors import NlpbookError
 from nlpbook_helpers.inference import MAX_CHARS, Predictor
-from nlpbook_helpers.serve import DEFAULT_PORT, start, stop
+from nlpbook_helpers.serve import start, stop
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -86,17 +87,17 @@ def test_starting_again_on_the_same_port_replaces_the_server(predictor):
         stop(port)
 
 
-def test_without_a_port_another_programs_8000_is_skipped_and_a_rerun_reuses_ours(predictor):
-    with socket.socket() as other:
-        try:  # another program on 8000 (if something else already holds it, that is the same situation)
-            other.bind(("127.0.0.1", DEFAULT_PORT))
-            other.listen()
-        except OSError:
-            pass
+def test_without_a_port_a_default_port_another_program_holds_is_skipped_and_a_rerun_reuses_ours(predictor, monkeypatch):
+    with socket.socket() as other:  # another program on the default port
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        default = other.getsockname()[1]
+        # a port of the test's own, not 8000 itself: CI runs two profiles' tests at once on one machine
+        monkeypatch.setattr(serve, "DEFAULT_PORT", default)
         first = start(predictor)
         try:
             again = start(predictor)  # the notebook cell, run a second time
-            assert DEFAULT_PORT < first.port < DEFAULT_PORT + 100 and again.port == first.port
+            assert default < first.port < default + 100 and again.port == first.port
             assert post(again.url, {"premise": "가", "hypothesis": "나"})[0] == 200
         finally:
             stop(first.port)
