@@ -25,6 +25,11 @@ def quiet_libraries() -> None:
     - Lightning's "GPU available / TPU available / HPU available" lines: the run's first log line
       already names the device and the precision, with the reason. Also its "Loading `train_dataloader`
       to estimate number of stepping batches": the schedule asking for its length, nothing to act on.
+    - Lightning's "Restoring states from the checkpoint path at ..." and "Restored all states ..." on
+      a rerun: our own line already says the run resumes, and from which file.
+    - Lightning's PossibleUserWarning, on a run resumed mid-epoch, that the dataloader "is not
+      resumable": it looks for a `state_dict` on the loader, but ours resumes through EpochSampler,
+      which starts at the very batch the run had reached (sampling.py; test_resume checks it).
     - transformers' own progress bars ("Loading weights", "Writing model shards"): over in a
       moment, and printed on stderr by every predict and evaluate. The hub's download bars stay:
       a 400 MB model takes a while to arrive.
@@ -42,6 +47,8 @@ def quiet_libraries() -> None:
         warnings.filterwarnings("ignore", r"`isinstance\(treespec, LeafSpec\)` is deprecated", category)
     warnings.filterwarnings("ignore", r"The '\w+' does not have many workers which may be a bottleneck",
                             PossibleUserWarning)
+    warnings.filterwarnings("ignore", r"You're resuming from a checkpoint that ended before the epoch ended and your "
+                            r"dataloader is not resumable", PossibleUserWarning)
     warnings.filterwarnings("ignore", r"\s*The secret `HF_TOKEN` does not exist in your Colab secrets", UserWarning)
     logging.getLogger("pytorch_lightning.utilities.rank_zero").addFilter(_not_lightning_chatter)
     logging.getLogger("transformers.modeling_utils").addFilter(_not_an_expected_load_report)
@@ -54,7 +61,9 @@ def quiet_libraries() -> None:
 def _not_lightning_chatter(record: logging.LogRecord) -> bool:
     message = record.getMessage()
     return not (re.search(r"Tip: .*\blitlogger\b", message) or re.match(r"[GTH]PU available: ", message)
-                or message.startswith("Loading `train_dataloader` to estimate number of stepping batches"))
+                or message.startswith(("Loading `train_dataloader` to estimate number of stepping batches",
+                                       "Restoring states from the checkpoint path at ",
+                                       "Restored all states from the checkpoint at ")))
 
 
 _ANSI_STYLE = re.compile(r"\x1b\[[0-9;]*m")

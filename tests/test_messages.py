@@ -33,6 +33,8 @@ NOISE = [
     re.compile(r"^[GTH]PU available: "),  # Lightning's device lines: our first log line names the device
     re.compile(r"Loading weights|Writing model shards"),  # transformers' own progress bars
     re.compile(r"to estimate number of stepping batches"),  # Lightning, when the schedule asks for its length
+    re.compile(r"Restor(ing|ed all) states"),  # Lightning on a rerun: our own line says it resumes
+    re.compile(r"not resumable"),  # Lightning's guess about our loader (EpochSampler resumes exactly)
 ]
 
 
@@ -51,14 +53,20 @@ def one_error_line(result) -> str:
     return errors[0]
 
 
-def test_train_sample_prints_no_library_noise(tmp_path):
-    result = cli("train", "--sample", "--work-dir", tmp_path / "work", "--epochs", 1, "--max-steps", 5,
-                 env={"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")})
-    assert result.returncode == 0, result.stderr[-3000:]
-    output = (result.stdout + result.stderr).splitlines()
-    noise = [line for line in output if any(pattern.search(line) for pattern in NOISE)]
-    assert noise == []
-    assert any(line.startswith("best epoch 1:") for line in output)  # the run itself still reports
+def test_train_sample_and_its_resumed_rerun_print_no_library_noise(tmp_path):
+    env = {"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
+    first = cli("train", "--sample", "--work-dir", tmp_path / "work", "--epochs", 1, "--max-steps", 5,
+                "--schedule", "faithful", env=env)
+    assert first.returncode == 0, first.stderr[-3000:]
+    rerun = cli("train", "--sample", "--work-dir", tmp_path / "work", "--epochs", 1, "--max-steps", 10,
+                "--schedule", "faithful", env=env)  # resumes at step 5, in the middle of the epoch
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    for result in (first, rerun):
+        output = (result.stdout + result.stderr).splitlines()
+        noise = [line for line in output if any(pattern.search(line) for pattern in NOISE)]
+        assert noise == []
+        assert any(line.startswith("best epoch 1:") for line in output)  # the run itself still reports
+    assert "이어서 학습합니다" in rerun.stdout + rerun.stderr  # our one line says it resumes, and from where
 
 
 def test_filters_match_only_the_message_they_name(monkeypatch):
