@@ -17,7 +17,7 @@ from pathlib import Path
 from pytorch_lightning.callbacks import Callback
 
 from .checkpoints import check_finite
-from .drive_files import ensure_free_space, remove_tree, replace_dir, write_json
+from .drive_files import ensure_free_space, ran_out_of_space, remove_tree, replace_dir, write_json
 from .errors import NlpbookError
 from .runtime import get_logger
 
@@ -86,10 +86,17 @@ class BestModelExport(Callback):
             model.save_pretrained(part, state_dict={name: tensor.cpu() for name, tensor in model.state_dict().items()})
             self.tokenizer.save_pretrained(part)
             write_json(part / "nlpbook.json", {"max_seq_length": self.max_seq_length, **row})
-        except Exception:  # a disk that filled meanwhile: safetensors reports it as its own SafetensorError
+        except Exception as error:  # a disk that filled meanwhile: safetensors reports it as its own SafetensorError
+            full = ran_out_of_space(error, self.output_dir, needed)
             remove_tree(part)
-            ensure_free_space(self.output_dir, needed, "best/ 내보내기", "the best/ export")
-            raise
+            if not full:
+                raise
+            raise NlpbookError(
+                f"{self.output_dir}: best/를 내보내는 중에 공간이 모자랐습니다({error}). 이전 best/와 체크포인트는 그대로 "
+                "있습니다. Drive에서 파일을 지우고 다시 실행하면 마지막 체크포인트부터 이어서 학습합니다.",
+                f"{self.output_dir}: ran out of space while exporting best/ ({error}). The previous best/ and the "
+                "checkpoint are intact: free some space on Drive and run again to continue from the last checkpoint.",
+            ) from None
         replace_dir(part, best)
 
 

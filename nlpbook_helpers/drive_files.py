@@ -13,8 +13,10 @@ complete `.part` in its place (see checkpoints.resume_checkpoint), or, for
 a small JSON file, write it again from what it was written from.
 """
 
+import errno
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -81,6 +83,15 @@ def ensure_free_space(folder: Path, needed: int, what_ko: str, what_en: str) -> 
             f"Not enough space in {folder}: {what_en} needs {size(needed)}, only {size(free)} is free. Free some "
             "space on Drive.",
         )
+
+
+def ran_out_of_space(error: Exception, folder: Path, needed: int) -> bool:
+    """Whether a write failed for want of room: the OS says so (safetensors words it "... (os error 28)"), or,
+    asked before the half-written file is removed, the folder has less than `needed` left."""
+    code = getattr(error, "errno", None)
+    if code is None and (found := re.search(r"\(os error (\d+)\)", str(error))):
+        code = int(found.group(1))
+    return code in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) or shutil.disk_usage(folder).free < needed
 
 
 def size(n: int) -> str:

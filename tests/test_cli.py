@@ -68,6 +68,8 @@ def test_predict_one_pair_and_a_jsonl_file(trained, tmp_path):
 
 @pytest.mark.parametrize("args, words", [
     (["train", "--sample", "--lr", "-1"], "learning_rate=-1.0 must be greater than 0"),
+    (["train", "--sample", "--lr", "inf"], "learning_rate=inf must be a finite number"),
+    (["train", "--sample", "--seed", "-5"], "seed=-5 is out of range"),
     (["train", "--sample", "--batch-size", "0"], "batch_size=0 must be greater than 0"),
     (["train", "--sample", "--max-seq-length", "300"], "max_seq_length=300 exceeds the 128 positions"),
     (["train", "--sample", "--accelerator", "gpu"], "A GPU was asked for but this runtime has none"),

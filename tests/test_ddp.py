@@ -31,6 +31,7 @@ def test_two_process_ddp_trains_and_writes_once(tmp_path, length_grouped):
     steps_per_epoch = 11  # our samplers deal the 22 full batches of 16 whole: 11 to each process
     result = ddp_train(tmp_path, "--epochs", "1", "--length-grouped", str(length_grouped))
     assert result.returncode == 0, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]  # rank 1 ended as cleanly as rank 0
     assert "distributed_backend=gloo" in result.stderr + result.stdout
     assert "All distributed processes registered. Starting with 2 processes" in result.stderr + result.stdout
     assert result.stdout.count("best epoch") == 1, result.stdout  # one summary, from rank 0

@@ -114,6 +114,31 @@ def test_a_full_disk_at_the_best_export_is_one_line_in_megabytes(tmp_path, monke
     assert not (output(tmp_path) / "best").exists() and not (output(tmp_path) / "best.part").exists()
 
 
+def test_a_disk_that_fills_during_the_best_export_is_one_line_and_keeps_the_previous_best(tiny_bert, tmp_path):
+    """A real write failure: the file-size limit (RLIMIT_FSIZE) stands in for a disk that fills mid-write."""
+    script = f"""
+import resource, signal
+from pathlib import Path
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+from nlpbook_helpers.best_model import BestModelExport
+from nlpbook_helpers.errors import NlpbookError
+model = AutoModelForSequenceClassification.from_pretrained(r"{tiny_bert}")
+export = BestModelExport(Path(r"{tmp_path}"), AutoTokenizer.from_pretrained(r"{tiny_bert}"), 64)
+export.export(model, {{"epoch": 1, "step": 23}})
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (10_000, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+try:
+    export.export(model, {{"epoch": 2, "step": 46}})
+except NlpbookError as error:
+    print(error)
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert "ran out of space while exporting best/" in result.stdout and "best/를 내보내는 중에" in result.stdout
+    assert json.loads((tmp_path / "best" / "nlpbook.json").read_text())["step"] == 23  # the previous best, whole
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["best"]  # no best.part, no best.old
+
+
 def lock(tmp_path, host, pid, age=0):
     path = output(tmp_path) / "run.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
