@@ -99,7 +99,7 @@ def resume_checkpoint(settings, runtime, precision: str) -> Path | None:
         get_logger().info(f"{saved['device']} → {device}: 런타임이 바뀌었지만 가중치와 옵티마이저 상태가 fp32라 그대로 "
                           "이어서 학습합니다 / the runtime changed; weights and optimizer state are fp32, so the run "
                           "continues")
-    get_logger().info(f"이어서 학습합니다 / resuming from {path}")
+    get_logger().info(f"이어서 학습합니다: {path}")
     return path
 
 

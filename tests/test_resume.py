@@ -111,7 +111,7 @@ def test_killed_runs_resume_and_finish_complete(tmp_path):
     done = subprocess.run([sys.executable, "-m", "nlpbook_helpers", *ARGS, "--work-dir", str(tmp_path)],
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert f"resuming from {checkpoint}" in done.stdout
+    assert f"이어서 학습합니다: {checkpoint}" in done.stdout
     metrics = json.loads((output / "metrics.json").read_text())
     assert [row["epoch"] for row in metrics["epochs"]] == list(range(1, EPOCHS + 1))
     assert [row["step"] for row in metrics["epochs"]] == [STEPS_PER_EPOCH * e for e in range(1, EPOCHS + 1)]
