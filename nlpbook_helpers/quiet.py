@@ -20,6 +20,10 @@ def quiet_libraries() -> None:
     - Lightning's PossibleUserWarning that few DataLoader workers "may be a bottleneck" (on GPU
       machines with many cores): our loaders use num_workers=0 on purpose, because a batch is
       sliced from tensors already in memory, and worker processes would only add start-up time.
+    - torch's UserWarning, once per run on a GPU, that the memory-efficient (T4) or flash attention
+      "defaults to a non-deterministic algorithm": the Trainer asks for deterministic kernels with
+      "warn" (trainer.py), and attention's backward cannot oblige: its sums come out in a varying
+      order, so a GPU run may differ from a rerun in the last decimals (02 says so). Text as in torch 2.11.
     - huggingface_hub's UserWarning that Colab has no `HF_TOKEN` secret (older versions; newer
       ones log it at info level): the course's models and data are public.
     - Lightning's "GPU available / TPU available / HPU available" lines: the run's first log line
@@ -49,6 +53,8 @@ def quiet_libraries() -> None:
                             PossibleUserWarning)
     warnings.filterwarnings("ignore", r"You're resuming from a checkpoint that ended before the epoch ended and your "
                             r"dataloader is not resumable", PossibleUserWarning)
+    warnings.filterwarnings("ignore", r"(Memory Efficient|Flash) [Aa]ttention defaults to a non-deterministic algorithm",
+                            UserWarning)
     warnings.filterwarnings("ignore", r"\s*The secret `HF_TOKEN` does not exist in your Colab secrets", UserWarning)
     logging.getLogger("pytorch_lightning.utilities.rank_zero").addFilter(_not_lightning_chatter)
     logging.getLogger("transformers.modeling_utils").addFilter(_not_an_expected_load_report)

@@ -90,6 +90,18 @@ def test_filters_match_only_the_message_they_name(monkeypatch):
     assert [str(w.message) for w in caught] == ["The batch size could not be inferred"]
 
 
+def test_attentions_determinism_notice_is_dropped_and_other_torch_warnings_are_not():
+    """torch warns this from C++ on a GPU's first backward (deterministic="warn"); it reaches Python as a UserWarning."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")  # each warning shows once, as in a notebook
+        quiet_libraries()
+        for kernel in ("Memory Efficient attention", "Flash Attention"):
+            warnings.warn(f"{kernel} defaults to a non-deterministic algorithm. To explicitly enable determinism call "
+                          "torch.use_deterministic_algorithms(True, warn_only=False).", UserWarning)
+        warnings.warn("cumsum_cuda_kernel does not have a deterministic implementation", UserWarning)
+    assert [str(w.message) for w in caught] == ["cumsum_cuda_kernel does not have a deterministic implementation"]
+
+
 def load_reports(model_dir) -> list[str]:
     """The LOAD REPORT messages transformers lets through while load_model loads model_dir."""
     records = []
