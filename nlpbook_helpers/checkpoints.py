@@ -32,7 +32,7 @@ import torch
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning_fabric.plugins.io.xla import XLACheckpointIO
 from lightning_utilities.core.apply_func import apply_to_collection
-from pytorch_lightning.callbacks import Callback
+from pytorch_lightning.callbacks import Callback, TQDMProgressBar
 
 from .corpora import corpus_identity
 from .drive_files import ensure_free_space, remove_file, replace_file
@@ -296,6 +296,18 @@ class LastCheckpoint(Callback):
 def schedule_steps(trainer, pl_module) -> int | None:
     """The step at which the recommended schedule's learning rate reaches 0 (None for the constant one)."""
     return None if pl_module.schedule == "faithful" else trainer.estimated_stepping_batches
+
+
+class ProgressBar(TQDMProgressBar):
+    """Lightning's progress bar, with the epoch and its length also in the epoch a rerun resumes in.
+
+    Lightning (2.5 and later) skips on_train_epoch_start for an epoch resumed in its middle, where its bar
+    sets them, so after every reconnect the bar read "Training: 20/?" (Lightning-AI/pytorch-lightning#20603).
+    """
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if batch_idx > 0 and self.train_progress_bar.total is None:  # only the first batch after a mid-epoch resume
+            self.on_train_epoch_start(trainer)
 
 
 def check_how_far(path: Path, saved: dict, trainer, pl_module) -> None:

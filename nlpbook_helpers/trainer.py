@@ -11,11 +11,10 @@ import sys
 from pathlib import Path
 
 import pytorch_lightning as pl
-from pytorch_lightning.callbacks import TQDMProgressBar
 from pytorch_lightning.loggers import CSVLogger
 
 from .best_model import BestModelExport
-from .checkpoints import AtomicCheckpointIO, AtomicXLACheckpointIO, LastCheckpoint, run_fingerprint
+from .checkpoints import AtomicCheckpointIO, AtomicXLACheckpointIO, LastCheckpoint, ProgressBar, run_fingerprint
 from .errors import NlpbookError
 from .library_errors import ExplainLibraryErrors
 from .model_card import ModelCardWriter
@@ -48,7 +47,7 @@ def build_trainer(settings, runtime: Runtime, precision: str, tokenizer) -> pl.T
             BestModelExport(output_dir, tokenizer, settings.max_seq_length),  # metrics.json and best/
             LastCheckpoint(output_dir, settings.checkpoint_every_n_steps, run),  # checkpoints/last.ckpt
             ModelCardWriter(settings),  # best/README.md from metrics.json (model_card.py)
-            TQDMProgressBar(refresh_rate=10),  # tqdm: widget bars in notebooks, text bars in a terminal
+            ProgressBar(refresh_rate=10),  # Lightning's tqdm bar: widgets in notebooks, text in a terminal
             ExplainLibraryErrors(),
         ],
         plugins=[AtomicXLACheckpointIO() if runtime.accelerator == "tpu" else AtomicCheckpointIO()],

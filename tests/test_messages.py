@@ -67,6 +67,9 @@ def test_train_sample_and_its_resumed_rerun_print_no_library_noise(tmp_path):
         assert noise == []
         assert any(line.startswith("best epoch 1:") for line in output)  # the run itself still reports
     assert "이어서 학습합니다" in rerun.stdout + rerun.stderr  # our one line says it resumes, and from where
+    bars = (rerun.stdout + rerun.stderr).replace("\r", "\n")
+    assert "Epoch 0:  43%" in bars and "| 10/23 [" in bars  # the resumed epoch's bar knows its epoch and length
+    assert not re.search(r"\| [1-9]\d*/\? \[", bars)  # not Lightning's "Training: 10/?" (its issue #20603)
 
 
 def test_filters_match_only_the_message_they_name(monkeypatch):
