@@ -86,11 +86,11 @@ def ensure_free_space(folder: Path, needed: int, what_ko: str, what_en: str) -> 
 
 
 def ran_out_of_space(error: Exception, folder: Path, needed: int) -> bool:
-    """Whether a write failed for want of room: the OS says so (safetensors words it "... (os error 28)"), or,
+    """Whether a write failed for want of room: the OS says so (safetensors words it "(os error 28)" or "Os { code: 28"), or,
     asked before the half-written file is removed, the folder has less than `needed` left."""
     code = getattr(error, "errno", None)
-    if code is None and (found := re.search(r"\(os error (\d+)\)", str(error))):
-        code = int(found.group(1))
+    if code is None and (found := re.search(r"\(os error (\d+)\)|Os \{ code: (\d+)", str(error))):  # newer, older
+        code = int(found.group(1) or found.group(2))
     return code in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) or shutil.disk_usage(folder).free < needed
 
 
