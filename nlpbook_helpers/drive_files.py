@@ -86,8 +86,8 @@ def ensure_free_space(folder: Path, needed: int, what_ko: str, what_en: str) -> 
 
 
 def ran_out_of_space(error: Exception, folder: Path, needed: int) -> bool:
-    """Whether a write failed for want of room: the OS says so (safetensors words it "(os error 28)" or "Os { code: 28"), or,
-    asked before the half-written file is removed, the folder has less than `needed` left."""
+    """Whether a write failed for want of room: the OS says so (safetensors words it "(os error 28)", or
+    "Os { code: 28" in older ones), or, asked before the half-written file is removed, less than `needed` is left."""
     code = getattr(error, "errno", None)
     if code is None and (found := re.search(r"\(os error (\d+)\)|Os \{ code: (\d+)", str(error))):  # newer, older
         code = int(found.group(1) or found.group(2))
