@@ -93,6 +93,11 @@ def resume_checkpoint(settings, runtime, precision: str) -> Path | None:
             "train in another output_dir.",
         )
     check_same_run(path, saved["settings"], run_fingerprint(settings))
+    done = finished_run(settings, saved.get("epoch_batches"))
+    if done is not None:  # trainer.fit restores it and has nothing to train
+        get_logger().info(f"이 학습은 이미 끝났습니다(스텝 {done}). 결과는 {output_dir / 'metrics.json'}과 "
+                          f"{output_dir / 'best'}에 있습니다.")
+        return path
     device = f"{runtime.device_name} ({precision})"
     if saved["device"] != device:
         check_precision_change(path, saved["device"], saved["precision"], device, precision)
@@ -101,6 +106,25 @@ def resume_checkpoint(settings, runtime, precision: str) -> Path | None:
                           "continues")
     get_logger().info(f"이어서 학습합니다: {path}")
     return path
+
+
+def finished_run(settings, epoch_batches: int | None) -> int | None:
+    """The step at which the run in settings.output_dir ended, if last.ckpt says it has trained all it was asked to.
+
+    epoch_batches: the training loader's batches per epoch (last.ckpt also
+    keeps it). None when there is no checkpoint or more is left to train.
+    """
+    path = Path(settings.output_dir) / "checkpoints" / "last.ckpt"
+    if not path.exists():
+        return None
+    checkpoint = load_checkpoint(path)
+    epoch_batches = checkpoint.get(RUN_KEY, {}).get("epoch_batches", epoch_batches)
+    if epoch_batches is None:
+        return None
+    planned = settings.epochs * epoch_batches
+    if settings.max_steps > 0:
+        planned = min(planned, settings.max_steps)
+    return checkpoint["global_step"] if checkpoint["global_step"] >= planned else None
 
 
 def check_same_run(path: Path, saved: dict, current: dict) -> None:
@@ -227,6 +251,7 @@ class LastCheckpoint(Callback):
         self.run = run  # {"settings": run_fingerprint(...), "precision": ..., "device": ...}
         self.lock = RunLock(self.output_dir)
         self.loaded: dict | None = None
+        self.saved_step: int | None = None  # the step last.ckpt holds, once this fit has saved or loaded one
 
     def setup(self, trainer, pl_module, stage):
         if stage == "fit" and trainer.is_global_zero:
@@ -242,10 +267,12 @@ class LastCheckpoint(Callback):
         checkpoint[RUN_KEY] = {**self.run, "schedule_steps": schedule_steps(trainer, pl_module),
                                # where the training loader is: its epoch, and the batches of it already trained
                                "epoch": trainer.current_epoch,
-                               "batches": trainer.fit_loop.epoch_loop.batch_progress.current.processed}
+                               "batches": trainer.fit_loop.epoch_loop.batch_progress.current.processed,
+                               "epoch_batches": trainer.num_training_batches}  # to tell a finished run
 
     def on_load_checkpoint(self, trainer, pl_module, checkpoint):
         self.loaded = checkpoint[RUN_KEY] | {"global_step": checkpoint["global_step"]}
+        self.saved_step = checkpoint["global_step"]
         sampler = getattr(trainer.fit_loop._data_source.instance, "sampler", None)
         if isinstance(sampler, EpochSampler):  # before Lightning draws the first batch of the resumed epoch
             epoch, batches = self.loaded["epoch"], self.loaded["batches"]
@@ -291,6 +318,7 @@ class LastCheckpoint(Callback):
                               "체크포인트", "a checkpoint")
             self.lock.refresh()
         trainer.save_checkpoint(self.path, weights_only=False)
+        self.saved_step = trainer.global_step
 
 
 def schedule_steps(trainer, pl_module) -> int | None:
@@ -299,11 +327,16 @@ def schedule_steps(trainer, pl_module) -> int | None:
 
 
 class ProgressBar(TQDMProgressBar):
-    """Lightning's progress bar, with the epoch and its length also in the epoch a rerun resumes in.
+    """Lightning's progress bar, counting epochs from 1 as our "에폭 N:" lines do, also in a resumed epoch.
 
-    Lightning (2.5 and later) skips on_train_epoch_start for an epoch resumed in its middle, where its bar
-    sets them, so after every reconnect the bar read "Training: 20/?" (Lightning-AI/pytorch-lightning#20603).
+    Lightning's bar says "Epoch 0" for the first epoch. And Lightning (2.5 and later) skips
+    on_train_epoch_start for an epoch resumed in its middle, where its bar sets the epoch and its length,
+    so after every reconnect the bar read "Training: 20/?" (Lightning-AI/pytorch-lightning#20603).
     """
+
+    def on_train_epoch_start(self, trainer, *args):
+        super().on_train_epoch_start(trainer, *args)
+        self.train_progress_bar.set_description(f"에폭 {trainer.current_epoch + 1}")
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
         if batch_idx > 0 and self.train_progress_bar.total is None:  # only the first batch after a mid-epoch resume

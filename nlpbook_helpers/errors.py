@@ -4,7 +4,7 @@ Everything that goes wrong because of something a person typed, a file they
 gave us or the runtime they picked raises `NlpbookError`. Its message says what
 is wrong and how to fix it, in Korean first and then in English, on one line,
 so the command line can print it without a traceback and a notebook cell shows
-it plainly.
+it plainly, as that one line.
 """
 
 
@@ -15,3 +15,7 @@ class NlpbookError(Exception):
         self.ko = ko
         self.en = en
         super().__init__(f"{ko} / {en}")
+
+    def _render_traceback_(self):
+        """What a notebook cell shows (IPython asks for this first): the one line, not a traceback."""
+        return [f"NlpbookError: {self}"]

@@ -20,6 +20,7 @@ from .checkpoints import resume_checkpoint
 from .features import PairDataset, build_datasets, load_tokenizer, runtime_loaders
 from .model import load_model, uses_token_types
 from .quiet import quiet_libraries
+from .rerun import check_fresh
 from .runtime import (Runtime, check_cpu_training, check_writable, choose_precision, detect_runtime, get_logger,
                       seed_everything)
 from .settings import Settings
@@ -77,9 +78,11 @@ def fit(run: Run, callbacks=()) -> dict:
     """Train (or resume) and return the contents of metrics.json; `callbacks` are added to the trainer.
 
     A rerun continues only the same run: resume_checkpoint refuses, before
-    any training, a last.ckpt written with other settings.
+    any training, a last.ckpt written with other settings; check_fresh
+    refuses a run whose objects a fit has already used (notebook 07's cells).
     """
     run.trainer.callbacks.extend(callbacks)
+    check_fresh(run.settings, run.trainer, run.task, run.train_loader, run.dev_loader)
     resume = resume_checkpoint(run.settings, run.runtime, run.precision)
     run.trainer.fit(run.task, run.train_loader, run.dev_loader, ckpt_path=resume)
     history = next(callback for callback in run.trainer.callbacks if isinstance(callback, BestModelExport))

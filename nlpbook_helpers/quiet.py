@@ -30,7 +30,9 @@ def quiet_libraries() -> None:
       already names the device and the precision, with the reason. Also its "Loading `train_dataloader`
       to estimate number of stepping batches": the schedule asking for its length, nothing to act on.
     - Lightning's "Restoring states from the checkpoint path at ..." and "Restored all states ..." on
-      a rerun: our own line already says the run resumes, and from which file.
+      a rerun: our own line already says the run resumes, and from which file. Likewise its
+      "`Trainer.fit` stopped: `max_epochs=N` reached." (or max_steps) at the end: the last "에폭 N:" line
+      says it, and a finished run fitted again gets our "이미 끝났습니다" line.
     - Lightning's PossibleUserWarning, on a run resumed mid-epoch, that the dataloader "is not
       resumable": it looks for a `state_dict` on the loader, but ours resumes through EpochSampler,
       which starts at the very batch the run had reached (sampling.py; test_resume checks it).
@@ -69,7 +71,8 @@ def _not_lightning_chatter(record: logging.LogRecord) -> bool:
     return not (re.search(r"Tip: .*\blitlogger\b", message) or re.match(r"[GTH]PU available: ", message)
                 or message.startswith(("Loading `train_dataloader` to estimate number of stepping batches",
                                        "Restoring states from the checkpoint path at ",
-                                       "Restored all states from the checkpoint at ")))
+                                       "Restored all states from the checkpoint at ",
+                                       "`Trainer.fit` stopped: `max_epochs=", "`Trainer.fit` stopped: `max_steps=")))
 
 
 _ANSI_STYLE = re.compile(r"\x1b\[[0-9;]*m")

@@ -18,6 +18,7 @@ from .checkpoints import AtomicCheckpointIO, AtomicXLACheckpointIO, LastCheckpoi
 from .errors import NlpbookError
 from .library_errors import ExplainLibraryErrors
 from .model_card import ModelCardWriter
+from .rerun import KernelGuard
 from .runtime import Runtime
 
 
@@ -34,6 +35,7 @@ def build_trainer(settings, runtime: Runtime, precision: str, tokenizer) -> pl.T
         )
     run = {"settings": run_fingerprint(settings), "precision": precision,
            "device": f"{runtime.device_name} ({precision})"}
+    last_checkpoint = LastCheckpoint(output_dir, settings.checkpoint_every_n_steps, run)
     return pl.Trainer(
         accelerator=runtime.accelerator,
         devices=settings.devices,
@@ -45,7 +47,8 @@ def build_trainer(settings, runtime: Runtime, precision: str, tokenizer) -> pl.T
         max_steps=settings.max_steps,
         callbacks=[
             BestModelExport(output_dir, tokenizer, settings.max_seq_length),  # metrics.json and best/
-            LastCheckpoint(output_dir, settings.checkpoint_every_n_steps, run),  # checkpoints/last.ckpt
+            last_checkpoint,  # checkpoints/last.ckpt
+            KernelGuard(settings, last_checkpoint),  # a fit cell run again in the same kernel (rerun.py)
             ModelCardWriter(settings),  # best/README.md from metrics.json (model_card.py)
             ProgressBar(refresh_rate=10),  # Lightning's tqdm bar: widgets in notebooks, text in a terminal
             ExplainLibraryErrors(),
