@@ -1,8 +1,8 @@
 """Re-execute the notebooks in smoke mode and store only the outputs the tests compare.
 
 The notebooks are committed without outputs, except the cells whose first line
-is `# NBVAL_CHECK_OUTPUT`: tests/test_notebooks.py compares those with a fresh run
-(the marker keeps nbval's name, so `pytest --nbval-lax` can compare one by hand). Their stored
+is `# NBVAL_CHECK_OUTPUT`: nbval compares those with a fresh run in CI
+(`pytest --nbval-lax notebooks`, from scripts/test.sh). Their stored
 outputs must come from a real execution, so when something they show changes
 on purpose (the bundled sample, hence the tiny tokenizer's ids; a message's
 wording), run this and commit the result:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh machine: unit tests, the command line end to
-# end, and every notebook run headless in smoke mode (tests/test_notebooks.py).
+# end, notebook 07 stopped and rerun in a real kernel (tests/test_kernel.py), and
+# every notebook run headless in smoke mode by nbval (`--nbval-lax notebooks`).
 #   scripts/test.sh          Python 3.11, torch 2.13.0 and the package's newest allowed versions, and the
 #                            browser tests (chromium and fonts-noto-cjk from apt-get when run as root)
 #   scripts/test.sh colab    Colab's GPU runtime: Python 3.13, torch 2.11.0 (the CUDA build, run on the CPU)
@@ -50,5 +51,7 @@ only=()
 if [ $# -gt 0 ]; then
   "$venv/bin/python" -m pytest -p no:cacheprovider "${only[@]}" "$@"
 else
-  "$venv/bin/python" -m pytest tests -p no:cacheprovider --durations=10 "${only[@]}"  # tests/test_notebooks.py runs every notebook once
+  # nbval executes every notebook once, each alone on a fresh work dir (conftest.py), in this profile's kernel
+  "$venv/bin/python" -m pytest tests notebooks --nbval-lax --nbval-current-env --nbval-cell-timeout=600 \
+    -p no:cacheprovider --durations=10 "${only[@]}"
 fi

@@ -1,11 +1,12 @@
-"""The course notebooks: each runs alone on an empty work dir, keeps only checked outputs, names one repository.
+"""The course notebooks read as text: only checked outputs, one repository, the book's code in view.
 
-Each notebook is executed once, here, by itself on an empty work dir, as a
-learner opens it on a fresh Colab runtime: the `# NBVAL_CHECK_OUTPUT` cells
-must print what they stored, and the outputs are read for what a learner
-should never see. The lessons are also read as text: the book's code in view,
-no engineering terms, no word on the smoke mode (docs/notebooks.md has it),
-and each notebook asks Colab for the runtime 01's table names.
+The notebooks are executed by nbval (`pytest --nbval-lax notebooks`, set up
+in the root conftest.py: each alone on a fresh work dir, the smoke canary,
+no warning a learner would see); notebook 07 under a stop and a rerun in
+tests/test_kernel.py. Here the lessons are read as files: only the
+`# NBVAL_CHECK_OUTPUT` cells keep outputs, the book's code is in view, no
+engineering terms, no word on the smoke mode (docs/notebooks.md has it), and
+each notebook asks Colab for the runtime 01's table names.
 """
 
 import contextlib
@@ -21,15 +22,11 @@ NOTEBOOK_DIR = ROOT / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 CHECK = "# NBVAL_CHECK_OUTPUT"
 COLAB_URL = re.compile(r"colab\.research\.google\.com/github/([^/\s)]+/[^/\s)]+)/blob/main/notebooks/([^\s)]+)")
-SMOKE_LINE = "NLPBOOK_SMOKE=1: "  # what course_settings() prints in smoke mode
 # Lessons, not engineering notes: these belong in benchmarks/README.md and docs/.
 ENGINEERING_TERMS = re.compile(r"page.?fault|페이지 ?폴트|glibc|malloc|cudnn|CpuDropout|H200|self\.log\b|benchmarks/|SLURM|"
                                r"\bfused\b", re.IGNORECASE)
 # Talk about the smoke mode or the tests: it belongs in docs/notebooks.md, never in a lesson.
 SMOKE_TALK = re.compile(r"NLPBOOK_SMOKE|스모크|smoke|테스트 모드|자동 테스트|\bCI\b", re.IGNORECASE)
-# transformers 5 logs its load report as a logger warning on stderr: a title line, a Key | Status table, Notes.
-LOAD_REPORT = re.compile(r"^.*LOAD REPORT.*\n(?:.*\|.*\n|-[-+]*\n|\n)*Notes:\n(?:- .*(?:\n|$))+", re.MULTILINE)
-REPORT_ROW = re.compile(r"^(\S+)\s*\|\s*(\w+)\s*\|", re.MULTILINE)
 
 
 def read(path):
@@ -48,94 +45,8 @@ def notebook(prefix: str):
     return read(next(path for path in NOTEBOOKS if path.name.startswith(prefix)))
 
 
-def without_the_load_report(stderr: str) -> str:
-    """06 shows transformers' load report on purpose and explains it; take out exactly that report.
-
-    It must be there, and may list only what fine-tuning expects: the new head
-    missing (`classifier.*`) and unused pretraining weights (UNEXPECTED).
-    """
-    reports = LOAD_REPORT.findall(stderr)
-    assert len(reports) == 1, f"06 must show the model's load report once:\n{stderr}"
-    rows = [(key, status) for key, status in REPORT_ROW.findall(reports[0]) if key != "Key"]
-    assert ("classifier.weight", "MISSING") in rows, reports[0]
-    assert all(status == "UNEXPECTED" or (status == "MISSING" and key.startswith("classifier.")) for key, status in rows), reports[0]
-    return stderr.replace(reports[0], "")
-
-
-def train_as_07_leaves_it():
-    """08 reads the best/ that 07 leaves on Drive: a learner opening 08 has run 07, so the sample is trained first."""
-    from nlpbook_helpers.course import course_settings
-    from nlpbook_helpers.pipeline import train
-
-    train(course_settings())
-
-
-def checked_outputs(nb) -> list[list[tuple[str, str]]]:
-    """What each `# NBVAL_CHECK_OUTPUT` cell printed: (stream name or "data", text) per output.
-
-    Consecutive pieces of one stream are joined: how a kernel splits a print into
-    messages depends on its version (ipykernel in the lowest profile sends each piece).
-    """
-    cells = []
-    for cell in code_cells(nb):
-        if cell.source.startswith(CHECK):
-            joined = []
-            for output in cell.outputs:
-                name, text = output.get("name", "data"), output_text(output)
-                if joined and output.output_type == "stream" and joined[-1][0] == name:
-                    joined[-1] = (name, joined[-1][1] + text)
-                else:
-                    joined.append((name, text))
-            cells.append(joined)
-    return cells
-
-
-def output_text(output) -> str:
-    if output.output_type == "stream":
-        return output.text
-    if output.output_type == "error":
-        return "\n".join(output.traceback)
-    return str(output.get("data", {}).get("text/plain", ""))
-
-
 def test_the_course_has_eight_numbered_notebooks():
     assert [path.name[:3] for path in NOTEBOOKS] == [f"{i:02d}_" for i in range(1, 9)]
-
-
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)
-def test_notebook_runs_alone_on_an_empty_work_dir(path, tmp_path, monkeypatch):
-    from nbclient import NotebookClient
-
-    # The kernel inherits this environment. One torch thread: on 2 cores a kernel otherwise trains ~50x slower.
-    monkeypatch.setenv("NLPBOOK_SMOKE", "1")
-    monkeypatch.setenv("NLPBOOK_WORK_DIR", str(tmp_path / "work"))
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    monkeypatch.setenv("TOKENIZERS_PARALLELISM", "false")
-    before = sorted(NOTEBOOK_DIR.rglob("*"))
-    if path.name.startswith("08_"):
-        train_as_07_leaves_it()
-    nb = read(path)
-    stored = checked_outputs(nb)
-    # cwd is the notebooks folder, as relative paths would resolve in Jupyter
-    NotebookClient(nb, timeout=300, kernel_name="python3", record_timing=False,
-                   resources={"metadata": {"path": str(NOTEBOOK_DIR)}}).execute()
-
-    outputs = [output for cell in code_cells(nb) for output in cell.outputs]
-    text = "\n".join(output_text(output) for output in outputs)
-    stderr = "\n".join(output.text for output in outputs if output.output_type == "stream" and output.name == "stderr")
-    assert not [output for output in outputs if output.output_type == "error"], text
-    # the checked cells print what is stored (scripts/refresh_notebook_outputs.py stores it after a change on purpose)
-    assert checked_outputs(nb) == stored
-    # the canary: smoke mode really reached the kernel (else CI would start hours of kcbert training).
-    # Every notebook that loads a model or data gets its settings from course_settings(), which says so.
-    if "course_settings(" in "\n".join(cell.source for cell in code_cells(nb)):
-        assert SMOKE_LINE in text
-    # matplotlib warns "Glyph ... missing from font(s)" when Hangul would show as empty boxes
-    assert "missing from font" not in text
-    if path.name.startswith("06_"):
-        stderr = without_the_load_report(stderr)
-    assert not re.search(r"\w*Warning\b", stderr), stderr
-    assert sorted(NOTEBOOK_DIR.rglob("*")) == before, "the notebook wrote files next to itself instead of the work dir"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)
