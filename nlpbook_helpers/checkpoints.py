@@ -33,6 +33,7 @@ from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning_fabric.plugins.io.xla import XLACheckpointIO
 from lightning_utilities.core.apply_func import apply_to_collection
 from pytorch_lightning.callbacks import Callback, TQDMProgressBar
+from pytorch_lightning.callbacks.progress.tqdm_progress import convert_inf
 
 from .corpora import corpus_identity
 from .drive_files import ensure_free_space, remove_file, replace_file
@@ -335,7 +336,9 @@ class ProgressBar(TQDMProgressBar):
     """
 
     def on_train_epoch_start(self, trainer, *args):
-        super().on_train_epoch_start(trainer, *args)
+        # Lightning's own, with our number: its "Epoch 0" would be printed before we could rename it
+        self.train_progress_bar.reset(total=convert_inf(self.total_train_batches))
+        self.train_progress_bar.initial = 0
         self.train_progress_bar.set_description(f"에폭 {trainer.current_epoch + 1}")
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
