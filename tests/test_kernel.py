@@ -14,8 +14,6 @@ Smoke mode: the bundled sample and the tiny model, 3 epochs of 23 steps.
 import json
 import os
 import queue
-import re
-import shutil
 from pathlib import Path
 
 import nbformat
@@ -286,7 +284,7 @@ def test_settings_changed_in_section_1_then_only_the_fit_cell(course, uninterrup
     line = refused(course.fit(), "learning_rate", "3절부터 이 셀까지")
     assert not (course.output_dir / "checkpoints").exists(), line  # nothing trained on a mix of the two
     # the same after a stop: the stopped objects are refused, whatever the settings
-    course.kernel.ok(f"settings = replace(settings, learning_rate=settings.learning_rate / 2)")
+    course.kernel.ok("settings = replace(settings, learning_rate=settings.learning_rate / 2)")
     course.build(PAUSE.format(where="step", at=30))
     the_stop_line(course.fit(stop=True))
     course.kernel.ok("settings = replace(settings, epochs=settings.epochs + 1)")
@@ -305,3 +303,21 @@ def test_08_after_07_in_the_same_kernel(course):
     text = course.kernel.ok("print(best_dir, predictor.max_seq_length)")
     assert str(course.output_dir / "best") in text, text
     course.kernel.ok("stop(server)")
+
+
+def test_08_alone_in_a_fresh_kernel(tmp_path):
+    """A learner who trained yesterday opens 08 on a new runtime: it finds 07's best/ and runs through."""
+    from nlpbook_helpers.pipeline import train
+    from nlpbook_helpers.sample import sample_settings
+
+    work_dir = tmp_path / "work"
+    train(sample_settings(work_dir, epochs=1))
+    kernel = Kernel(work_dir)
+    try:
+        for source in [cell.source for cell in nbformat.read(NOTEBOOKS / "08_inference.ipynb", as_version=4).cells
+                       if cell.cell_type == "code"]:
+            kernel.ok(source)
+        assert str(work_dir / "runs" / "sample" / "best") in kernel.ok("print(best_dir)")
+        kernel.ok("stop(server)")
+    finally:
+        kernel.close()
