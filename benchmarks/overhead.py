@@ -2,6 +2,7 @@
 
     python benchmarks/overhead.py                  # CPU: the sample's tiny model; GPU: kcbert-base's shape
     python benchmarks/overhead.py --json /tmp/overhead.json --rounds 12
+    python benchmarks/overhead.py --per-callback   # also the pipeline less each callback: what each one costs
 
 Three ways of training, in an order that rotates round by round so all
 sample the same spells of a shared machine's drifting speed:
@@ -188,8 +189,13 @@ def one_round(way: str, args, paths, round_dir: Path, cuda: bool) -> tuple[float
             bare_loop(run, clock, args.steps)
         elif way == "lightning":
             lightning_floor(run, clock, args.steps)
-        else:
+        elif way == "pipeline":
             pipeline.fit(run, callbacks=[LightningClock(clock)])
+        else:  # "without NAME": the pipeline's Trainer less that one callback (pipeline.fit needs them all)
+            name = way.removeprefix("without ")
+            run.trainer.callbacks[:] = [c for c in run.trainer.callbacks if type(c).__name__ != name]
+            run.trainer.callbacks.append(LightningClock(clock))
+            run.trainer.fit(run.task, run.train_loader, run.dev_loader)
     syncs = sum("synchroniz" in str(w.message) for w in caught) / SYNC_STEPS
     return clock.ms_per_step(), clock.ms_per_step(cpu_time=True), syncs
 
@@ -238,6 +244,8 @@ def main(argv=None):
     parser.add_argument("--cpu", action="store_true", help="the CPU measurement even where a GPU exists")
     parser.add_argument("--work-dir", help="models, corpus and caches (default: a temporary folder)")
     parser.add_argument("--profile", metavar="FILE", help="on a GPU: also profile 20 pipeline steps, tables to FILE")
+    parser.add_argument("--per-callback", action="store_true",
+                        help="also run the pipeline without each of its callbacks in turn: what each one costs")
     args = parser.parse_args(argv)
 
     cuda = torch.cuda.is_available() and not args.cpu
@@ -253,16 +261,19 @@ def main(argv=None):
         paths = None
         model_name = "the sample's tiny BERT (nlpbook_helpers.sample), batch 16, the bundled sample corpus"
 
-    times, cpu_times, syncs = ({way: [] for way in WAYS} for _ in range(3))
+    callbacks = pipeline.prepare_run(make_settings(args, args.work_dir / "callbacks", paths)).trainer.callbacks
+    ways = WAYS + (tuple(f"without {type(c).__name__}" for c in callbacks) if args.per_callback else ())
+    times, cpu_times, syncs = ({way: [] for way in ways} for _ in range(3))
     started = time.perf_counter()
     for round_index in range(args.rounds):
-        for way in WAYS[round_index % 3:] + WAYS[:round_index % 3]:  # each way goes first in turn
+        shift = round_index % len(ways)
+        for way in ways[shift:] + ways[:shift]:  # each way goes first in turn
             wall, cpu, per_step = one_round(way, args, paths, args.work_dir / f"round-{round_index}-{way}", cuda)
             times[way].append(wall)
             cpu_times[way].append(cpu)
             syncs[way].append(per_step)
         print(f"round {round_index + 1}: " + ", ".join(
-            f"{way} {times[way][-1]:.2f} ms/step (CPU {cpu_times[way][-1]:.2f})" for way in WAYS), flush=True)
+            f"{way} {times[way][-1]:.2f} ms/step (CPU {cpu_times[way][-1]:.2f})" for way in ways), flush=True)
 
     best = {way: min(values) for way, values in times.items()}
 
@@ -319,6 +330,11 @@ def main(argv=None):
         print("host waits for the GPU per step: " + ", ".join(
             f"{way} {figures['syncs_per_step'][way]:.1f}" for way in WAYS))
         print("BENCH_OVERHEAD " + json.dumps(figures))
+    if args.per_callback:  # what the pipeline saves per step without each callback, paired round by round
+        figures["saved_without_ms_per_step"] = {way.removeprefix("without "): round(paired("pipeline", way), 3)
+                                                for way in ways if way.startswith("without ")}
+        print("the pipeline less one callback, ms/step saved (median over rounds): " + ", ".join(
+            f"{name} {saved:.2f}" for name, saved in figures["saved_without_ms_per_step"].items()))
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=1))
     if args.profile and cuda:
