@@ -4,7 +4,7 @@ A Colab runtime disconnects without warning, and the learner runs the same
 cell again, maybe on another GPU. So the output dir (on Drive) holds:
 - checkpoints/last.ckpt: everything needed to continue (weights, optimizer,
   schedule, step, each process's random states, the loader's place in its
-  epoch, the metrics so far and the settings that define the run), every N
+  epoch (sampling.ResumableLoader), the metrics so far and the settings that define the run), every N
   optimizer steps and after each validation. It is written to
   last.ckpt.part and fsynced; only then is the old last.ckpt emptied
   (drive_files) and the new one renamed into place. A kill at any instant
@@ -22,7 +22,6 @@ progress. A change of GPU class (T4 16-mixed → L4 bf16-mixed, or a CPU)
 continues, since weights and optimizer state are fp32 in all three.
 """
 
-import math
 import os
 import random
 from pathlib import Path
@@ -40,7 +39,7 @@ from .drive_files import ensure_free_space, remove_file, replace_file
 from .errors import NlpbookError
 from .run_lock import RunLock
 from .runtime import get_logger
-from .sampling import EpochSampler, process_rank
+from .sampling import ResumableLoader, process_rank
 
 RUN_KEY = "nlpbook_run"  # where last.ckpt keeps run_fingerprint and what the run was trained on
 PRECISIONS_THAT_CONTINUE = ("32-true", "16-mixed", "bf16-mixed")  # fp32 weights and optimizer state in all three
@@ -266,19 +265,21 @@ class LastCheckpoint(Callback):
 
     def on_save_checkpoint(self, trainer, pl_module, checkpoint):
         checkpoint[RUN_KEY] = {**self.run, "schedule_steps": schedule_steps(trainer, pl_module),
-                               # where the training loader is: its epoch, and the batches of it already trained
-                               "epoch": trainer.current_epoch,
-                               "batches": trainer.fit_loop.epoch_loop.batch_progress.current.processed,
                                "epoch_batches": trainer.num_training_batches}  # to tell a finished run
+        if isinstance(trainer.train_dataloader, ResumableLoader):  # its place in the epoch (see on_train_start)
+            checkpoint[RUN_KEY]["loader"] = trainer.train_dataloader.state_dict()
 
     def on_load_checkpoint(self, trainer, pl_module, checkpoint):
         self.loaded = checkpoint[RUN_KEY] | {"global_step": checkpoint["global_step"]}
         self.saved_step = checkpoint["global_step"]
-        sampler = getattr(trainer.fit_loop._data_source.instance, "sampler", None)
-        if isinstance(sampler, EpochSampler):  # before Lightning draws the first batch of the resumed epoch
-            epoch, batches = self.loaded["epoch"], self.loaded["batches"]
-            whole_epoch = batches >= math.ceil(len(sampler) / sampler.batch_size)
-            sampler.epoch, sampler.start = (epoch + 1, 0) if whole_epoch else (epoch, batches)
+
+    def on_train_start(self, trainer, pl_module):
+        # Lightning restores a loader's state itself, but not when the schedule asked for the number of steps
+        # first (Lightning-AI/pytorch-lightning#20550): give it back here, before its first batch is drawn.
+        if self.loaded is not None and isinstance(trainer.train_dataloader, ResumableLoader):
+            # (a last.ckpt of the version before kept the same two numbers under other names)
+            state = self.loaded.get("loader") or {"epoch": self.loaded["epoch"], "batches": self.loaded["batches"]}
+            trainer.train_dataloader.load_state_dict(state)
 
     def on_fit_start(self, trainer, pl_module):
         if self.loaded is not None:  # here, not on_train_start: Lightning skips that when there is nothing to train
@@ -299,13 +300,15 @@ class LastCheckpoint(Callback):
         set_rng_states(state_dict["rng_per_rank"][rank])
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        if isinstance(trainer.train_dataloader, ResumableLoader):  # before a save, which asks it where it is
+            trainer.train_dataloader.trained = batch_idx + 1
         step = trainer.global_step
         if step % trainer.log_every_n_steps == 0 or step % self.every_n_steps == 0:
             check_finite(outputs["loss"], step, pl_module)
         if trainer.max_steps > 0 and step >= trainer.max_steps:
             trainer.should_stop = True  # Lightning then validates at this step, as at an epoch end
             return
-        if step % self.every_n_steps == 0 and not trainer.fit_loop.epoch_loop.batch_progress.is_last_batch:
+        if step % self.every_n_steps == 0 and batch_idx + 1 < trainer.num_training_batches:
             self.save(trainer, pl_module)
 
     def on_validation_end(self, trainer, pl_module):

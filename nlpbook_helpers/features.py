@@ -28,7 +28,7 @@ from .drive_files import remove_file, replace_file
 from .errors import NlpbookError
 from .hub import check_model_folder, explained_hub_errors, hub_options
 from .log import get_logger
-from .sampling import EpochSampler
+from .sampling import EpochSampler, ResumableLoader
 
 CACHE_VERSION = 2
 ENCODE_BATCH = 50_000  # pairs per tokenizer call
@@ -233,12 +233,13 @@ def make_loaders(train: PairDataset, dev: PairDataset, batch_size: int, pad_toke
     Jupyter and Colab kernels.
     """
     collate = PadCollator(pad_token_id, fixed_length, pad_multiple)
-    # a sampler that can start mid-epoch, so a resumed run trains on the same batches (see sampling.py)
+    # a sampler that can start mid-epoch and a loader that tells Lightning where it is, so a resumed run
+    # trains on the same batches (see sampling.py)
     sampler = LengthGroupedSampler(train.lengths(), batch_size, seed) if length_grouped else EpochSampler(
         len(train), batch_size, seed)
     # generator: each iter() draws a seed for workers from it, not from the global state that drives dropout
-    train_loader = DataLoader(train, batch_size=batch_size, sampler=sampler, generator=torch.Generator(),
-                              collate_fn=collate, num_workers=0, pin_memory=pin_memory)
+    train_loader = ResumableLoader(train, batch_size=batch_size, sampler=sampler, generator=torch.Generator(),
+                                   collate_fn=collate, num_workers=0, pin_memory=pin_memory)
     dev_loader = DataLoader(dev, batch_size=batch_size, shuffle=False, collate_fn=collate, generator=torch.Generator(),
                             num_workers=0, pin_memory=pin_memory)
     return train_loader, dev_loader

@@ -33,9 +33,6 @@ def quiet_libraries() -> None:
       a rerun: our own line already says the run resumes, and from which file. Likewise its
       "`Trainer.fit` stopped: `max_epochs=N` reached." (or max_steps) at the end: the last "에폭 N:" line
       says it, and a finished run fitted again gets our "이미 끝났습니다" line.
-    - Lightning's PossibleUserWarning, on a run resumed mid-epoch, that the dataloader "is not
-      resumable": it looks for a `state_dict` on the loader, but ours resumes through EpochSampler,
-      which starts at the very batch the run had reached (sampling.py; test_resume checks it).
     - transformers' own progress bars ("Loading weights", "Writing model shards"): over in a
       moment, and printed on stderr by every predict and evaluate. The hub's download bars stay:
       a 400 MB model takes a while to arrive.
@@ -53,8 +50,6 @@ def quiet_libraries() -> None:
         warnings.filterwarnings("ignore", r"`isinstance\(treespec, LeafSpec\)` is deprecated", category)
     warnings.filterwarnings("ignore", r"The '\w+' does not have many workers which may be a bottleneck",
                             PossibleUserWarning)
-    warnings.filterwarnings("ignore", r"You're resuming from a checkpoint that ended before the epoch ended and your "
-                            r"dataloader is not resumable", PossibleUserWarning)
     warnings.filterwarnings("ignore", r"(Memory Efficient|Flash) [Aa]ttention defaults to a non-deterministic algorithm",
                             UserWarning)
     warnings.filterwarnings("ignore", r"\s*The secret `HF_TOKEN` does not exist in your Colab secrets", UserWarning)

@@ -34,7 +34,7 @@ NOISE = [
     re.compile(r"Loading weights|Writing model shards"),  # transformers' own progress bars
     re.compile(r"to estimate number of stepping batches"),  # Lightning, when the schedule asks for its length
     re.compile(r"Restor(ing|ed all) states"),  # Lightning on a rerun: our own line says it resumes
-    re.compile(r"not resumable"),  # Lightning's guess about our loader (EpochSampler resumes exactly)
+    re.compile(r"not resumable"),  # Lightning warns of a loader without state_dict; ours has one (ResumableLoader)
     re.compile(r"`Trainer.fit` stopped"),  # Lightning's English last line: our 에폭 lines and summary say it
     re.compile(r"\bEpoch \d"),  # Lightning's bar counts epochs from 0; ours says 에폭 1 like our lines
 ]
