@@ -35,7 +35,7 @@ from lightning_utilities.core.apply_func import apply_to_collection
 from pytorch_lightning.callbacks import Callback, TQDMProgressBar
 
 from .corpora import corpus_identity
-from .drive_files import ensure_free_space, remove_file, replace_file
+from .drive_files import ensure_free_space, open_new, ran_out_of_space, remove_file, replace_file
 from .errors import NlpbookError
 from .run_lock import RunLock
 from .runtime import get_logger
@@ -143,10 +143,21 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         part = path.with_name(path.name + ".part")
-        with open(part, "wb") as file:
-            torch.save(checkpoint, file)
-            file.flush()
-            os.fsync(file.fileno())
+        try:
+            with open_new(part) as file:
+                torch.save(checkpoint, file)
+                file.flush()
+                os.fsync(file.fileno())
+        except Exception as error:  # torch.save words a full disk "unexpected pos", with the OSError as its context
+            if not ran_out_of_space(error, path.parent, 0):
+                raise
+            remove_file(part)
+            raise NlpbookError(
+                f"{path.parent}: 체크포인트를 쓰는 중에 공간이 모자랐습니다. 이전 체크포인트와 best/는 그대로 있습니다. "
+                "Drive에서 파일을 지우고 다시 실행하면 마지막 체크포인트부터 이어서 학습합니다.",
+                f"{path.parent}: ran out of space while writing the checkpoint. The previous checkpoint and best/ are "
+                "intact: free some space on Drive and run again to continue from the last checkpoint.",
+            ) from None
         replace_file(part, path)
 
     def load_checkpoint(self, path, map_location=None, weights_only=None):
