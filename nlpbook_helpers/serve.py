@@ -16,10 +16,10 @@ Every other answer is JSON too: an unknown address (404), another method
 (`/?authuser=0`), which is ignored.
 
 One thread serves each connection, so connections are capped
-(MAX_CONNECTIONS: more get a 503 at once) and each is closed after
-CONNECTION_TIMEOUT_S without a byte, or CONNECTION_DEADLINE_S in all: a
-client that opens many and sends nothing, or trickles, cannot hold the
-server's threads.
+(MAX_CONNECTIONS; one more waits up to SLOT_WAIT_S for a free thread, then
+gets a 503) and each is closed after CONNECTION_TIMEOUT_S without a byte, or
+CONNECTION_DEADLINE_S in all: a client that opens many and sends nothing, or
+trickles, cannot hold the server's threads.
 """
 
 import json
@@ -37,7 +37,8 @@ from .inference import MAX_CHARS, Predictor
 
 DEFAULT_PORT = 8000
 MAX_BODY = 64 * 1024  # two texts of MAX_CHARS characters fit many times over
-MAX_CONNECTIONS = 64  # at once; a page has one user, a burst of tests a few dozen
+MAX_CONNECTIONS = 64  # served at once; a burst of 200 requests waits its turn (benchmarks/serve_load.py)
+SLOT_WAIT_S = 5  # how long a connection beyond the cap waits for a free thread
 CONNECTION_TIMEOUT_S = 10  # of silence from a client
 CONNECTION_DEADLINE_S = 60  # one connection, start to end, however slowly it trickles
 _running: dict = {}  # port -> the server this process started there, so a rerun can stop it first
@@ -57,8 +58,9 @@ class PageServer(ThreadingHTTPServer):
         threading.Thread(target=self.reap, name=f"serve-reaper-{self.port}", daemon=True).start()
 
     def process_request(self, request, client_address):
-        """A thread per connection, up to MAX_CONNECTIONS; beyond that a 503 from this (the accepting) thread."""
-        if not self.slots.acquire(blocking=False):
+        """A thread per connection, up to MAX_CONNECTIONS; beyond that, a wait for a free one, then a 503 from this
+        (the accepting) thread."""
+        if not self.slots.acquire(timeout=SLOT_WAIT_S):
             return self.refuse_busy(request)
         self.opened[request] = time.monotonic()
         try:
