@@ -20,6 +20,7 @@ import dataclasses
 import itertools
 import json
 import os
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -46,13 +47,17 @@ def main(argv=None) -> int:
 
 def print_error(error) -> None:
     """The one `error:` line, on a line of its own: a progress bar a failure left open (Lightning's, on stdout)
-    is closed first, which ends its line."""
+    is closed first, which ends its line; a line break inside the message (a folder name with a newline) is
+    written as \\n, so the line stays one."""
     tqdm = sys.modules.get("tqdm")
     if tqdm is not None:
         for bar in list(tqdm.tqdm._instances):
             bar.close()
     sys.stdout.flush()
-    print(f"error: {error}", file=sys.stderr)
+    print(LINE_BREAKS.sub(lambda found: repr(found.group())[1:-1], f"error: {error}"), file=sys.stderr)
+
+
+LINE_BREAKS = re.compile("[\x00-\x1f\x7f\x85\u2028\u2029]")  # control characters, and what splitlines() breaks at
 
 
 class OneLineParser(argparse.ArgumentParser):

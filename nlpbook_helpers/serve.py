@@ -99,6 +99,11 @@ class PageServer(ThreadingHTTPServer):
                     except OSError:  # closed meanwhile
                         pass
 
+    def handle_error(self, request, client_address):
+        """A client that went away or went quiet is no fault of ours: no traceback in the notebook for it."""
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
+
     def server_close(self):
         self.closed.set()
         super().server_close()
@@ -170,17 +175,18 @@ class Handler(BaseHTTPRequestHandler):
             return self.refuse(HTTPStatus.NOT_FOUND, NOT_FOUND)
         try:
             payload = self.read_json()
-            self.send_json(HTTPStatus.OK, predict_json(self.server.predictor, self.server.lock, payload))
+            answer = predict_json(self.server.predictor, self.server.lock, payload)
         except NlpbookError as error:  # bad input, or a length refused before its body was read
-            self.refuse(HTTPStatus.BAD_REQUEST, {"error": error.ko, "error_en": error.en})
+            return self.refuse(HTTPStatus.BAD_REQUEST, {"error": error.ko, "error_en": error.en})
         except TimeoutError:  # the client stopped sending before its Content-Length was reached
-            self.refuse(HTTPStatus.REQUEST_TIMEOUT, {"error": "요청 본문이 끝까지 오지 않았습니다.",
-                                                     "error_en": "The request body did not arrive in time."})
+            return self.refuse(HTTPStatus.REQUEST_TIMEOUT, {"error": "요청 본문이 끝까지 오지 않았습니다.",
+                                                            "error_en": "The request body did not arrive in time."})
         except Exception as error:  # a bug of ours: say so in the page, keep the details in the server's log
             print(f"serve: {type(error).__name__}: {error}", file=sys.stderr)
-            self.send_json(HTTPStatus.INTERNAL_SERVER_ERROR,
-                           {"error": "서버에서 예측하지 못했습니다. 서버 로그를 확인하세요.",
-                            "error_en": "The server failed to predict; see its log."})
+            return self.send_json(HTTPStatus.INTERNAL_SERVER_ERROR,
+                                  {"error": "서버에서 예측하지 못했습니다. 서버 로그를 확인하세요.",
+                                   "error_en": "The server failed to predict; see its log."})
+        self.send_json(HTTPStatus.OK, answer)
 
     def read_json(self):
         """The request body as JSON (None when it is not JSON); a length that is not 0 to MAX_BODY is refused unread."""
@@ -201,6 +207,14 @@ class Handler(BaseHTTPRequestHandler):
                        {"Allow": "GET, POST"})
 
     do_HEAD = do_PUT = do_DELETE = do_OPTIONS = do_PATCH = do_not_allowed
+
+    def parse_request(self):
+        """An empty request line is answered with a 400 too; http.server would close the connection without a word."""
+        if self.raw_requestline.strip():
+            return super().parse_request()
+        self.command, self.requestline, self.request_version = None, "", self.default_request_version
+        self.send_error(HTTPStatus.BAD_REQUEST, "Empty request line")
+        return False
 
     def send_error(self, code, message=None, explain=None):
         """What http.server refuses by itself (a bad request line, headers too long, an unknown method), in JSON."""
