@@ -57,7 +57,8 @@ def empty(path: Path) -> None:
 def open_new(path: Path, mode: str = "wb", **options):
     """Open `path` for writing as a new file: whatever was at that name (a stale file, a link) is removed first,
     and the file is created with O_EXCL, so a write never goes through a link to somewhere else."""
-    remove_file(path)
+    if os.path.lexists(path):
+        remove_file(path)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | NO_FOLLOW, 0o666)
     return open(fd, mode, **options)
 
