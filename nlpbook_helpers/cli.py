@@ -40,7 +40,7 @@ def main(argv=None) -> int:
         print_error(error)
         return 2
     except BrokenPipeError:  # the reader left (`predict --input ... | head`): stop quietly, as command-line tools do
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so that Python's exit flush has nowhere to fail
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's flush at exit then cannot fail
         return 0
     except Exception as error:  # a library broke under us: say which one and what to pin, under its traceback
         explain_library_error(error)

@@ -73,7 +73,8 @@ def check_base_url(url: str) -> None:
         parts.port  # read for its check: ValueError for a port that is no number or out of range
     except ValueError:  # that, or a broken [IPv6] host
         parts = None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or not url.isprintable() or " " in url:
+    if (parts is None or parts.scheme not in ("http", "https") or not parts.hostname or not url.isprintable()
+            or " " in url):
         raise NlpbookError(
             f"--base-url {url!r}: 올바른 주소가 아닙니다. 파일들이 있는 폴더의 http:// 또는 https:// 주소를 주세요"
             "(예: https://example.com/klue-nli).",

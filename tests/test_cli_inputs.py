@@ -209,3 +209,17 @@ def test_the_error_line_after_a_progress_bar_starts_a_line_of_its_own(tmp_path):
     assert result.returncode == 2 and "Traceback" not in output, output[-3000:]
     before, _, error = output.partition("error: ")
     assert before.endswith("\n") and "The loss became nan" in error, output[-1000:]
+
+
+def test_predict_into_a_reader_that_leaves_ends_quietly(tiny_bert, tmp_path):
+    """`predict --input big.jsonl | head`: the results stream, and when head has had enough there is no traceback."""
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text((json.dumps({"premise": "비가 온다.", "hypothesis": "날씨가 궂다."}, ensure_ascii=False) + "\n") * 3000)
+    process = subprocess.Popen([sys.executable, "-m", "nlpbook_helpers", "predict", "--model-dir", str(tiny_bert),
+                                "--input", str(pairs)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    first = process.stdout.readline()
+    process.stdout.close()  # the reader leaves after one line
+    err = process.stderr.read().decode()
+    assert process.wait(timeout=300) == 0 and b"(" in first
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err[-2000:]

@@ -179,7 +179,8 @@ def raw(server, request: bytes, send_more: bytes = b"", timeout: float = 10) -> 
 def test_colabs_query_strings_are_ignored(server):
     assert raw(server, b"GET /?authuser=0 HTTP/1.1\r\nHost: x\r\n\r\n")[0] == 200
     body = json.dumps({"premise": "비가 온다.", "hypothesis": "날씨가 궂다."}).encode()
-    status, answer, _ = raw(server, b"POST /api/predict?authuser=0 HTTP/1.1\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+    request = b"POST /api/predict?authuser=0 HTTP/1.1\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+    status, answer, _ = raw(server, request)
     assert status == 200 and answer["label"] in ("entailment", "contradiction", "neutral")
 
 
