@@ -104,7 +104,7 @@ def replace_dir(new: Path, final: Path) -> None:
     """
     old = final.with_name(final.name + ".old")
     remove_tree(old)
-    if final.exists():
+    if os.path.lexists(final):  # a link to nothing counts: renaming the folder over it would fail
         os.replace(final, old)
     os.replace(new, final)
     remove_tree(old)

@@ -7,6 +7,7 @@ anywhere. The victims below lie outside the work dir; none may change, and no fi
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -95,6 +96,12 @@ def test_replacing_a_folder_that_holds_links_or_is_one(tmp_path):
     assert victims.state() == before
     assert sorted(path.name for path in run.iterdir()) == ["best"]
     assert (run / "best" / "model.safetensors").read_bytes() == b"new weights"
+
+    shutil.rmtree(run / "best")
+    link(run / "best", victims.missing())  # a link to nothing where the folder goes
+    (run / "best.part").mkdir()
+    replace_dir(run / "best.part", run / "best")
+    assert (run / "best").is_dir() and not (run / "best").is_symlink() and not list(victims.folder.glob("not-there-*"))
 
 
 def test_a_training_run_writes_nothing_through_links_planted_at_every_name_it_writes(trained_sample, tmp_path):
