@@ -35,7 +35,7 @@ from pytorch_lightning.callbacks import Callback, TQDMProgressBar
 from pytorch_lightning.callbacks.progress.tqdm_progress import convert_inf
 
 from .corpora import corpus_identity
-from .drive_files import ensure_free_space, remove_file, replace_file
+from .drive_files import ensure_free_space, open_new, ran_out_of_space, remove_file, replace_file
 from .errors import NlpbookError
 from .run_lock import RunLock
 from .runtime import get_logger
@@ -167,10 +167,21 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         part = path.with_name(path.name + ".part")
-        with open(part, "wb") as file:
-            torch.save(checkpoint, file)
-            file.flush()
-            os.fsync(file.fileno())
+        try:
+            with open_new(part) as file:
+                torch.save(checkpoint, file)
+                file.flush()
+                os.fsync(file.fileno())
+        except Exception as error:  # torch.save words a full disk "unexpected pos", with the OSError as its context
+            if not ran_out_of_space(error, path.parent, 0):
+                raise
+            remove_file(part)
+            raise NlpbookError(
+                f"{path.parent}: 체크포인트를 쓰는 중에 공간이 모자랐습니다. 이전 체크포인트와 best/는 그대로 있습니다. "
+                "Drive에서 파일을 지우고 다시 실행하면 마지막 체크포인트부터 이어서 학습합니다.",
+                f"{path.parent}: ran out of space while writing the checkpoint. The previous checkpoint and best/ are "
+                "intact: free some space on Drive and run again to continue from the last checkpoint.",
+            ) from None
         replace_file(part, path)
 
     def load_checkpoint(self, path, map_location=None, weights_only=None):
@@ -353,15 +364,20 @@ def check_how_far(path: Path, saved: dict, trainer, pl_module) -> None:
     """A rerun may go further (a larger epochs or max_steps), but never change the lr the schedule gave at a step."""
     done, now_steps = saved["global_step"], schedule_steps(trainer, pl_module)
     if now_steps is not None and saved["schedule_steps"] != now_steps:
+        longer = now_steps > saved["schedule_steps"]
         raise NlpbookError(
             f"{path}: recommended 스케줄은 학습률을 {saved['schedule_steps']} 스텝에 걸쳐 0까지 줄이도록 짜여 있습니다. "
-            f"epochs나 max_steps를 바꿔 {now_steps} 스텝으로 늘이면 스텝 {done}부터 학습률이 다시 올라갑니다. 원래 "
-            "epochs와 max_steps로 다시 실행하면 이어서 학습하고, 더 길게 하려면 다른 출력 폴더(output_dir)에서 새로 "
+            f"epochs나 max_steps를 바꿔 {now_steps} 스텝으로 "
+            + (f"늘이면 스텝 {done}부터 학습률이 다시 올라갑니다. " if longer else
+               f"줄이면 스텝 {done}부터 학습률이 계획보다 빨리 줄어듭니다. ")
+            + "원래 epochs와 max_steps로 다시 실행하면 이어서 학습하고, 다른 길이로는 다른 출력 폴더(output_dir)에서 새로 "
             "학습하세요(schedule='faithful'은 학습률이 일정해 epochs를 늘려 이어갈 수 있습니다).",
             f"{path}: the recommended schedule was planned to bring the lr to 0 over {saved['schedule_steps']} steps; "
-            f"a new epochs or max_steps ({now_steps} steps) would raise the lr again from step {done}. Rerun with "
-            "the original epochs and max_steps to continue, or train longer in another output_dir (schedule="
-            "'faithful' keeps a constant lr and continues with a larger epochs).",
+            f"a new epochs or max_steps ({now_steps} steps) would "
+            + (f"raise the lr again from step {done}. " if longer else
+               f"bring the lr down sooner than planned from step {done}. ")
+            + "Rerun with the original epochs and max_steps to continue, or train for another length in another "
+            "output_dir (schedule='faithful' keeps a constant lr and continues with a larger epochs).",
         )
     planned = trainer.estimated_stepping_batches
     if done > planned:

@@ -17,9 +17,12 @@ user can fix ends with one line on stderr and exit code 2, no traceback.
 
 import argparse
 import dataclasses
+import itertools
 import json
 import os
+import re
 import sys
+import warnings
 from pathlib import Path
 
 from .errors import NlpbookError
@@ -34,17 +37,45 @@ def main(argv=None) -> int:
     try:
         args.command(args)
     except NlpbookError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print_error(error)
         return 2
+    except BrokenPipeError:  # the reader left (`predict --input ... | head`): stop quietly, as command-line tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's flush at exit then cannot fail
+        return 0
     except Exception as error:  # a library broke under us: say which one and what to pin, under its traceback
         explain_library_error(error)
         raise
     return 0
 
 
+def print_error(error) -> None:
+    """The one `error:` line, on a line of its own: a progress bar a failure left open (Lightning's, on stdout)
+    is closed first, which ends its line; a line break inside the message (a folder name with a newline) is
+    written as \\n, so the line stays one."""
+    tqdm = sys.modules.get("tqdm")
+    if tqdm is not None:
+        for bar in list(tqdm.tqdm._instances):
+            bar.close()
+    sys.stdout.flush()
+    print(LINE_BREAKS.sub(lambda found: repr(found.group())[1:-1], f"error: {error}"), file=sys.stderr)
+
+
+LINE_BREAKS = re.compile("[\x00-\x1f\x7f\x85\u2028\u2029]")  # control characters, and what splitlines() breaks at
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, with a mistyped argument reported like every other mistake: one `error:` line and exit code 2
+    (argparse's own prints the usage over several lines first)."""
+
+    def error(self, message):
+        print_error(NlpbookError(f"명령줄 인자가 잘못되었습니다: {message}. `{self.prog} --help`로 쓰는 법을 보세요.",
+                                 f"Invalid arguments: {message}. See `{self.prog} --help`."))
+        self.exit(2)
+
+
 def parser(sample: bool = False) -> argparse.ArgumentParser:
     """The four subcommands; with sample=True, `train --help` shows the sample's defaults."""
-    top = argparse.ArgumentParser(prog="python -m nlpbook_helpers", description=__doc__.split("\n\n")[0])
+    top = OneLineParser(prog="python -m nlpbook_helpers", description=__doc__.split("\n\n")[0])
     commands = top.add_subparsers(required=True, metavar="COMMAND")
 
     train = commands.add_parser("train", parents=[settings_flags(sample)],
@@ -129,6 +160,7 @@ def run_train(args):
     work_dir = Path(given.pop("work_dir", None) or resolve_work_dir())
     check_writable(work_dir)
     settings = sample_settings(work_dir, **given) if args.sample else Settings(work_dir=str(work_dir), **given)
+    check_writable(Path(settings.output_dir), "출력 폴더", "the output dir")
     check_one_machine(settings)
     summary = train(settings)
     if process_rank()[0] != 0:  # under DDP every process returns here; one summary is enough
@@ -194,21 +226,12 @@ def corpus_data_dir(args) -> str:
 
 
 def run_predict(args):
-    from .inference import Predictor
+    """Label the pair given, or every pair in --input: the whole file is checked before the model loads, then
+    labelled in chunks, each printed as soon as it is done, under a progress bar on stderr."""
+    from tqdm.auto import tqdm
 
-    pairs = read_pairs(args)
-    predictor = Predictor(args.model_dir)
-    for (premise, hypothesis), prediction in zip(pairs, predictor.predict_batch(pairs)):
-        if args.json:
-            print(json.dumps({"premise": premise, "hypothesis": hypothesis, "label": prediction.label,
-                              "label_ko": prediction.label_ko, "probabilities": prediction.probabilities},
-                             ensure_ascii=False))
-        else:
-            probabilities = "  ".join(f"{name} {p:.3f}" for name, p in prediction.probabilities.items())
-            print(f"{prediction.label} ({prediction.label_ko})  {probabilities}")
+    from .inference import Predictor, check_pair
 
-
-def read_pairs(args) -> list:
     if args.input and args.pair:
         raise NlpbookError("문장 쌍과 --input을 함께 줄 수 없습니다.", "Give either PREMISE HYPOTHESIS or --input, not both.")
     if not args.input:
@@ -217,31 +240,65 @@ def read_pairs(args) -> list:
                 f"전제와 가설, 두 문장이 필요합니다({len(args.pair)}개를 받았습니다). 따옴표로 감싸 주세요.",
                 f"Expected two texts, PREMISE and HYPOTHESIS, got {len(args.pair)}; quote each sentence.",
             )
-        return [tuple(args.pair)]
-    if not Path(args.input).is_file():
-        raise NlpbookError(f"입력 파일이 없습니다: {args.input}", f"The input file {args.input} does not exist.")
-    pairs = []
-    try:
-        with open(args.input, encoding="utf-8") as file:
-            lines = file.read().split("\n")
-    except UnicodeDecodeError:
-        raise NlpbookError(f"{args.input}: UTF-8 파일이 아닙니다(cp949로 저장했나요?). UTF-8로 다시 저장하세요.",
-                           f"{args.input} is not UTF-8 (saved as cp949?): save it again as UTF-8.") from None
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-            pairs.append((record["premise"], record["hypothesis"]))
-        except (ValueError, KeyError, TypeError, RecursionError) as error:
-            raise NlpbookError(
-                f"{args.input}의 {number}번째 줄: {{\"premise\": ..., \"hypothesis\": ...}} 형식이 아닙니다.",
-                f"{args.input}, line {number}: expected {{\"premise\": ..., \"hypothesis\": ...}} ({type(error).__name__}).",
-            ) from None
-    if not pairs:
+        print_predictions(args, Predictor(args.model_dir), [tuple(args.pair)])
+        return
+    total = 0
+    for total, pair in enumerate(input_pairs(args.input), start=1):
+        check_pair(pair, total - 1)  # an empty or non-text field is refused now, naming its pair, not after hours
+    if not total:
         raise NlpbookError(f"{args.input}: 문장 쌍이 하나도 없습니다. 한 줄에 {{\"premise\": ..., \"hypothesis\": ...}} 하나씩 쓰세요.",
                            f"{args.input} holds no pairs: write one {{\"premise\": ..., \"hypothesis\": ...}} a line.")
-    return pairs
+    predictor = Predictor(args.model_dir)
+    pairs = input_pairs(args.input)
+    with tqdm(total=total, unit="pair", file=sys.stderr, leave=False, disable=total < PROGRESS_FROM) as bar, \
+            warnings.catch_warnings():
+        # a text cut to MAX_CHARS was warned about above, with its number; predict_batch would warn again per chunk
+        warnings.filterwarnings("ignore", r"pair \d+: the \w+ has \d+ characters", UserWarning)
+        while chunk := list(itertools.islice(pairs, PREDICT_CHUNK)):
+            print_predictions(args, predictor, chunk)
+            bar.update(len(chunk))
+
+
+PREDICT_CHUNK = 1024  # pairs labelled, then printed, at a time: memory stays flat however long the file
+PROGRESS_FROM = 2 * PREDICT_CHUNK  # fewer pairs take a few seconds: no bar
+
+
+def print_predictions(args, predictor, pairs: list) -> None:
+    for (premise, hypothesis), prediction in zip(pairs, predictor.predict_batch(pairs)):
+        if args.json:
+            print(json.dumps({"premise": premise, "hypothesis": hypothesis, "label": prediction.label,
+                              "label_ko": prediction.label_ko, "probabilities": prediction.probabilities},
+                             ensure_ascii=False))
+        else:
+            probabilities = "  ".join(f"{name} {p:.3f}" for name, p in prediction.probabilities.items())
+            print(f"{prediction.label} ({prediction.label_ko})  {probabilities}")
+    sys.stdout.flush()
+
+
+def input_pairs(path: str):
+    """The (premise, hypothesis) pairs of a JSONL file, read a line at a time; a line that is not one is refused,
+    naming it. utf-8-sig: Windows Notepad starts a UTF-8 file with a byte-order mark."""
+    if not Path(path).is_file():
+        raise NlpbookError(f"입력 파일이 없습니다: {path}", f"The input file {path} does not exist.")
+    try:
+        with open(path, encoding="utf-8-sig", newline="\n") as file:
+            for number, line in enumerate(file, start=1):
+                if line.strip():
+                    yield input_pair(path, number, line)
+    except UnicodeDecodeError:
+        raise NlpbookError(f"{path}: UTF-8 파일이 아닙니다(cp949로 저장했나요?). UTF-8로 다시 저장하세요.",
+                           f"{path} is not UTF-8 (saved as cp949?): save it again as UTF-8.") from None
+
+
+def input_pair(path: str, number: int, line: str) -> tuple:
+    try:
+        record = json.loads(line)
+        return record["premise"], record["hypothesis"]
+    except (ValueError, KeyError, TypeError, RecursionError) as error:
+        raise NlpbookError(
+            f"{path}의 {number}번째 줄: {{\"premise\": ..., \"hypothesis\": ...}} 형식이 아닙니다.",
+            f"{path}, line {number}: expected {{\"premise\": ..., \"hypothesis\": ...}} ({type(error).__name__}).",
+        ) from None
 
 
 def run_download(args):

@@ -104,6 +104,7 @@ def read_klue_nli(path: str | Path) -> list[NliExample]:
     are accepted. A bad record is reported with the file and its index.
     """
     path = Path(path)
+    check_json_size(path)
     try:
         records = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError, RecursionError) as error:  # ValueError: bad JSON, huge integers
@@ -121,6 +122,25 @@ def read_klue_nli(path: str | Path) -> list[NliExample]:
         raise NlpbookError(f"{path}: 레코드가 하나도 없습니다. KLUE-NLI 원본 파일을 쓰세요.",
                            f"{path} holds no records: use the original KLUE-NLI file.")
     return [_parse_record(record, path, index) for index, record in enumerate(records)]
+
+
+MAX_JSON_BYTES = 256 * 2**20  # KLUE-NLI's train file is about 10 MB; parsed, a file takes several times its size
+
+
+def check_json_size(path: Path) -> None:
+    """Refuse a file far larger than any KLUE-NLI file before reading it whole: read and parsed at once, a 2 GB
+    file (a wrong file, a sparse or damaged copy) would take more memory than Colab has."""
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return  # reading it says what is wrong
+    if size > MAX_JSON_BYTES:
+        raise NlpbookError(
+            f"{path}: KLUE-NLI 파일이라기에는 너무 큽니다({size / 2**30:.1f} GB, KLUE-NLI 파일은 10 MB 안팎). "
+            "파일을 지우고 다시 내려받으세요.",
+            f"{path} is far too large for a KLUE-NLI file ({size / 2**30:.1f} GB; those are about 10 MB): delete it "
+            "and download it again.",
+        )
 
 
 def _parse_record(record, path, index) -> NliExample:

@@ -18,14 +18,16 @@ import errno
 import hashlib
 import http.client
 import os
+import re
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from .drive_files import remove_file, replace_file
+from .drive_files import open_new, remove_file, replace_file
 from .errors import NlpbookError
 from .log import get_logger
 
@@ -44,6 +46,8 @@ def download(corpus, data_dir, base_url: str | None = None, **fetch_options) -> 
     `base_url` replaces the corpus's own location (a mirror, or a test server)
     and keeps the file names. Returns {file name: path}.
     """
+    if base_url is not None:
+        check_base_url(base_url)
     folder = corpus.folder(data_dir)
     check_folder(folder)
     paths = {}
@@ -60,6 +64,23 @@ def download(corpus, data_dir, base_url: str | None = None, **fetch_options) -> 
                 corpus.fallback(file, dest, error)
         paths[file.filename] = dest
     return paths
+
+
+def check_base_url(url: str) -> None:
+    """An http(s) address with a host, a valid port and no spaces; anything else would fail deep in urllib."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # read for its check: ValueError for a port that is no number or out of range
+    except ValueError:  # that, or a broken [IPv6] host
+        parts = None
+    if (parts is None or parts.scheme not in ("http", "https") or not parts.hostname or not url.isprintable()
+            or " " in url):
+        raise NlpbookError(
+            f"--base-url {url!r}: 올바른 주소가 아닙니다. 파일들이 있는 폴더의 http:// 또는 https:// 주소를 주세요"
+            "(예: https://example.com/klue-nli).",
+            f"--base-url {url!r} is not a valid address: give the http:// or https:// address of the folder holding "
+            "the files (such as https://example.com/klue-nli).",
+        )
 
 
 def fetch(url: str, dest: Path, file, count, retries: int = RETRIES, backoff: float = BACKOFF_S,
@@ -120,17 +141,21 @@ def _stream(url: str, part: Path, deadline: float) -> str:
         size = int(length) if length.isdigit() else None  # "abc" or none: unknown, hashed from the file after
         digest = hashlib.sha1(f"blob {size}\0".encode()) if size is not None else None
         written = 0
-        with _on_disk(part.parent, open, part, "wb") as out, tqdm(total=size, unit="B", unit_scale=True, desc=part.stem,
-                                                     leave=False) as bar:
-            while chunk := response.read1(1 << 16):
-                if time.monotonic() > deadline:
-                    raise _Refused("not complete within the time allowed for one file: the server is too slow")
-                _on_disk(part.parent, out.write, chunk)
-                if digest:
-                    digest.update(chunk)
-                written += len(chunk)
-                bar.update(len(chunk))
-            _on_disk(part.parent, out.flush)  # so that closing has nothing left to write
+        with _on_disk(part.parent, open_new, part) as out, tqdm(total=size, unit="B", unit_scale=True, desc=part.stem,
+                                                           leave=False) as bar:
+            try:
+                while chunk := response.read1(1 << 16):
+                    if time.monotonic() > deadline:
+                        raise _Refused("not complete within the time allowed for one file: the server is too slow")
+                    _on_disk(part.parent, out.write, chunk)
+                    if digest:
+                        digest.update(chunk)
+                    written += len(chunk)
+                    bar.update(len(chunk))
+                _on_disk(part.parent, out.flush)  # so that closing has nothing left to write
+            except BaseException:
+                bar.leave = True  # how far it got stays on screen, and ends its line: the error starts a line of its own
+                raise
     if size is not None and written != size:
         raise http.client.IncompleteRead(b"", size - written)  # the connection closed early: retried
     return digest.hexdigest() if digest else git_blob_id(part)
@@ -157,7 +182,7 @@ def check_folder(folder: Path) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
         probe = folder / f".write-test-{os.getpid()}"
-        probe.write_bytes(b"")
+        open_new(probe).close()  # never through a link left at that name
         probe.unlink()
     except OSError as error:
         if isinstance(error, FileExistsError) or error.errno == errno.ENOTDIR:
@@ -172,13 +197,19 @@ def problem(path: Path, file, count) -> str | None:
     try:
         records = count(path)
     except NlpbookError as error:
-        return error.en
+        return without_advice(error.en)
     if records != file.records:
         return f"expected {file.records} records, got {records}"
     if file.blob is not None:
         return (f"well-formed, but its bytes differ from the published file: git blob {file_id(path)}, expected "
                 f"{file.blob} (a mirror serving other bytes?)")
     return None
+
+
+def without_advice(message: str) -> str:
+    """A reader's message without its closing advice ("…: delete it and download it again."): a download that
+    fails verification is removed at once, and its own message says what to do."""
+    return re.sub(r"[:;] [^:;]*$", "", message)
 
 
 _IDS: dict[tuple, str] = {}  # (path, size, mtime): blob id, so a run hashes each file once

@@ -11,6 +11,12 @@ The price is a moment in which the old file is already empty and the new one
 is still called `<name>.part`: whoever reads the file back must accept a
 complete `.part` in its place (see checkpoints.resume_checkpoint), or, for
 a small JSON file, write it again from what it was written from.
+
+Output folders live on a Drive that may be shared, so a name in them may be
+a symbolic link (or a hard link) to a file elsewhere. Emptying acts only on
+a regular file with no other name; a link is removed, never its target; and
+every file is written under a fresh name (`open_new`), never through a link
+left where the new file goes. Nothing outside the folder is written or emptied.
 """
 
 import errno
@@ -18,17 +24,43 @@ import json
 import os
 import re
 import shutil
+import stat
 from pathlib import Path
 
 from .errors import NlpbookError
 
+NO_FOLLOW = getattr(os, "O_NOFOLLOW", 0)  # Windows has none (and no links a user makes by accident)
+
 
 def empty(path: Path) -> None:
-    """Truncate a file to 0 bytes; nothing happens to what does not exist."""
+    """Truncate a file to 0 bytes before it is removed or renamed over.
+
+    Only a regular file whose one name is `path` is emptied: a symbolic link,
+    a hard link, a FIFO or a device is left as it is (its removal then acts
+    on the name alone), and nothing happens to what does not exist.
+    """
     try:
-        os.truncate(path, 0)
-    except FileNotFoundError:
-        pass
+        if not stat.S_ISREG(os.lstat(path).st_mode):
+            return
+        # O_NOFOLLOW: a link swapped in after the lstat is not followed; O_NONBLOCK: a FIFO is not waited on
+        fd = os.open(path, os.O_WRONLY | NO_FOLLOW | getattr(os, "O_NONBLOCK", 0))
+    except OSError:  # gone, a link, or not ours to open: nothing to empty
+        return
+    try:
+        found = os.fstat(fd)
+        if stat.S_ISREG(found.st_mode) and found.st_nlink <= 1:  # <=: a FUSE mount may report 0
+            os.ftruncate(fd, 0)
+    finally:
+        os.close(fd)
+
+
+def open_new(path: Path, mode: str = "wb", **options):
+    """Open `path` for writing as a new file: whatever was at that name (a stale file, a link) is removed first,
+    and the file is created with O_EXCL, so a write never goes through a link to somewhere else."""
+    if os.path.lexists(path):
+        remove_file(path)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | NO_FOLLOW, 0o666)
+    return open(fd, mode, **options)
 
 
 def replace_file(new: Path, final: Path) -> None:
@@ -43,7 +75,10 @@ def remove_file(path: Path) -> None:
 
 
 def remove_tree(folder: Path) -> None:
-    """Delete a folder, emptying every file in it first."""
+    """Delete a folder, emptying every file in it first; a link in its place is removed, not followed."""
+    if os.path.islink(folder):
+        os.unlink(folder)
+        return
     for parent, _, names in os.walk(folder):
         for name in names:
             empty(Path(parent) / name)
@@ -54,7 +89,9 @@ def write_json(path: Path, data) -> None:
     """Write a small JSON file through `<name>.part`: a reader finds the old or the new content (or, for an
     instant, an empty file), never half of one. NaN and inf are refused: they are not JSON."""
     part = path.with_name(path.name + ".part")
-    part.write_text(json.dumps(data, ensure_ascii=False, indent=2, allow_nan=False), encoding="utf-8")
+    text = json.dumps(data, ensure_ascii=False, indent=2, allow_nan=False)
+    with open_new(part, "w", encoding="utf-8") as file:
+        file.write(text)
     replace_file(part, path)
 
 
@@ -67,7 +104,7 @@ def replace_dir(new: Path, final: Path) -> None:
     """
     old = final.with_name(final.name + ".old")
     remove_tree(old)
-    if final.exists():
+    if os.path.lexists(final):  # a link to nothing counts: renaming the folder over it would fail
         os.replace(final, old)
     os.replace(new, final)
     remove_tree(old)
@@ -87,8 +124,11 @@ def ensure_free_space(folder: Path, needed: int, what_ko: str, what_en: str) -> 
 
 def ran_out_of_space(error: Exception, folder: Path, needed: int) -> bool:
     """Whether a write failed for want of room: the OS says so (safetensors words it "(os error 28)", or
-    "Os { code: 28" in older ones), or, asked before the half-written file is removed, less than `needed` is left."""
+    "Os { code: 28" in older ones; torch.save raises its own error over the OSError), or, asked before the
+    half-written file is removed, less than `needed` is left."""
     code = getattr(error, "errno", None)
+    if code is None and isinstance(error.__context__, OSError):  # torch.save: "unexpected pos", raised over the OSError
+        code = error.__context__.errno
     if code is None and (found := re.search(r"\(os error (\d+)\)|Os \{ code: (\d+)", str(error))):  # newer, older
         code = int(found.group(1) or found.group(2))
     return code in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) or shutil.disk_usage(folder).free < needed

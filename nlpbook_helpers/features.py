@@ -147,6 +147,7 @@ def cached_dataset(tokenizer, read_examples, max_seq_length, token_types, corpus
     dataset = encode_pairs(tokenizer, read_examples(), max_seq_length, token_types)
     path.parent.mkdir(parents=True, exist_ok=True)
     part = path.with_name(f"{path.name}.{os.getpid()}.part")  # several processes (DDP ranks) may write at once
+    remove_file(part)  # a leftover, or a link left at that name: save_file would write through it
     save_file(dataset.flat, part, metadata={"content_sha256": _content_hash(dataset.flat)})
     replace_file(part, path)
     return dataset

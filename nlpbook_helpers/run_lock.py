@@ -3,19 +3,22 @@
 Two runs writing one folder (a second Colab tab, a rerun while the first
 still trains) empty each other's checkpoints. Colab kills a runtime without
 cleanup, so a lock must not outlive its run: the holder refreshes it every
-LOCK_REFRESH_SECONDS, and a lock whose process is gone (same machine) or that
-was not refreshed for LOCK_STALE_SECONDS (another runtime) is taken over.
+LOCK_REFRESH_SECONDS, and a lock that was not refreshed for
+LOCK_STALE_SECONDS is taken over, on any machine. On the same machine, a lock
+whose process is gone is taken over at once; a live process of that number is
+not enough to keep it, since numbers are reused (a restarted runtime, pid 1).
 """
 
 import json
 import os
+import re
 import socket
 import threading
 import time
 import uuid
 from pathlib import Path
 
-from .drive_files import remove_file, replace_file
+from .drive_files import open_new, remove_file, replace_file
 from .errors import NlpbookError
 
 LOCK_STALE_SECONDS = 120
@@ -23,8 +26,8 @@ LOCK_REFRESH_SECONDS = 20
 
 
 class RunLock:
-    """output_dir/run.lock: who trains in this folder. A lock whose process is gone (same machine) or that was not
-    refreshed for LOCK_STALE_SECONDS (another Colab runtime, killed without cleanup) is taken over."""
+    """output_dir/run.lock: who trains in this folder. A lock that was not refreshed for LOCK_STALE_SECONDS (a Colab
+    runtime killed without cleanup), or whose process is gone (same machine), is taken over."""
 
     def __init__(self, output_dir: Path):
         self.path = Path(output_dir) / "run.lock"
@@ -38,10 +41,9 @@ class RunLock:
             age = time.time() - self.path.stat().st_mtime
         except (OSError, ValueError):
             return None
+        alive = age < LOCK_STALE_SECONDS
         if held.get("host") == self.me["host"]:
-            alive = held.get("pid") != self.me["pid"] and pid_alive(held.get("pid"))
-        else:
-            alive = age < LOCK_STALE_SECONDS
+            alive = alive and held.get("pid") != self.me["pid"] and pid_alive(held.get("pid"))
         return held if alive else None
 
     def refuse_if_taken(self) -> None:
@@ -59,13 +61,25 @@ class RunLock:
     def acquire(self) -> None:
         self.refuse_if_taken()
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.remove_leftovers()
         mine = self.path.with_name(f"{self.path.name}.{self.me['token']}")  # .part would be shared with a rival
-        mine.write_text(json.dumps(self.me), encoding="utf-8")
+        with open_new(mine, "w", encoding="utf-8") as file:
+            file.write(json.dumps(self.me))
         replace_file(mine, self.path)
         if json.loads(self.path.read_text(encoding="utf-8")) != self.me:  # another run took it at the same instant
             self.refuse_if_taken()
         self.stop = threading.Event()
         threading.Thread(target=self.keep_fresh, args=(self.stop,), daemon=True).start()
+
+    def remove_leftovers(self) -> None:
+        """run.lock.<token> files of runs killed while they took the lock; a rival's, written this instant, stays."""
+        for path in self.path.parent.glob(f"{self.path.name}.*"):
+            try:
+                old = time.time() - path.lstat().st_mtime > LOCK_STALE_SECONDS
+                if old and re.fullmatch(r"[0-9a-f]{32}", path.suffix[1:]):
+                    remove_file(path)
+            except OSError:
+                pass
 
     def keep_fresh(self, stop: threading.Event) -> None:
         while not stop.wait(LOCK_REFRESH_SECONDS):
@@ -74,7 +88,7 @@ class RunLock:
     def refresh(self) -> None:
         if self.stop is not None:
             try:
-                os.utime(self.path)
+                os.utime(self.path, follow_symlinks=False)
             except OSError:
                 pass
 

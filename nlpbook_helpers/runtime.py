@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from .drive_files import remove_file
+from .drive_files import open_new, remove_file
 from .errors import NlpbookError
 from .log import get_logger  # noqa: F401  (the notebooks import it from here)
 
@@ -137,25 +137,41 @@ def resolve_work_dir(local_default: str = "nlpbook-work") -> Path:
 
 
 def mount_drive() -> None:
-    """Mount Google Drive at /content/drive (Colab asks for permission on every new runtime)."""
+    """Mount Google Drive at /content/drive (Colab asks for permission on every new runtime).
+
+    A refused permission (MessageError "credential propagation was
+    unsuccessful"), a closed dialog or a timeout raises Colab's own exception
+    types, which we cannot import elsewhere: any failure here is one line.
+    """
     if (COLAB_DRIVE / "MyDrive").is_dir():
         return
     from google.colab import drive
 
-    drive.mount(str(COLAB_DRIVE))
+    try:
+        drive.mount(str(COLAB_DRIVE))
+    except Exception as error:
+        raise NlpbookError(
+            f"Google Drive를 연결하지 못했습니다({type(error).__name__}: {error}). 셀을 다시 실행해 Drive 접근을 허용하세요. "
+            "Drive 없이 하려면 작업 폴더를 로컬로 정하세요(os.environ['NLPBOOK_WORK_DIR'] = '/content/nlpbook-work', "
+            "명령줄에서는 --work-dir). 이때 런타임이 끊기면 체크포인트도 사라집니다.",
+            f"Could not mount Google Drive ({type(error).__name__}: {error}): run the cell again and allow Drive "
+            "access, or work in a local folder (os.environ['NLPBOOK_WORK_DIR'] = '/content/nlpbook-work', or "
+            "--work-dir on the command line), whose checkpoints are lost when the runtime disconnects.",
+        ) from None
 
 
-def check_writable(path: Path) -> None:
-    """Fail now, not at the first checkpoint, if the work dir cannot be written."""
+def check_writable(path: Path, what_ko: str = "작업 폴더", what_en: str = "the work dir") -> None:
+    """Fail now, not at the first checkpoint, if the folder (`what`: the work dir, the output dir) cannot be written."""
     try:
         path.mkdir(parents=True, exist_ok=True)
         probe = path / ".write-test"
-        probe.write_text("ok")
+        with open_new(probe, "w") as file:  # never through a link left at that name
+            file.write("ok")
         remove_file(probe)
     except OSError as error:
         raise NlpbookError(
-            f"작업 폴더 {path}에 쓸 수 없습니다({error.strerror}). 다른 폴더를 고르거나 Drive 연결을 확인하세요.",
-            f"Cannot write to the work dir {path} ({error.strerror}): choose another folder or check the Drive mount.",
+            f"{what_ko} {path}에 쓸 수 없습니다({error.strerror}). 다른 폴더를 고르거나 Drive 연결을 확인하세요.",
+            f"Cannot write to {what_en} {path} ({error.strerror}): choose another folder or check the Drive mount.",
         ) from error
 
 

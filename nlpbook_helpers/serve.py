@@ -11,20 +11,36 @@ elsewhere it is a local address.
 
 A bad input (an empty box, a text too long) is answered with status 400 and
 the package's message, which the page shows; nothing else reaches the page.
+Every other answer is JSON too: an unknown address (404), another method
+(405), a request http.server itself refuses. Colab's proxy adds a query string
+(`/?authuser=0`), which is ignored.
+
+One thread serves each connection, so connections are capped
+(MAX_CONNECTIONS; one more waits up to SLOT_WAIT_S for a free thread, then
+gets a 503) and each is closed after CONNECTION_TIMEOUT_S without a byte, or
+CONNECTION_DEADLINE_S in all: a client that opens many and sends nothing, or
+trickles, cannot hold the server's threads.
 """
 
 import json
+import socket
 import sys
 import threading
+import time
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from .errors import NlpbookError
 from .inference import MAX_CHARS, Predictor
 
 DEFAULT_PORT = 8000
 MAX_BODY = 64 * 1024  # two texts of MAX_CHARS characters fit many times over
+MAX_CONNECTIONS = 64  # served at once; a burst of 200 requests waits its turn (benchmarks/serve_load.py)
+SLOT_WAIT_S = 5  # how long a connection beyond the cap waits for a free thread
+CONNECTION_TIMEOUT_S = 10  # of silence from a client
+CONNECTION_DEADLINE_S = 60  # one connection, start to end, however slowly it trickles
 _running: dict = {}  # port -> the server this process started there, so a rerun can stop it first
 
 
@@ -35,7 +51,62 @@ class PageServer(ThreadingHTTPServer):
     def __init__(self, predictor: Predictor, port: int, host: str = "127.0.0.1"):
         self.predictor = predictor
         self.lock = threading.Lock()  # one prediction at a time: a fast tokenizer must not be shared across threads
+        self.slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        self.opened: dict = {}  # connection -> when it was accepted, for the reaper
+        self.closed = threading.Event()
         super().__init__((host, port), Handler)
+        threading.Thread(target=self.reap, name=f"serve-reaper-{self.port}", daemon=True).start()
+
+    def process_request(self, request, client_address):
+        """A thread per connection, up to MAX_CONNECTIONS; beyond that, a wait for a free one, then a 503 from this
+        (the accepting) thread."""
+        if not self.slots.acquire(timeout=SLOT_WAIT_S):
+            return self.refuse_busy(request)
+        self.opened[request] = time.monotonic()
+        try:
+            super().process_request(request, client_address)
+        except BaseException:  # no thread started: the slot is not used
+            self.opened.pop(request, None)
+            self.slots.release()
+            raise
+
+    def process_request_thread(self, request, client_address):
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.opened.pop(request, None)
+            self.slots.release()
+
+    def refuse_busy(self, request) -> None:
+        body = json.dumps({"error": "서버가 바쁩니다. 잠시 뒤 다시 시도하세요.",
+                           "error_en": "The server is busy; try again in a moment."}, ensure_ascii=False).encode()
+        try:
+            request.settimeout(1)
+            request.sendall(b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: application/json; charset=utf-8\r\n"
+                            b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+        except OSError:
+            pass
+        self.shutdown_request(request)
+
+    def reap(self) -> None:
+        """Once a second, cut every connection older than CONNECTION_DEADLINE_S (its thread then ends)."""
+        while not self.closed.wait(1):
+            now = time.monotonic()
+            for request, since in list(self.opened.items()):
+                if now - since > CONNECTION_DEADLINE_S:
+                    try:
+                        request.shutdown(socket.SHUT_RDWR)
+                    except OSError:  # closed meanwhile
+                        pass
+
+    def handle_error(self, request, client_address):
+        """A client that went away or went quiet is no fault of ours: no traceback in the notebook for it."""
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
+
+    def server_close(self):
+        self.closed.set()
+        super().server_close()
 
     @property
     def port(self) -> int:
@@ -61,42 +132,110 @@ def predict_json(predictor: Predictor, lock: threading.Lock, payload) -> dict:
     return {"label": prediction.label, "label_ko": prediction.label_ko, "probabilities": prediction.probabilities}
 
 
+NOT_FOUND = {"error": "없는 주소입니다.", "error_en": "Not found."}
+
+
 class Handler(BaseHTTPRequestHandler):
+    timeout = CONNECTION_TIMEOUT_S  # of silence, per read and write: StreamRequestHandler sets it on the socket
+    default_request_version = "HTTP/1.0"  # so that a garbled request line is answered with a status line too
+
+    body_unread = False  # set when an answer is sent before the request's body was read
+
+    def refuse(self, status, body: dict, headers: dict | None = None):
+        """Answer without reading the body; the connection is then closed (see finish)."""
+        self.body_unread = self.close_connection = True
+        self.send_json(status, body, headers)
+
+    def finish(self):
+        """Closing a socket that still holds unread bytes resets the connection, and the client may lose the answer
+        before reading it: after a refusal, stop sending, and drop what the client still sends for up to a second."""
+        super().finish()
+        if self.body_unread:
+            try:
+                self.connection.shutdown(socket.SHUT_WR)
+                self.connection.settimeout(0.2)
+                deadline = time.monotonic() + 1
+                while time.monotonic() < deadline and self.connection.recv(1 << 16):
+                    pass
+            except OSError:
+                pass
+
+    @property
+    def route(self) -> str:
+        return urlsplit(self.path).path  # without Colab's ?authuser=0
+
     def do_GET(self):
-        if self.path in ("/", "/index.html"):
+        if self.route in ("/", "/index.html"):
             self.send(HTTPStatus.OK, PAGE.encode("utf-8"), "text/html; charset=utf-8")
         else:
-            self.send_json(HTTPStatus.NOT_FOUND, {"error": "없는 주소입니다.", "error_en": "Not found."})
+            self.send_json(HTTPStatus.NOT_FOUND, NOT_FOUND)
 
     def do_POST(self):
-        if self.path != "/api/predict":
-            return self.send_json(HTTPStatus.NOT_FOUND, {"error": "없는 주소입니다.", "error_en": "Not found."})
+        if self.route != "/api/predict":
+            return self.refuse(HTTPStatus.NOT_FOUND, NOT_FOUND)
         try:
-            length = int(self.headers.get("Content-Length") or 0)
-            if length > MAX_BODY:
-                raise NlpbookError(f"요청이 너무 큽니다({length:,}바이트).", f"The request is too large ({length:,} bytes).")
-            try:
-                payload = json.loads(self.rfile.read(length) or b"null")
-            except ValueError:
-                payload = None
-            self.send_json(HTTPStatus.OK, predict_json(self.server.predictor, self.server.lock, payload))
-        except NlpbookError as error:
-            self.send_json(HTTPStatus.BAD_REQUEST, {"error": error.ko, "error_en": error.en})
+            payload = self.read_json()
+            answer = predict_json(self.server.predictor, self.server.lock, payload)
+        except NlpbookError as error:  # bad input, or a length refused before its body was read
+            return self.refuse(HTTPStatus.BAD_REQUEST, {"error": error.ko, "error_en": error.en})
+        except TimeoutError:  # the client stopped sending before its Content-Length was reached
+            return self.refuse(HTTPStatus.REQUEST_TIMEOUT, {"error": "요청 본문이 끝까지 오지 않았습니다.",
+                                                            "error_en": "The request body did not arrive in time."})
         except Exception as error:  # a bug of ours: say so in the page, keep the details in the server's log
             print(f"serve: {type(error).__name__}: {error}", file=sys.stderr)
-            self.send_json(HTTPStatus.INTERNAL_SERVER_ERROR,
-                           {"error": "서버에서 예측하지 못했습니다. 서버 로그를 확인하세요.",
-                            "error_en": "The server failed to predict; see its log."})
+            return self.send_json(HTTPStatus.INTERNAL_SERVER_ERROR,
+                                  {"error": "서버에서 예측하지 못했습니다. 서버 로그를 확인하세요.",
+                                   "error_en": "The server failed to predict; see its log."})
+        self.send_json(HTTPStatus.OK, answer)
 
-    def send_json(self, status, body: dict):
-        self.send(status, json.dumps(body, ensure_ascii=False).encode("utf-8"), "application/json; charset=utf-8")
+    def read_json(self):
+        """The request body as JSON (None when it is not JSON); a length that is not 0 to MAX_BODY is refused unread."""
+        length = (self.headers.get("Content-Length") or "0").strip()
+        if not (length.isascii() and length.isdigit()):  # "-1" would read until the client closes, "abc" is no length
+            raise NlpbookError(f"요청의 Content-Length가 올바르지 않습니다({length[:40]!r}).",
+                               f"The request's Content-Length is not valid ({length[:40]!r}).")
+        if int(length) > MAX_BODY:
+            raise NlpbookError(f"요청이 너무 큽니다({int(length):,}바이트).", f"The request is too large ({int(length):,} bytes).")
+        try:
+            return json.loads(self.rfile.read(int(length)) or b"null")
+        except (ValueError, RecursionError):
+            return None
 
-    def send(self, status, body: bytes, content_type: str):
+    def do_not_allowed(self):
+        self.refuse(HTTPStatus.METHOD_NOT_ALLOWED, {"error": "허용되지 않는 요청 방식입니다(GET과 POST만 받습니다).",
+                                                       "error_en": "Method not allowed: only GET and POST."},
+                       {"Allow": "GET, POST"})
+
+    do_HEAD = do_PUT = do_DELETE = do_OPTIONS = do_PATCH = do_not_allowed
+
+    def parse_request(self):
+        """An empty request line is answered with a 400 too; http.server would close the connection without a word."""
+        if self.raw_requestline.strip():
+            return super().parse_request()
+        self.command, self.requestline, self.request_version = None, "", self.default_request_version
+        self.send_error(HTTPStatus.BAD_REQUEST, "Empty request line")
+        return False
+
+    def send_error(self, code, message=None, explain=None):
+        """What http.server refuses by itself (a bad request line, headers too long, an unknown method), in JSON."""
+        if code == HTTPStatus.NOT_IMPLEMENTED:  # a method no do_ handles
+            return self.do_not_allowed()
+        phrase = message or HTTPStatus(code).phrase
+        self.refuse(code, {"error": f"요청을 처리할 수 없습니다({code} {phrase}).", "error_en": f"{code} {phrase}."})
+
+    def send_json(self, status, body: dict, headers: dict | None = None):
+        self.send(status, json.dumps(body, ensure_ascii=False).encode("utf-8"), "application/json; charset=utf-8",
+                  headers)
+
+    def send(self, status, body: bytes, content_type: str, headers: dict | None = None):
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(body)
+        if self.command != "HEAD":  # a HEAD answer has headers only
+            self.wfile.write(body)
 
     def log_message(self, *args):
         pass  # one line per request would bury a notebook's output
@@ -109,6 +248,9 @@ def start(model: "str | Path | Predictor", port: int | None = None, host: str = 
     notebook cell) first stops that server, so the port is never "already in
     use". Without `port`: 8000, or the next port up that no other program holds.
     """
+    if port is not None and not (isinstance(port, int) and 0 <= port <= 65535):
+        raise NlpbookError(f"포트 {port}: 0에서 65535 사이의 수를 주세요(0은 비어 있는 아무 포트).",
+                           f"Port {port} is not valid: give a number from 0 to 65535 (0: any free port).")
     predictor = model if isinstance(model, Predictor) else Predictor(model)
     candidates = [port] if port is not None else range(DEFAULT_PORT, DEFAULT_PORT + 100)
     for candidate in candidates:

@@ -32,6 +32,7 @@ def push(model_dir: str | Path, repo_id: str, private: bool = False, space: bool
     """Upload model_dir (a best/ folder) to `repo_id` (NAME or USER/NAME); return the page URL of each repo made."""
     from huggingface_hub import HfApi, get_token
 
+    check_repo_id(repo_id, space)
     check_model_folder(str(model_dir))
     token = token or get_token()  # HF_TOKEN, the Colab secret, or a saved login
     if not token:
@@ -53,6 +54,23 @@ def push(model_dir: str | Path, repo_id: str, private: bool = False, space: bool
                                   commit_message="A demo of the model, written by nlpbook_helpers")
             urls.append(f"{api.endpoint}/spaces/{space_id}")
     return urls
+
+
+def check_repo_id(repo_id: str, space: bool = False) -> None:
+    """NAME or USER/NAME as the Hub accepts it (and its Space, NAME-demo), checked before any token or network."""
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    try:
+        for name in [repo_id] + ([f"{repo_id}-demo"] if space else []):
+            validate_repo_id(name)
+    except HFValidationError as error:
+        raise NlpbookError(
+            f"'{repo_id}': 허브 저장소 이름으로 쓸 수 없습니다. '이름' 또는 '사용자/이름' 형식으로, 영문자·숫자·-·_·.만 써서 "
+            "96자 이하로 지으세요(-나 .으로 시작하거나 끝나지 않고, --나 ..이 없게). 예: 'my-nli-model'",
+            f"'{repo_id}' is not a valid Hub repository name ({error}): use NAME or USER/NAME, with letters, digits, "
+            "'-', '_' and '.', such as 'my-nli-model'.",
+        ) from None
 
 
 def writable_repo_id(me: dict, repo_id: str) -> str:

@@ -133,3 +133,23 @@ def test_a_few_hundred_generated_bad_files_each_end_in_one_line(tmp_path, capsys
     elapsed = time.monotonic() - start
     print(f"{total} generated files, {refused_by_file} refused for their content, {elapsed:.1f} s")
     assert refused_by_file >= 0.95 * total  # the rest were well-formed by chance and failed on the missing model
+
+
+def test_a_2_gb_train_file_is_refused_before_it_is_read(tmp_path):
+    """A sparse 2 GB file takes no disk; read and parsed whole, it peaked at 4.6 GB of memory (Colab has 12.7)."""
+    import subprocess
+    import sys
+
+    data_dir = klue_dir(tmp_path, [GOOD], [GOOD])
+    with open(data_dir / TRAIN, "r+b") as file:
+        file.truncate(2 * 2**30)
+    args = ["train", "--sample", "--epochs", "1", "--data-dir", str(data_dir), "--work-dir", str(tmp_path / "work")]
+    script = ("import resource, sys; from nlpbook_helpers.cli import main; code = main(sys.argv[1:]); "
+              "print('peak MB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024); sys.exit(code)")
+    result = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert result.stderr.strip().splitlines()[-1].startswith("error: ")
+    assert f"{TRAIN} is far too large for a KLUE-NLI file (2.0 GB" in result.stderr
+    peak_mb = int(result.stdout.split("peak MB")[-1])
+    print(f"peak {peak_mb} MB")
+    assert peak_mb < 1500, peak_mb  # what the libraries take, not the file

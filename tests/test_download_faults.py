@@ -17,6 +17,8 @@ from nlpbook_helpers.corpus import KLUE_NLI, CorpusFile
 from nlpbook_helpers.download import fetch
 from nlpbook_helpers.errors import NlpbookError
 
+from conftest import one_line
+
 RECORD = {"guid": "g", "genre": "x", "premise": "비가 온다.", "hypothesis": "날씨가 궂다.", "gold_label": "entailment"}
 BODY = json.dumps([RECORD] * 400, ensure_ascii=False).encode()  # ~40 kB: several chunks
 FILE = CorpusFile("klue-nli-v1.1_dev.json", 400, hashlib.sha1(b"blob %d\0" % len(BODY) + BODY).hexdigest())
@@ -128,3 +130,33 @@ def test_every_real_file_is_verified_by_its_id():
 
     for corpus in CORPORA.values():
         assert all(len(file.blob or "") == 40 for file in corpus.files()), corpus.name
+
+
+@pytest.mark.parametrize("base_url", ["not a url", "ftp://example.com/klue", "http://", "https://[::1/x",
+                                      "http://127.0.0.1:99999/x", "http://example.com/a b"])
+def test_a_base_url_that_is_no_address_is_one_line(tmp_path, capsys, base_url):
+    assert main(["download", "--data-dir", str(tmp_path / "klue"), "--base-url", base_url]) == 2
+    line = one_line(capsys)
+    assert f"--base-url {base_url!r} is not a valid address" in line
+    assert not (tmp_path / "klue").exists()
+
+
+def test_a_download_that_fails_verification_gives_no_advice_about_its_removed_part(http_server, tmp_path):
+    http_server.routes["/f.json"] = [(200, b"<html>rate limited</html>")]
+    with pytest.raises(NlpbookError) as refused:
+        get(f"{http_server.url}/f.json", tmp_path / FILE.filename)
+    assert "is not readable KLUE-NLI JSON" in refused.value.en and "delete it" not in refused.value.en
+    assert "download from the original location" in refused.value.en
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_error_after_a_failed_transfer_starts_a_line_of_its_own(http_server, tmp_path, capsys):
+    from nlpbook_helpers.cli import print_error
+
+    http_server.routes["/f.json"] = [(cut_mid_chunk, None)]
+    with pytest.raises(NlpbookError) as refused:
+        get(f"{http_server.url}/f.json", tmp_path / FILE.filename, retries=1)
+    print_error(refused.value)
+    err = capsys.readouterr().err
+    before, _, _ = err.partition("error: ")
+    assert f"{FILE.filename}: " in before and before.endswith("\n"), repr(err[-500:])  # a bar was shown, its line ended

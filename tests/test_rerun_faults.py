@@ -185,3 +185,59 @@ def test_on_colab_a_full_size_model_is_not_trained_on_a_cpu_by_accident(tiny_ber
     check_cpu_training(colab_cpu, "cpu", full_size, 5 * 24_998)  # asked for: trains
     check_cpu_training(Runtime("cpu", "CPU", None, False), "auto", full_size, 5 * 24_998)  # not Colab
     check_cpu_training(colab_cpu, "auto", load_model(str(tiny_bert)), 5 * 24_998)  # the tiny model: seconds
+
+
+def test_a_lock_naming_a_live_unrelated_process_on_this_machine_holds_only_while_fresh(tmp_path):
+    """pid 1 is alive on every machine, and numbers are reused: before, such a lock refused for ever while the
+    message promised the folder back after LOCK_STALE_SECONDS."""
+    import socket
+
+    lock(tmp_path, socket.gethostname(), 1)
+    with pytest.raises(NlpbookError, match=f"If that run died, the folder is free again {LOCK_STALE_SECONDS} s after"):
+        train(sample_settings(tmp_path, epochs=1))
+    lock(tmp_path, socket.gethostname(), 1, age=LOCK_STALE_SECONDS + 1)
+    assert steps(train(sample_settings(tmp_path, epochs=1))) == [(1, 23)]
+
+
+def test_a_kill_while_the_lock_was_taken_leaves_nothing_for_good(tmp_path):
+    folder = output(tmp_path)
+    folder.mkdir(parents=True)
+    leftover, fresh = folder / f"run.lock.{'a' * 32}", folder / f"run.lock.{'b' * 32}"  # a rival's, this instant
+    for path in (leftover, fresh):
+        path.write_text(json.dumps({"host": "h", "pid": 1, "token": path.suffix[1:]}))
+    os.utime(leftover, (time.time() - LOCK_STALE_SECONDS - 1,) * 2)
+    train(sample_settings(tmp_path, epochs=1))
+    assert not leftover.exists() and fresh.exists()
+
+
+def test_fewer_steps_after_a_finished_recommended_run_are_not_called_longer(tmp_path, capsys):
+    train(sample_settings(tmp_path, epochs=2))  # 46 steps, the schedule planned for 46
+    code = cli.main(["train", "--sample", "--epochs", "2", "--max-steps", "30", "--work-dir", str(tmp_path)])
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert code == 2 and "30 스텝으로 줄이면" in error and "늘이면" not in error
+    assert "bring the lr down sooner than planned" in error and "raise the lr again" not in error
+
+
+def test_a_disk_that_fills_while_last_ckpt_is_written_is_one_line_and_keeps_the_previous(tmp_path):
+    """A real write failure: the file-size limit (RLIMIT_FSIZE) stands in for a disk that fills after the free-space
+    check passed; torch.save reports it as "unexpected pos", which names no cause."""
+    script = f"""
+import resource, signal
+from pathlib import Path
+import torch
+from nlpbook_helpers.checkpoints import AtomicCheckpointIO
+from nlpbook_helpers.errors import NlpbookError
+path = Path(r"{tmp_path}") / "checkpoints" / "last.ckpt"
+AtomicCheckpointIO().save_checkpoint({{"step": 1}}, path)
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (10_000, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+try:
+    AtomicCheckpointIO().save_checkpoint({{"step": 2, "weights": torch.zeros(100_000)}}, path)
+except NlpbookError as error:
+    print(error)
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert "ran out of space while writing the checkpoint" in result.stdout and "공간이 모자랐습니다" in result.stdout
+    assert torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True) == {"step": 1}
+    assert [path.name for path in (tmp_path / "checkpoints").iterdir()] == ["last.ckpt"]

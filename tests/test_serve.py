@@ -156,3 +156,106 @@ def test_a_burst_of_200_requests_is_all_answered_and_correct(tiny_bert, tmp_path
 
 def test_texts_up_to_the_limit_are_accepted(server):
     assert post(server.url, {"premise": "가" * MAX_CHARS, "hypothesis": "나"})[0] == 200
+
+
+def raw(server, request: bytes, send_more: bytes = b"", timeout: float = 10) -> tuple[int, dict, bytes]:
+    """Send `request` on a socket of our own, read the whole answer: (status, its JSON body ({} for none, or for
+    the page), headers)."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=timeout) as connection:
+        connection.sendall(request)
+        answer = b""
+        while chunk := connection.recv(1 << 16):
+            answer += chunk
+            if send_more:  # the client keeps sending its body after the answer began: it is not read
+                try:
+                    connection.sendall(send_more)
+                except OSError:
+                    send_more = b""
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status = int(head.split(b" ")[1])
+    return status, json.loads(body) if body and b"application/json" in head else {}, head
+
+
+def test_colabs_query_strings_are_ignored(server):
+    assert raw(server, b"GET /?authuser=0 HTTP/1.1\r\nHost: x\r\n\r\n")[0] == 200
+    body = json.dumps({"premise": "비가 온다.", "hypothesis": "날씨가 궂다."}).encode()
+    request = b"POST /api/predict?authuser=0 HTTP/1.1\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+    status, answer, _ = raw(server, request)
+    assert status == 200 and answer["label"] in ("entailment", "contradiction", "neutral")
+
+
+@pytest.mark.parametrize("length", [b"-1", b"abc", b"1e3", b"", b"99999999999999999999"])
+def test_a_content_length_that_is_not_a_size_is_a_400_at_once(server, length):
+    """Before: -1 read the body until the client closed (a 300 MB body grew the server by 300 MB), abc was a 500."""
+    start = time.monotonic()
+    status, answer, _ = raw(server, b"POST /api/predict HTTP/1.1\r\nContent-Length: " + length + b"\r\n\r\n",
+                            send_more=b"x" * (1 << 20))
+    assert time.monotonic() - start < 5
+    assert status == 400 and answer["error_en"].startswith(("The request's Content-Length", "The request is too large",
+                                                            "Send JSON"))
+
+
+@pytest.mark.parametrize("method", [b"HEAD", b"PUT", b"OPTIONS", b"DELETE", b"PATCH", b"BREW"])
+def test_other_methods_are_a_405_in_json(server, method):
+    status, answer, head = raw(server, method + b" /api/predict HTTP/1.1\r\nContent-Length: 0\r\n\r\n")
+    assert status == 405 and b"Allow: GET, POST" in head and b"application/json" in head
+    assert answer == {} if method == b"HEAD" else "GET과 POST만" in answer["error"]
+
+
+def test_what_http_server_refuses_itself_is_json_too(server):
+    for request in (b"GARBAGE\r\n\r\n", b"GET / HTTP/9.9\r\n\r\n", b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\n\r\n"):
+        status, answer, head = raw(server, request)
+        assert status in (400, 414, 505) and b"application/json" in head and answer["error_en"], (request[:20], head)
+
+
+def test_silent_connections_are_capped_and_timed_out(predictor, monkeypatch):
+    """Before: 1,500 connections that sent nothing held 1,500 threads for as long as they liked."""
+    import threading
+
+    monkeypatch.setattr(serve, "MAX_CONNECTIONS", 4)
+    monkeypatch.setattr(serve, "SLOT_WAIT_S", 0.2)
+    monkeypatch.setattr(serve.Handler, "timeout", 3)
+    threads_before = threading.active_count()
+    server = start(predictor, port=0)
+    try:
+        silent = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(6)]
+        time.sleep(0.3)
+        assert threading.active_count() <= threads_before + 2 + 4  # serve_forever, the reaper, 4 connections
+        status, answer, _ = raw(server, b"GET / HTTP/1.1\r\n\r\n")  # after the two silent ones beyond the cap
+        assert status == 503 and answer["error_en"] == "The server is busy; try again in a moment."
+        time.sleep(3)  # past the timeout: the silent ones are closed, and their threads end
+        assert raw(server, b"GET / HTTP/1.1\r\n\r\n")[0] == 200
+        assert threading.active_count() <= threads_before + 2
+        for connection in silent:
+            connection.close()
+    finally:
+        stop(server.port)
+
+
+def test_a_client_that_trickles_is_cut_at_the_deadline(predictor, monkeypatch):
+    monkeypatch.setattr(serve.Handler, "timeout", 1)
+    monkeypatch.setattr(serve, "CONNECTION_DEADLINE_S", 1.5)
+    server = start(predictor, port=0)
+    try:
+        start_time = time.monotonic()
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as connection:
+            connection.sendall(b"GET / HTTP/1.1\r\n")
+            with pytest.raises(OSError):
+                while time.monotonic() - start_time < 8:  # a header line every 0.5 s: never silent for 1 s
+                    connection.sendall(b"X-Slow: 1\r\n")
+                    time.sleep(0.5)
+                    if connection.recv(1, socket.MSG_DONTWAIT | socket.MSG_PEEK) == b"":
+                        raise ConnectionResetError("closed by the server")
+        assert time.monotonic() - start_time < 4
+    finally:
+        stop(server.port)
+
+
+@pytest.mark.parametrize("port", ["99999", "-1", "65536"])
+def test_a_port_out_of_range_is_one_line(tiny_bert, capsys, port):
+    from nlpbook_helpers.cli import main
+
+    from conftest import one_line
+
+    assert main(["serve", "--model-dir", str(tiny_bert), "--port", port]) == 2
+    assert f"Port {port} is not valid: give a number from 0 to 65535" in one_line(capsys)

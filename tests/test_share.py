@@ -185,3 +185,17 @@ def test_no_network_is_one_line(trained_sample, tmp_path):
     result = push(trained_sample, "kcbert-nli", closed, tmp_path)
     assert result.returncode == 2 and "허브에 연결할 수 없습니다" in result.stderr, result.stderr[-3000:]
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("repo_id", ["", "me/", "me/my model", "a/b/c", "../x", "x" * 97])
+def test_an_invalid_name_is_one_line_before_any_token_or_request(trained_sample, repo_id, capsys, monkeypatch):
+    """Before: HFValidationError with a note to downgrade huggingface_hub, or "someone else's namespace"."""
+    from nlpbook_helpers.cli import main
+
+    from conftest import one_line
+
+    monkeypatch.delenv("HF_TOKEN", raising=False)  # no token either: the name is what is reported
+    assert main(["push", "--model-dir", str(trained_sample), "--repo-id", repo_id]) == 2
+    line = one_line(capsys)
+    assert f"'{repo_id}' is not a valid Hub repository name" in line and "허브 저장소 이름으로 쓸 수 없습니다" in line
+    assert "namespace" not in line.split("(")[0] and "pip install" not in line
