@@ -278,10 +278,16 @@ def stop(port: int) -> None:
 
 
 def show_in_colab(port: int, height: int = 520) -> None:
-    """Show the page inside the notebook through Colab's proxy (no tunnel, no account)."""
+    """Show the page inside the notebook through Colab's proxy (no tunnel, no account), and its address.
+
+    The proxy sometimes leaves that frame blank (googlecolab/colabtools#4037 and #4781); the same page
+    then opens in a tab of its own at the proxy's address for the port, which Colab's JavaScript gives.
+    """
     from google.colab import output
 
     output.serve_kernel_port_as_iframe(port, height=str(height))
+    address = output.eval_js(f"google.colab.kernel.proxyPort({int(port)})")
+    print(f"위 칸이 비어 있으면 이 주소를 새 탭에서 여세요: {address}")
 
 
 def serve_forever(model_dir: str, port: int | None = None) -> None:

@@ -259,3 +259,21 @@ def test_a_port_out_of_range_is_one_line(tiny_bert, capsys, port):
 
     assert main(["serve", "--model-dir", str(tiny_bert), "--port", port]) == 2
     assert f"Port {port} is not valid: give a number from 0 to 65535" in one_line(capsys)
+
+
+def test_in_colab_the_page_is_shown_in_a_frame_and_its_address_printed(monkeypatch, capsys):
+    """Colab's proxy can leave the frame blank: the proxy's address for the port is printed beside it."""
+    import types
+
+    from nlpbook_helpers.serve import show_in_colab
+
+    shown = []
+    google, colab, output = (types.ModuleType(name) for name in ("google", "google.colab", "google.colab.output"))
+    google.colab, colab.output = colab, output
+    output.serve_kernel_port_as_iframe = lambda port, height: shown.append((port, height))
+    output.eval_js = lambda script: {"google.colab.kernel.proxyPort(8123)": "https://8123-abc.colab.dev/"}[script]
+    for name, module in (("google", google), ("google.colab", colab), ("google.colab.output", output)):
+        monkeypatch.setitem(sys.modules, name, module)
+    show_in_colab(8123)
+    assert shown == [(8123, "520")]
+    assert capsys.readouterr().out.strip() == "위 칸이 비어 있으면 이 주소를 새 탭에서 여세요: https://8123-abc.colab.dev/"
