@@ -1,12 +1,20 @@
 """The run's history, metrics.json and best/: what the learner keeps from training (book: the best .ckpt).
 
-The history (one row per validation) travels in checkpoints/last.ckpt as
-this callback's state, and metrics.json is written from it after each
-validation and again when a run resumes: the two never disagree, and a kill
-while metrics.json was being replaced is repaired by the rerun. best/ holds
-the best epoch's model and tokenizer from `save_pretrained` (0.4 GB for
-kcbert-base, not the book's 1.3 GB .ckpt); "best" means highest val_acc,
-KLUE-NLI's official metric (val_loss can rise while accuracy still improves).
+The history (one row per validation, keyed by its step) travels in
+checkpoints/last.ckpt as this callback's state, and metrics.json is written
+from it after each validation and again when a run resumes: the two never
+disagree, and a kill while metrics.json was being replaced is repaired by the
+rerun. best/ holds the best validation's model and tokenizer from
+`save_pretrained` (0.4 GB for kcbert-base, not the book's 1.3 GB .ckpt);
+"best" means highest val_acc, KLUE-NLI's official metric (val_loss can rise
+while accuracy still improves), the earliest of equal ones.
+
+A run stopped mid-epoch by max_steps validates there, and when it is
+continued the same epoch is validated again at its end: both rows stay,
+each with its step, so best/, metrics.json's best_step and the model card
+always name the same checkpoint (an epoch alone could not tell them apart).
+best/'s tokenizer keeps the training length as its model_max_length, so
+pipeline(..., truncation=True) reads what training read.
 """
 
 import json
@@ -58,8 +66,10 @@ class BestModelExport(Callback):
             "val_acc": round(float(metrics["val_acc"]), 6),
             "macro_f1": round(float(metrics["val_f1"]), 6),
         }
-        improved = all(row[MONITOR] > old[MONITOR] for old in self.history)
-        self.history = [old for old in self.history if old["epoch"] != row["epoch"]] + [row]
+        # a rerun validates the step its checkpoint stopped at again (a kill fell between export and save): one row a step
+        others = [old for old in self.history if old["step"] != row["step"]]
+        improved = all(row[MONITOR] > old[MONITOR] for old in others)
+        self.history = sorted(others + [row], key=lambda old: old["step"])
         if trainer.is_global_zero:
             if improved:
                 self.export(pl_module.model, row)
@@ -70,10 +80,11 @@ class BestModelExport(Callback):
             )
 
     def best(self) -> dict:
-        return max(self.history, key=lambda row: row[MONITOR])
+        return best_row(self.history)
 
     def summary(self) -> dict:
-        return {"epochs": self.history, "best_epoch": self.best()["epoch"], "monitor": MONITOR}
+        best = self.best()
+        return {"epochs": self.history, "best_epoch": best["epoch"], "best_step": best["step"], "monitor": MONITOR}
 
     def export(self, model, row):
         """save_pretrained into best.part, then swap it in for best/: a kill leaves one complete copy."""
@@ -84,7 +95,7 @@ class BestModelExport(Callback):
         try:
             # safetensors writes from CPU memory; on a TPU the weights live on the XLA device
             model.save_pretrained(part, state_dict={name: tensor.cpu() for name, tensor in model.state_dict().items()})
-            self.tokenizer.save_pretrained(part)
+            save_tokenizer(self.tokenizer, part, self.max_seq_length)
             write_json(part / "nlpbook.json", {"max_seq_length": self.max_seq_length, **row})
         except Exception as error:  # a disk that filled meanwhile: safetensors reports it as its own SafetensorError
             full = ran_out_of_space(error, self.output_dir, needed)
@@ -100,8 +111,29 @@ class BestModelExport(Callback):
         replace_dir(part, best)
 
 
-def check_best_export(output_dir: Path, best_row: dict, last_step: int) -> None:
-    """best/ must hold the best epoch's model: a rerun says so when it does not, instead of pointing to it.
+def best_row(history: list[dict]) -> dict:
+    """The validation best/ holds: the highest val_acc, the earliest of equal ones (an export needs a rise)."""
+    return max(history, key=lambda row: row[MONITOR])  # max keeps the first of equal values
+
+
+def metrics_best(metrics: dict) -> dict:
+    """The best row of a metrics.json, by step (one written before best_step existed: by epoch)."""
+    key, value = ("step", metrics["best_step"]) if "best_step" in metrics else ("epoch", metrics["best_epoch"])
+    return next(row for row in metrics["epochs"] if row[key] == value)
+
+
+def save_tokenizer(tokenizer, folder: Path, max_seq_length: int) -> None:
+    """save_pretrained with model_max_length = the training length, so every tool that loads best/ cuts there."""
+    kept = tokenizer.model_max_length
+    tokenizer.model_max_length = max_seq_length
+    try:
+        tokenizer.save_pretrained(folder)
+    finally:
+        tokenizer.model_max_length = kept
+
+
+def check_best_export(output_dir: Path, best_one: dict, last_step: int) -> None:
+    """best/ must hold the best validation's model: a rerun says so when it does not, instead of pointing to it.
 
     A model exported after the checkpoint's last validation (a kill fell
     between the export and the save) is fine: the resumed run validates that
@@ -114,14 +146,14 @@ def check_best_export(output_dir: Path, best_row: dict, last_step: int) -> None:
         weights = next(best.glob("*.safetensors")).stat().st_size > 0
     except (OSError, ValueError, StopIteration):
         exported, weights = {}, False
-    if not weights or exported.get("step", -1) <= last_step and exported.get("step") != best_row["step"]:
+    if not weights or exported.get("step", -1) <= last_step and exported.get("step") != best_one["step"]:
         raise NlpbookError(
-            f"{best}: 최고 에폭({best_row['epoch']})의 모델이 없거나 손상되었습니다(가중치 파일 없음 또는 다른 에폭). "
-            "그 가중치는 best/에만 있었으므로 되살릴 수 없습니다. best/를 다른 이름으로 옮기고 다른 출력 폴더"
-            "(output_dir)에서 다시 학습하세요.",
-            f"{best}: the best epoch's ({best_row['epoch']}) model is missing or damaged (no weights file, or another "
-            "epoch's). Its weights were kept only there and cannot be recovered: move best/ aside and train again "
-            "in another output_dir.",
+            f"{best}: 최고 에폭({best_one['epoch']}, 스텝 {best_one['step']})의 모델이 없거나 손상되었습니다(가중치 파일 "
+            "없음 또는 다른 스텝의 모델). 그 가중치는 best/에만 있었으므로 되살릴 수 없습니다. best/를 다른 이름으로 "
+            "옮기고 다른 출력 폴더(output_dir)에서 다시 학습하세요.",
+            f"{best}: the best epoch's ({best_one['epoch']}) model, at step {best_one['step']}, is missing or damaged "
+            "(no weights file, or another step's). Its weights were kept only there and cannot be recovered: move "
+            "best/ aside and train again in another output_dir.",
         )
 
 
