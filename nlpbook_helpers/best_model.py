@@ -151,9 +151,9 @@ def check_best_export(output_dir: Path, best_one: dict, last_step: int) -> None:
             f"{best}: 최고 에폭({best_one['epoch']}, 스텝 {best_one['step']})의 모델이 없거나 손상되었습니다(가중치 파일 "
             "없음 또는 다른 스텝의 모델). 그 가중치는 best/에만 있었으므로 되살릴 수 없습니다. best/를 다른 이름으로 "
             "옮기고 다른 출력 폴더(output_dir)에서 다시 학습하세요.",
-            f"{best}: the best epoch's ({best_one['epoch']}) model, at step {best_one['step']}, is missing or damaged "
-            "(no weights file, or another step's). Its weights were kept only there and cannot be recovered: move "
-            "best/ aside and train again in another output_dir.",
+            f"{best}: the best epoch's ({best_one['epoch']}) model is missing or damaged (no weights file, or not "
+            f"step {best_one['step']}'s). Its weights were kept only there and cannot be recovered: move best/ aside "
+            "and train again in another output_dir.",
         )
 
 
