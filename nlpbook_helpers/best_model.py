@@ -1,18 +1,19 @@
 """The run's history, metrics.json and best/: what the learner keeps from training (book: the best .ckpt).
 
-The history (one row per validation, keyed by its step) travels in
+The history (one row per epoch) and the row best/ was exported from travel in
 checkpoints/last.ckpt as this callback's state, and metrics.json is written
-from it after each validation and again when a run resumes: the two never
+from them after each validation and again when a run resumes: the two never
 disagree, and a kill while metrics.json was being replaced is repaired by the
 rerun. best/ holds the best validation's model and tokenizer from
 `save_pretrained` (0.4 GB for kcbert-base, not the book's 1.3 GB .ckpt);
 "best" means highest val_acc, KLUE-NLI's official metric (val_loss can rise
 while accuracy still improves), the earliest of equal ones.
 
-A run stopped mid-epoch by max_steps validates there, and when it is
-continued the same epoch is validated again at its end: both rows stay,
-each with its step, so best/, metrics.json's best_step and the model card
-always name the same checkpoint (an epoch alone could not tell them apart).
+The exported row is kept apart from the history: a run stopped mid-epoch by
+max_steps validates there, and when it is continued that epoch's row is
+replaced by the one at its end. If the mid-epoch validation was the best,
+best/ still holds it, and so do metrics.json's "best" (with best_epoch and
+best_step) and the model card, which lists it beside the epochs.
 best/'s tokenizer keeps the training length as its model_max_length, so
 pipeline(..., truncation=True) reads what training read.
 """
@@ -41,12 +42,15 @@ class BestModelExport(Callback):
         self.tokenizer = tokenizer
         self.max_seq_length = max_seq_length
         self.history: list[dict] = []
+        self.exported: dict | None = None  # the validation best/ holds
 
     def state_dict(self):
-        return {"history": self.history}
+        return {"history": self.history, "exported": self.exported}
 
     def load_state_dict(self, state_dict):
         self.history = state_dict["history"]
+        # a checkpoint written before the exported row was kept: the best of its history, as it was then exported
+        self.exported = state_dict.get("exported") or (best_row(self.history) if self.history else None)
 
     def on_fit_start(self, trainer, pl_module):
         if self.history and trainer.is_global_zero:
@@ -66,10 +70,10 @@ class BestModelExport(Callback):
             "val_acc": round(float(metrics["val_acc"]), 6),
             "macro_f1": round(float(metrics["val_f1"]), 6),
         }
-        # a rerun validates the step its checkpoint stopped at again (a kill fell between export and save): one row a step
-        others = [old for old in self.history if old["step"] != row["step"]]
-        improved = all(row[MONITOR] > old[MONITOR] for old in others)
-        self.history = sorted(others + [row], key=lambda old: old["step"])
+        improved = self.exported is None or row[MONITOR] > self.exported[MONITOR]
+        self.history = [old for old in self.history if old["epoch"] != row["epoch"]] + [row]
+        if improved:
+            self.exported = row
         if trainer.is_global_zero:
             if improved:
                 self.export(pl_module.model, row)
@@ -80,11 +84,12 @@ class BestModelExport(Callback):
             )
 
     def best(self) -> dict:
-        return best_row(self.history)
+        return self.exported
 
     def summary(self) -> dict:
         best = self.best()
-        return {"epochs": self.history, "best_epoch": best["epoch"], "best_step": best["step"], "monitor": MONITOR}
+        return {"epochs": self.history, "best_epoch": best["epoch"], "best_step": best["step"], "best": best,
+                "monitor": MONITOR}
 
     def export(self, model, row):
         """save_pretrained into best.part, then swap it in for best/: a kill leaves one complete copy."""
@@ -117,9 +122,8 @@ def best_row(history: list[dict]) -> dict:
 
 
 def metrics_best(metrics: dict) -> dict:
-    """The best row of a metrics.json, by step (one written before best_step existed: by epoch)."""
-    key, value = ("step", metrics["best_step"]) if "best_step" in metrics else ("epoch", metrics["best_epoch"])
-    return next(row for row in metrics["epochs"] if row[key] == value)
+    """The row best/ was exported from, as metrics.json keeps it (one written before "best" existed: by epoch)."""
+    return metrics.get("best") or next(row for row in metrics["epochs"] if row["epoch"] == metrics["best_epoch"])
 
 
 def save_tokenizer(tokenizer, folder: Path, max_seq_length: int) -> None:

@@ -7,7 +7,9 @@ load it without this package. Its YAML header (`language`, `license`,
 `datasets`, `base_model`, `pipeline_tag`, `metrics`, `model-index`) is what the
 Hub reads. `ModelCardWriter` rewrites it after every validation and at the
 end of fit, so its figures always equal metrics.json's, after a resume too;
-its best row is metrics.json's best_step, the step best/ was exported at.
+its best row is metrics.json's "best", the validation best/ was exported
+from (listed beside the epochs when a later validation of its epoch, after
+a stop by max_steps and a continued run, replaced it there).
 What the card says of the run besides metrics.json (the number of pairs,
 the precision) travels in last.ckpt as the writer's state, so rerunning a
 finished run, which trains and validates nothing, rewrites the same bytes.
@@ -104,7 +106,15 @@ def metadata(settings, best: dict):
                          model_name=f"{settings.model_name.split('/')[-1]}-{settings.corpus}")
 
 
+def validations(metrics: dict) -> list[dict]:
+    """metrics.json's rows by step: one per epoch, and the exported one if a later validation of its epoch replaced
+    it (a run stopped mid-epoch by max_steps, then continued)."""
+    best = metrics_best(metrics)
+    return sorted(metrics["epochs"] + ([] if best in metrics["epochs"] else [best]), key=lambda row: row["step"])
+
+
 def body(settings, metrics: dict, sizes: dict, precision: str) -> str:
+    best = metrics_best(metrics)
     corpus = get_corpus(settings.corpus)
     sample = is_sample_run(settings)
     size = lambda split: f"{sizes[split]:,}" if split in sizes else "?"  # noqa: E731
@@ -114,10 +124,9 @@ def body(settings, metrics: dict, sizes: dict, precision: str) -> str:
                "it checks that training runs end to end. It is not a model: do not trust its predictions.\n\n"
                if sample else "")
     labels = "\n".join(f"| {i} | {name} | {LABELS_KO[name]} |" for i, name in enumerate(LABELS))
-    best = metrics_best(metrics)
     epochs = "\n".join(  # the values exactly as metrics.json holds them
-        f"| {row['epoch']}{' (best)' if row is best else ''} | {row['step']} "
-        f"| {row['val_loss']} | {row['val_acc']} | {row['macro_f1']} |" for row in metrics["epochs"])
+        f"| {row['epoch']}{' (best)' if row == best else ''} | {row['step']} "
+        f"| {row['val_loss']} | {row['val_acc']} | {row['macro_f1']} |" for row in validations(metrics))
     title = corpus.title or corpus.name
     hub_link = f" ([{corpus.hub_dataset[0]}](https://huggingface.co/datasets/{corpus.hub_dataset[0]}))" if corpus.hub_dataset else ""
     corpus_line = "강의 패키지의 샘플 말뭉치 / the course's bundled sample" if sample else \

@@ -34,14 +34,13 @@ def test_rerun_resumes_from_last_checkpoint(tmp_path):
     assert checkpoint["global_step"] == 30
 
     metrics = train(sample_settings(tmp_path, epochs=3, schedule="faithful"))  # same output dir: picks up at step 30
-    # one row per validation, keyed by step: epoch 2 was validated at step 30 (where max_steps stopped) and at its end
-    assert [row["epoch"] for row in metrics["epochs"]] == [1, 2, 2, 3]
-    assert [row["step"] for row in metrics["epochs"]] == [23, 30, 46, 69]
+    assert [row["epoch"] for row in metrics["epochs"]] == [1, 2, 3]
+    assert [row["step"] for row in metrics["epochs"]] == [23, 46, 69]
     checkpoint = load_checkpoint(tmp_path / "runs/sample/checkpoints/last.ckpt", mmap=False)
     assert checkpoint["global_step"] == 69
     history = json.loads((tmp_path / "runs/sample/metrics.json").read_text())
     assert history == metrics
-    assert [row["step"] for row in checkpoint["callbacks"]["BestModelExport"]["history"]] == [23, 30, 46, 69]
+    assert [row["step"] for row in checkpoint["callbacks"]["BestModelExport"]["history"]] == [23, 46, 69]
 
 
 def test_a_larger_max_steps_after_a_finished_epoch_trains_to_it(tmp_path):
