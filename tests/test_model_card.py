@@ -70,6 +70,8 @@ def test_a_real_runs_card_has_the_hub_metadata_of_its_corpus_and_best_epoch():
     assert card_rows(card) == (metrics["epochs"], 2)
     assert "pipeline check" not in card and "| 학습 쌍 / training pairs | 24,998 |" in card
     assert "entailment 0, contradiction 1, neutral 2" in card and '"text_pair"' in card
+    # its example cuts a long pair where training did (best/'s tokenizer keeps max_seq_length as model_max_length)
+    assert 'top_k=None, truncation=True)' in card and "앞쪽 64 토큰만" in card
 
 
 class FakeTrainer:
