@@ -148,6 +148,7 @@ def settings_flags(sample: bool = False) -> argparse.ArgumentParser:
 
 
 def run_train(args):
+    from .best_model import metrics_best
     from .pipeline import train
     from .quiet import quiet_libraries
     from .runtime import check_writable, resolve_work_dir
@@ -165,7 +166,7 @@ def run_train(args):
     summary = train(settings)
     if process_rank()[0] != 0:  # under DDP every process returns here; one summary is enough
         return
-    best = next(row for row in summary["epochs"] if row["epoch"] == summary["best_epoch"])
+    best = metrics_best(summary)  # the row best/ holds, by step
     print(f"best epoch {best['epoch']}: val_acc {best['val_acc']:.4f}, macro_f1 {best['macro_f1']:.4f}")
     print(f"model: {Path(settings.output_dir) / 'best'}")
 

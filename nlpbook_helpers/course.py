@@ -5,21 +5,27 @@ The notebooks write the book's values out (model, max_seq_length 64, batch
 book's `ClassificationTrainArguments(...)` gave its `args`.
 
 The headless tests run the same notebooks with NLPBOOK_SMOKE=1; then
-`smoke_settings` puts the bundled sample corpus and a tiny model in place of
-kcbert-base and KLUE-NLI (docs/notebooks.md). It lives apart, below, so the
-learner's call reads as the book's.
+`smoke_settings` puts the bundled sample corpus in place of KLUE-NLI, and in
+place of kcbert-base either a model of its exact shape (the lessons that
+never train) or a tiny model (those that train, or read what training left)
+(docs/notebooks.md). It lives apart, below, so the learner's call reads as
+the book's.
 """
 
 import os
 from pathlib import Path
 
 from .runtime import resolve_work_dir
-from .sample import sample_settings
-from .settings import Settings
+from .sample import build_kcbert_standin, sample_settings
+from .settings import Settings, default
 
 SMOKE_LINE = "NLPBOOK_SMOKE=1: 번들 샘플 말뭉치와 작은 모델로 빠르게 실행합니다 / running on the bundled sample and a tiny model"
+STANDIN_LINE = ("NLPBOOK_SMOKE=1: 번들 샘플 말뭉치와 kcbert-base의 어휘·모양(무작위 가중치)으로 실행합니다 / running on the "
+                "bundled sample with kcbert-base's vocabulary and shape (random weights)")
 SAMPLE_DECIDES = ("model_name", "data_dir", "learning_rate", "batch_size", "epochs")  # what a tiny model needs its own of
 SMOKE_EPOCHS = 8  # enough for the tiny model to learn the sample
+BOOK_MODEL = "beomi/kcbert-base"
+TRAINING_VALUES = ("learning_rate", "epochs")  # a lesson that writes these out trains (07), or shows them (02)
 
 
 def course_settings(work_dir=None, **values) -> Settings:
@@ -51,9 +57,26 @@ def smoke_mode() -> bool:
 def smoke_settings(work_dir, values: dict) -> Settings:
     """The sample's stand-ins for the values a tiny model needs its own of; every other value given is kept.
 
-    It prints SMOKE_LINE, the canary the tests look for: without it a test
+    A lesson that names kcbert-base and writes out no training values (04,
+    05, 06: they tokenize, batch and run the model forward) gets kcbert-base
+    itself as far as it exists offline: its real vocabulary and a model of
+    its exact shape (sample.build_kcbert_standin), with the book's batch
+    size, so what their checked cells store is what kcbert-base shows. Every
+    other call gets the tiny model the sample trains in seconds.
+
+    It prints SMOKE_LINE (STANDIN_LINE for those lessons), the canary the tests look for: without it a test
     run would start hours of kcbert-base training.
     """
+    if lesson_without_training(values):
+        print(STANDIN_LINE)
+        book = {name: default(name) for name in ("batch_size", "learning_rate", "epochs")}
+        standin = build_kcbert_standin(Path(work_dir) / "kcbert-base")
+        return sample_settings(work_dir, **{**book, **values, "model_name": str(standin), "data_dir": None})
     print(SMOKE_LINE)
     kept = {name: value for name, value in values.items() if name not in SAMPLE_DECIDES}
     return sample_settings(work_dir, **{"epochs": SMOKE_EPOCHS, **kept})
+
+
+def lesson_without_training(values: dict) -> bool:
+    """kcbert-base named, and neither a learning rate nor epochs: the lesson only tokenizes and runs it forward."""
+    return values.get("model_name") == BOOK_MODEL and not any(name in values for name in TRAINING_VALUES)

@@ -17,6 +17,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from .errors import NlpbookError
+from .korean import josa
 
 # The models the course names; a hub name close to one of them is probably a typo of it.
 COURSE_MODELS = ("beomi/kcbert-base", "klue/bert-base", "klue/roberta-base", "monologg/koelectra-base-v3-discriminator")
@@ -31,7 +32,7 @@ def check_model_folder(name: str, local: bool = False) -> None:
     if not path.exists():
         if local or name.startswith((".", "/", "~")):
             raise NlpbookError(
-                f"모델 폴더 {path}이(가) 없습니다. 학습이 만든 best/ 폴더(예: runs/paircls/best)의 경로를 주세요.",
+                f"모델 폴더 {josa(path, '이/가')} 없습니다. 학습이 만든 best/ 폴더(예: runs/paircls/best)의 경로를 주세요.",
                 f"The model folder {path} does not exist: give the path of the best/ folder a training run wrote, "
                 "such as runs/paircls/best.",
             )
@@ -96,7 +97,7 @@ def explain_hub_error(error: BaseException, repo_id: str, kind: str = "model") -
     name = f"{what_ko} '{repo_id}'"
     if found(GatedRepoError):  # a subclass of RepositoryNotFoundError, so it is asked first
         return NlpbookError(
-            f"{name}은(는) 승인을 받아야 쓸 수 있는 저장소(gated)입니다. https://huggingface.co/{repo_id} 에서 접근을 요청해 "
+            f"{josa(name, '은/는')} 승인을 받아야 쓸 수 있는 저장소(gated)입니다. https://huggingface.co/{repo_id} 에서 접근을 요청해 "
             "승인받은 뒤, huggingface_hub.login()으로 로그인하고 다시 실행하세요(Colab에서는 보안 비밀 HF_TOKEN).",
             f"The {what_en} '{repo_id}' is a gated repository: request access at https://huggingface.co/{repo_id}, "
             "then log in with huggingface_hub.login() (in Colab, the HF_TOKEN secret) and run again.",
@@ -104,7 +105,7 @@ def explain_hub_error(error: BaseException, repo_id: str, kind: str = "model") -
     hint_ko, hint_en = _spelling_hint(repo_id) if kind == "model" else ("", "")
     if found(RepositoryNotFoundError):  # the hub answers the same for a name that does not exist and a private one
         return NlpbookError(
-            f"Hugging Face 허브에서 {name}을(를) 찾을 수 없습니다(없는 이름이거나 비공개 저장소). 철자를 확인하세요{hint_ko}. "
+            f"Hugging Face 허브에서 {josa(name, '을/를')} 찾을 수 없습니다(없는 이름이거나 비공개 저장소). 철자를 확인하세요{hint_ko}. "
             "비공개 저장소라면 huggingface_hub.login()으로 로그인하세요.",
             f"The {what_en} '{repo_id}' was not found on the Hugging Face hub (no such name, or a private repository): "
             f"check the spelling{hint_en}; for a private repository, log in with huggingface_hub.login().",
@@ -112,20 +113,20 @@ def explain_hub_error(error: BaseException, repo_id: str, kind: str = "model") -
     if found(HFValidationError):
         return NlpbookError(
             f"'{repo_id}': 그런 폴더가 없고, 허브 이름('사용자/이름' 형식)으로도 쓸 수 없습니다. "
-            f"폴더라면 경로를, 허브 {what_ko}이라면 철자를 확인하세요{hint_ko}.",
+            f"폴더라면 경로를, 허브 {josa(what_ko, '이라/라')}면 철자를 확인하세요{hint_ko}.",
             f"'{repo_id}' is neither an existing folder nor a valid hub name ('user/name'): "
             f"check the path if it is a folder, or the spelling{hint_en}.",
         )
     if found(LocalEntryNotFoundError, ConnectionError, TimeoutError):
         if is_offline_mode():
             return NlpbookError(
-                f"오프라인 모드(HF_HUB_OFFLINE=1)라서 허브에서 {name}을(를) 받지 않았고, 캐시에도 없습니다. "
+                f"오프라인 모드(HF_HUB_OFFLINE=1)라서 허브에서 {josa(name, '을/를')} 받지 않았고, 캐시에도 없습니다. "
                 "인터넷이 되는 곳에서 HF_HUB_OFFLINE(또는 TRANSFORMERS_OFFLINE)을 지우고 다시 실행하세요.",
                 f"Offline mode (HF_HUB_OFFLINE=1) kept the {what_en} '{repo_id}' from being downloaded, and it is "
                 "not in the cache: unset HF_HUB_OFFLINE (or TRANSFORMERS_OFFLINE) where the internet works and run again.",
             )
         return NlpbookError(
-            f"Hugging Face 허브에 연결할 수 없어 {name}을(를) 받지 못했고, 캐시에도 없습니다. "
+            f"Hugging Face 허브에 연결할 수 없어 {josa(name, '을/를')} 받지 못했고, 캐시에도 없습니다. "
             "인터넷 연결을 확인하고(Colab이라면 런타임이 연결되어 있는지) 잠시 뒤 다시 실행하세요.",
             f"Could not reach the Hugging Face hub to download the {what_en} '{repo_id}', and it is not in the cache: "
             "check the internet connection (in Colab, that the runtime is connected) and run again in a moment.",

@@ -4,6 +4,12 @@
 and returns, for each pair, the label in English and Korean and the three
 probabilities. Inputs are checked first: an empty premise would otherwise
 still get a confident-looking answer.
+
+It reads what training read: the first max_seq_length tokens of a pair,
+which best/ also stores as its tokenizer's model_max_length, so
+transformers' `pipeline("text-classification", ..., truncation=True)`, the
+Space's app.py and `serve` give the same label and probabilities. The labels
+are read by name from the folder's config (model.load_trained_model).
 """
 
 import json
@@ -19,7 +25,7 @@ from .corpus import LABELS, LABELS_KO, NliExample
 from .errors import NlpbookError
 from .features import load_tokenizer
 from .hub import check_model_folder
-from .model import load_model, uses_token_types
+from .model import load_trained_model, usable_positions, uses_token_types
 from .quiet import quiet_libraries
 from .settings import default
 
@@ -37,7 +43,7 @@ class Predictor:
         quiet_libraries()  # transformers' loading bar, see quiet.py
         check_model_folder(str(model_dir), local=True)
         try:
-            self.model = load_model(str(model_dir)).eval()
+            self.model = load_trained_model(model_dir).eval()
             self.tokenizer = load_tokenizer(str(model_dir))
             info_file = Path(model_dir) / "nlpbook.json"
             info = json.loads(info_file.read_text(encoding="utf-8")) if info_file.exists() else {}
@@ -46,7 +52,7 @@ class Predictor:
                 f"{model_dir}: 모델 폴더의 파일이 손상되었습니다({type(error).__name__}). 학습으로 best/를 다시 만들어 쓰세요.",
                 f"A file in the model folder {model_dir} is damaged ({type(error).__name__}): train again to write best/.",
             ) from None
-        self.max_seq_length = info.get("max_seq_length", default("max_seq_length"))
+        self.max_seq_length = info.get("max_seq_length") or read_length(self.tokenizer, self.model.config)
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.model.to(self.device)
         self.token_types = uses_token_types(self.model.config)
@@ -73,6 +79,13 @@ class Predictor:
     def _prediction(self, row) -> Prediction:
         label = LABELS[int(row.argmax())]
         return Prediction(label, LABELS_KO[label], {name: round(float(p), 4) for name, p in zip(LABELS, row)})
+
+
+def read_length(tokenizer, config) -> int:
+    """How many tokens of a pair a folder without nlpbook.json is read with: what pipeline() reads, its
+    tokenizer's model_max_length, within the model's positions; the book's 64 when neither says."""
+    limit = min(tokenizer.model_max_length, usable_positions(config))
+    return limit if tokenizer.model_max_length < 1e9 else default("max_seq_length")
 
 
 MAX_CHARS = 2000  # far beyond max_seq_length tokens; longer text is cut with a warning

@@ -6,7 +6,13 @@ how the best one was chosen, what it is for and what it cannot do, and how to
 load it without this package. Its YAML header (`language`, `license`,
 `datasets`, `base_model`, `pipeline_tag`, `metrics`, `model-index`) is what the
 Hub reads. `ModelCardWriter` rewrites it after every validation and at the
-end of fit, so its figures always equal metrics.json's, after a resume too.
+end of fit, so its figures always equal metrics.json's, after a resume too;
+its best row is metrics.json's "best", the validation best/ was exported
+from (listed beside the epochs when a later validation of its epoch, after
+a stop by max_steps and a continued run, replaced it there).
+What the card says of the run besides metrics.json (the number of pairs,
+the precision) travels in last.ckpt as the writer's state, so rerunning a
+finished run, which trains and validates nothing, rewrites the same bytes.
 """
 
 import json
@@ -15,6 +21,7 @@ from pathlib import Path
 from pytorch_lightning.callbacks import Callback
 
 from .corpora import get_corpus
+from .best_model import metrics_best
 from .corpus import LABELS, LABELS_KO
 from .drive_files import replace_file
 from .sample import SAMPLE_DATA_DIR
@@ -25,20 +32,28 @@ class ModelCardWriter(Callback):
     def __init__(self, settings):
         self.settings = settings
         self.sizes: dict = {}  # {"train": pairs, "dev": pairs}, read from the loaders when training starts
+        self.precision: str | None = None  # the precision the run trained with
+
+    def state_dict(self):
+        return {"sizes": self.sizes, "precision": self.precision}
+
+    def load_state_dict(self, state_dict):
+        self.sizes, self.precision = dict(state_dict["sizes"]), state_dict["precision"]
 
     def on_train_start(self, trainer, pl_module):
         self.sizes["train"] = len(trainer.train_dataloader.dataset)
+        self.precision = str(trainer.precision)
 
     def on_validation_start(self, trainer, pl_module):
         self.sizes["dev"] = len(trainer.val_dataloaders.dataset)
 
     def on_validation_end(self, trainer, pl_module):
         if not trainer.sanity_checking and trainer.is_global_zero:
-            write_card(self.settings, self.sizes, trainer.precision)
+            write_card(self.settings, self.sizes, self.precision or trainer.precision)
 
     def on_fit_end(self, trainer, pl_module):
         if trainer.is_global_zero:
-            write_card(self.settings, self.sizes, trainer.precision)
+            write_card(self.settings, self.sizes, self.precision or trainer.precision)
 
 
 def write_card(settings, sizes: dict, precision: str) -> Path | None:
@@ -49,8 +64,11 @@ def write_card(settings, sizes: dict, precision: str) -> Path | None:
         return None
     metrics = json.loads(metrics_file.read_text(encoding="utf-8"))
     card = best / "README.md"
+    text = card_text(settings, metrics, sizes, precision)
+    if card.exists() and card.read_text(encoding="utf-8") == text:
+        return card  # nothing new: not even the file's time changes
     part = card.with_name(card.name + ".part")
-    part.write_text(card_text(settings, metrics, sizes, precision), encoding="utf-8")
+    part.write_text(text, encoding="utf-8")
     replace_file(part, card)
     return card
 
@@ -62,7 +80,7 @@ def is_sample_run(settings) -> bool:
 
 
 def card_text(settings, metrics: dict, sizes: dict, precision: str) -> str:
-    best = next(row for row in metrics["epochs"] if row["epoch"] == metrics["best_epoch"])
+    best = metrics_best(metrics)
     return f"---\n{metadata(settings, best).to_yaml()}\n---\n\n" + body(settings, metrics, sizes, precision)
 
 
@@ -88,7 +106,15 @@ def metadata(settings, best: dict):
                          model_name=f"{settings.model_name.split('/')[-1]}-{settings.corpus}")
 
 
+def validations(metrics: dict) -> list[dict]:
+    """metrics.json's rows by step: one per epoch, and the exported one if a later validation of its epoch replaced
+    it (a run stopped mid-epoch by max_steps, then continued)."""
+    best = metrics_best(metrics)
+    return sorted(metrics["epochs"] + ([] if best in metrics["epochs"] else [best]), key=lambda row: row["step"])
+
+
 def body(settings, metrics: dict, sizes: dict, precision: str) -> str:
+    best = metrics_best(metrics)
     corpus = get_corpus(settings.corpus)
     sample = is_sample_run(settings)
     size = lambda split: f"{sizes[split]:,}" if split in sizes else "?"  # noqa: E731
@@ -99,8 +125,8 @@ def body(settings, metrics: dict, sizes: dict, precision: str) -> str:
                if sample else "")
     labels = "\n".join(f"| {i} | {name} | {LABELS_KO[name]} |" for i, name in enumerate(LABELS))
     epochs = "\n".join(  # the values exactly as metrics.json holds them
-        f"| {row['epoch']}{' (best)' if row['epoch'] == metrics['best_epoch'] else ''} | {row['step']} "
-        f"| {row['val_loss']} | {row['val_acc']} | {row['macro_f1']} |" for row in metrics["epochs"])
+        f"| {row['epoch']}{' (best)' if row == best else ''} | {row['step']} "
+        f"| {row['val_loss']} | {row['val_acc']} | {row['macro_f1']} |" for row in validations(metrics))
     title = corpus.title or corpus.name
     hub_link = f" ([{corpus.hub_dataset[0]}](https://huggingface.co/datasets/{corpus.hub_dataset[0]}))" if corpus.hub_dataset else ""
     corpus_line = "강의 패키지의 샘플 말뭉치 / the course's bundled sample" if sample else \
@@ -145,10 +171,10 @@ read labels by name, as `config.json`'s `id2label`/`label2id` give them.
 |---|---|---|---|---|
 {epochs}
 
-검증 정확도(val_acc)가 가장 높은 에폭({metrics['best_epoch']})의 모델을 골랐습니다(KLUE-NLI의 공식 지표가 정확도입니다).
-검증 세트로 에폭을 골랐으므로 이 세트의 정확도는 실제보다 조금 높게 나옵니다.
-The model of the epoch with the highest validation accuracy ({metrics['best_epoch']}) was kept (accuracy is KLUE-NLI's
-official metric). The validation set chose the epoch, so its figure is slightly optimistic.
+검증 정확도(val_acc)가 가장 높은 에폭({best['epoch']}, 스텝 {best['step']})의 모델을 골랐습니다(KLUE-NLI의 공식 지표가
+정확도입니다). 검증 세트로 에폭을 골랐으므로 이 세트의 정확도는 실제보다 조금 높게 나옵니다.
+The model of the epoch with the highest validation accuracy ({best['epoch']}, step {best['step']}) was kept (accuracy is
+KLUE-NLI's official metric). The validation set chose the epoch, so its figure is slightly optimistic.
 
 ## 쓰임새와 한계 / Intended use and limits
 
@@ -160,7 +186,9 @@ official metric). The validation set chose the epoch, so its figure is slightly 
   영어 데이터를 기계 번역한 것입니다.
   KLUE-NLI's sentences come from news, Wikipedia, reviews and a few other genres; other text may score lower.
   KorNLI's training pairs are machine-translated from English.
-- 한 쌍에서 앞쪽 {settings.max_seq_length} 토큰만 읽습니다. Only the first {settings.max_seq_length} tokens of a pair are read.
+- 한 쌍에서 앞쪽 {settings.max_seq_length} 토큰만 읽습니다(토크나이저의 `model_max_length`). 더 긴 쌍은 `truncation=True`로
+  잘라 넣으세요. Only the first {settings.max_seq_length} tokens of a pair are read (the tokenizer's `model_max_length`):
+  pass longer pairs with `truncation=True`.
 
 ## 불러오기 / How to load
 
@@ -168,6 +196,7 @@ official metric). The validation set chose the epoch, so its figure is slightly 
 from transformers import pipeline
 
 classifier = pipeline("text-classification", model="runs/paircls/best")  # 이 폴더, 또는 Hub 이름 / this folder or its Hub name
-classifier({{"text": "전제 문장", "text_pair": "가설 문장"}}, top_k=None)  # the three labels with their probabilities
+# the three labels with their probabilities; truncation=True cuts a long pair at the training length
+classifier({{"text": "전제 문장", "text_pair": "가설 문장"}}, top_k=None, truncation=True)
 ```
 """

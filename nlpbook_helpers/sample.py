@@ -1,4 +1,4 @@
-"""The offline stand-ins: the bundled sample corpus and a tiny model built from it.
+"""The offline stand-ins: the bundled sample corpus, a tiny model built from it, and kcbert-base's shape.
 
 No network is needed to run the whole pipeline: `data/` holds a small
 corpus in KLUE-NLI's exact JSON format, written for this project, and
@@ -7,6 +7,12 @@ initialised ~75k-parameter encoder with `save_pretrained`. That folder is
 then loaded through the same `from_pretrained` calls as beomi/kcbert-base,
 so the tests exercise the real loading path. The tiny model checks the
 pipeline; real results come from kcbert-base.
+
+`data/kcbert-base/` holds kcbert-base's own vocab.txt and config.json (from
+the Beomi/KcBERT repository, MIT, LICENSE beside them). `build_kcbert_standin`
+saves a model of exactly kcbert-base's shape from them, with random weights:
+the lessons that tokenize and run the model forward (04-06) show kcbert-base's
+real pieces, ids and sizes offline.
 """
 
 import json
@@ -16,6 +22,8 @@ from .corpora import DEFAULT_CORPUS, get_corpus
 from .corpus import SAMPLE_DATA_DIR
 from .drive_files import remove_tree
 from .settings import Settings
+
+KCBERT_DIR = Path(__file__).parent / "data" / "kcbert-base"  # vocab.txt, config.json, LICENSE (MIT)
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
 # ~75k parameters: a 2-layer encoder of width 32 over a 1.6k-token vocabulary. With a few hundred
@@ -114,6 +122,42 @@ def build_tiny_model(out_dir: str | Path, arch: str = "bert", seed: int = 7) -> 
     return out_dir
 
 
+def build_kcbert_standin(out_dir: str | Path, seed: int = 7) -> Path:
+    """kcbert-base's folder as the Hub lays it out, from its real vocab.txt and config.json, with random weights.
+
+    The weights are BertForPreTraining's (the encoder, its pooler and both
+    pretraining heads), so loading it for classification reports what
+    loading beomi/kcbert-base does: the new `classifier.*` MISSING, the
+    pretraining heads `cls.*` UNEXPECTED. No tokenizer_config.json: the
+    tokenizer is built from vocab.txt and config.json alone, as
+    tests/test_kcbert.py checks against one that has it. About 420 MB,
+    built in a few seconds; an existing folder is reused.
+    """
+    import shutil
+
+    import torch
+    from transformers import BertConfig, BertForPreTraining
+    from transformers.utils import logging as transformers_logging
+
+    out_dir = Path(out_dir)
+    if (out_dir / "model.safetensors").exists():
+        return out_dir
+    part = out_dir.with_name(out_dir.name + ".part")
+    remove_tree(part)
+    torch.manual_seed(seed)
+    bars = transformers_logging.is_progress_bar_enabled()
+    transformers_logging.disable_progress_bar()  # "Writing model shards" is no part of the lesson
+    try:
+        BertForPreTraining(BertConfig.from_json_file(KCBERT_DIR / "config.json")).save_pretrained(part)
+    finally:
+        if bars:
+            transformers_logging.enable_progress_bar()
+    shutil.copyfile(KCBERT_DIR / "vocab.txt", part / "vocab.txt")
+    remove_tree(out_dir)
+    part.rename(out_dir)
+    return out_dir
+
+
 # What a tiny model needs instead of the book's values (`train --sample --help` shows these).
 SAMPLE_VALUES = dict(batch_size=16, learning_rate=3e-3, epochs=30, checkpoint_every_n_steps=100)
 
@@ -129,7 +173,8 @@ def sample_settings(work_dir: str | Path, **overrides) -> Settings:
     work_dir = Path(work_dir)
     corpus = get_corpus(overrides.get("corpus") or DEFAULT_CORPUS)
     run = "sample" if corpus.name == DEFAULT_CORPUS else f"sample-{corpus.name}"
-    values = dict(model_name=str(build_tiny_model(work_dir / "tiny-bert")), work_dir=str(work_dir),
+    model_name = overrides.get("model_name") or str(build_tiny_model(work_dir / "tiny-bert"))
+    values = dict(model_name=model_name, work_dir=str(work_dir),
                   data_dir=str(corpus.write_sample(work_dir)), output_dir=str(work_dir / "runs" / run),
                   **SAMPLE_VALUES)
     values.update({key: value for key, value in overrides.items() if value is not None})

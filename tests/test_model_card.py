@@ -70,3 +70,88 @@ def test_a_real_runs_card_has_the_hub_metadata_of_its_corpus_and_best_epoch():
     assert card_rows(card) == (metrics["epochs"], 2)
     assert "pipeline check" not in card and "| 학습 쌍 / training pairs | 24,998 |" in card
     assert "entailment 0, contradiction 1, neutral 2" in card and '"text_pair"' in card
+    # its example cuts a long pair where training did (best/'s tokenizer keeps max_seq_length as model_max_length)
+    assert 'top_k=None, truncation=True)' in card and "앞쪽 64 토큰만" in card
+
+
+class FakeTrainer:
+    """What BestModelExport reads from Lightning's trainer after a validation."""
+
+    sanity_checking, is_global_zero, num_training_batches = False, True, 23
+
+    def __init__(self, step, val_acc):
+        import torch
+
+        self.global_step = step
+        self.callback_metrics = {"val_loss": torch.tensor(0.7), "val_acc": torch.tensor(val_acc),
+                                 "val_f1": torch.tensor(val_acc - 0.1)}
+
+
+def test_a_metric_that_falls_after_a_mid_epoch_stop_keeps_best_and_metrics_on_one_step(tiny_bert, tmp_path):
+    """max_steps 58 stops in epoch 3 and validates (0.666667); the continued run validates epoch 3 again at its
+    end, step 69 (0.657407), whose row replaces it among the epochs. best/ (step 58), metrics.json's "best" and the
+    card still agree."""
+    from types import SimpleNamespace
+
+    from nlpbook_helpers.best_model import BestModelExport, check_best_export, metrics_best
+    from nlpbook_helpers.features import load_tokenizer
+    from nlpbook_helpers.model import load_model
+
+    export = BestModelExport(tmp_path, load_tokenizer(str(tiny_bert)), 64)
+    module = SimpleNamespace(model=load_model(str(tiny_bert)))
+    for step, val_acc in ((23, 0.5), (46, 0.62963), (58, 0.666667), (69, 0.657407)):
+        export.on_validation_end(FakeTrainer(step, val_acc), module)
+    metrics = json.loads((tmp_path / "metrics.json").read_text(encoding="utf-8"))
+    exported = json.loads((tmp_path / "best" / "nlpbook.json").read_text(encoding="utf-8"))
+    assert [(row["epoch"], row["step"]) for row in metrics["epochs"]] == [(1, 23), (2, 46), (3, 69)]
+    assert metrics["best_step"] == exported["step"] == metrics_best(metrics)["step"] == 58
+    assert metrics["best"] == {key: exported[key] for key in metrics["best"]}
+    assert exported["max_seq_length"] == 64
+    assert json.loads((tmp_path / "best" / "tokenizer_config.json").read_text())["model_max_length"] == 64
+    check_best_export(tmp_path, export.best(), 69)  # a later rerun (--epochs 4) finds best/ as metrics.json says
+    settings = Settings(model_name=str(tiny_bert), work_dir=str(tmp_path), data_dir=str(tmp_path))
+    rows, best = card_rows(card_text(settings, metrics, {"train": 360, "dev": 108}, "32-true"))
+    assert rows == metrics["epochs"][:2] + [metrics["best"], metrics["epochs"][2]]
+    assert "| 3 (best) | 58 |" in card_text(settings, metrics, {}, "32-true")
+    # the state last.ckpt carries brings the exported row back in a rerun
+    rerun = BestModelExport(tmp_path, load_tokenizer(str(tiny_bert)), 64)
+    rerun.load_state_dict(export.state_dict())
+    assert rerun.summary() == metrics
+
+
+def cli_train(work, *flags):
+    result = subprocess.run([sys.executable, "-m", "nlpbook_helpers", "train", "--sample", "--work-dir", str(work),
+                             "--schedule", "faithful", *flags], capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+def test_a_faithful_run_stopped_mid_epoch_and_extended_exports_what_metrics_json_names(tmp_path):
+    """The reproduction: --max-steps 58 (mid epoch 3), the same without it, then --epochs 4."""
+    output = tmp_path / "runs" / "sample"
+    cli_train(tmp_path, "--epochs", "3", "--max-steps", "58")
+    cli_train(tmp_path, "--epochs", "3")
+    for epochs in ("3", "4"):
+        if epochs == "4":
+            cli_train(tmp_path, "--epochs", "4")  # once refused: "최고 에폭(3)의 모델이 없거나 손상되었습니다"
+        metrics = json.loads((output / "metrics.json").read_text(encoding="utf-8"))
+        exported = json.loads((output / "best" / "nlpbook.json").read_text(encoding="utf-8"))
+        card = (output / "best" / "README.md").read_text(encoding="utf-8")
+        rows, _ = card_rows(card)
+        best_in_card = re.search(r"^\| \d+ \(best\) \| (\d+) \|", card, re.MULTILINE).group(1)
+        highest = max(rows, key=lambda row: row["val_acc"])  # the earliest of equal ones
+        assert all(row in rows for row in metrics["epochs"])
+        assert exported["step"] == highest["step"] == int(best_in_card), (exported, highest, best_in_card)
+        assert metrics["best_step"] == exported["step"]
+        assert exported["val_acc"] == next(r for r in rows if r["step"] == exported["step"])["val_acc"]
+        assert {58, 69} <= {row["step"] for row in rows}
+
+
+def test_running_a_finished_run_again_changes_no_byte_of_the_card(tmp_path):
+    output = tmp_path / "runs" / "sample"
+    cli_train(tmp_path, "--epochs", "1")
+    card, metrics = (output / "best" / "README.md").read_bytes(), (output / "metrics.json").read_bytes()
+    assert "| 검증 쌍 / validation pairs | 108 |".encode() in card
+    cli_train(tmp_path, "--epochs", "1")  # nothing left to train: Lightning starts and ends the fit at once
+    assert (output / "best" / "README.md").read_bytes() == card
+    assert (output / "metrics.json").read_bytes() == metrics
