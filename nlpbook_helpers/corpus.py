@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import NlpbookError
+from .korean import josa
 
 LABELS = ("entailment", "contradiction", "neutral")  # ids 0, 1, 2, as in the book
 LABEL2ID = {name: i for i, name in enumerate(LABELS)}
@@ -79,7 +80,7 @@ class Corpus:
         for path in self.paths(data_dir, split):
             if not path.exists():
                 command = f"python -m nlpbook_helpers download --corpus {self.name} --data-dir {shlex.quote(str(data_dir))}"
-                raise NlpbookError(f"{path}이(가) 없습니다. 다음 명령으로 먼저 내려받으세요: {command}",
+                raise NlpbookError(f"{josa(path, '이/가')} 없습니다. 다음 명령으로 먼저 내려받으세요: {command}",
                                    f"{path} does not exist: download it first with {command}")
             examples += self.read(path)
         if not examples:

@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 from .drive_files import open_new, remove_file, replace_file
 from .errors import NlpbookError
 from .log import get_logger
+from .korean import josa
 
 READ_TIMEOUT_S = 60  # one read
 DEADLINE_S = 30 * 60  # one file, start to end: a server that trickles bytes is given up on
@@ -111,7 +112,7 @@ def fetch(url: str, dest: Path, file, count, retries: int = RETRIES, backoff: fl
     except _Refused as refused:
         remove_file(part)
         raise NlpbookError(
-            f"내려받지 못했습니다: {url} ({refused}). 네트워크를 확인하거나, {file.filename}을(를) 직접 받아 "
+            f"내려받지 못했습니다: {url} ({refused}). 네트워크를 확인하거나, {josa(file.filename, '을/를')} 직접 받아 "
             f"{dest.parent}에 넣으세요.",
             f"Could not download {url} ({refused}). Check the network, or put {file.filename} into {dest.parent} "
             "by hand.",
@@ -124,7 +125,7 @@ def fetch(url: str, dest: Path, file, count, retries: int = RETRIES, backoff: fl
     if wrong:
         remove_file(part)
         raise NlpbookError(
-            f"{url}에서 받은 파일이 올바르지 않습니다({wrong}). 원본 위치에서 다시 받거나, 원본 {file.filename}을(를) "
+            f"{url}에서 받은 파일이 올바르지 않습니다({wrong}). 원본 위치에서 다시 받거나, 원본 {josa(file.filename, '을/를')} "
             f"직접 받아 {dest.parent}에 넣으세요.",
             f"The file downloaded from {url} is not the right one ({wrong}): download from the original location, "
             f"or put the original {file.filename} into {dest.parent} by hand.",

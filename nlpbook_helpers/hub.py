@@ -37,8 +37,14 @@ def check_model_folder(name: str, local: bool = False) -> None:
                 "such as runs/paircls/best.",
             )
         return  # a hub name
-    weights = list(path.glob("*.safetensors")) + list(path.glob("pytorch_model*.bin"))
-    if not (path / "config.json").is_file() or not weights:
+    if not list(path.glob("*.safetensors")) and list(path.glob("pytorch_model*.bin")):
+        raise NlpbookError(  # a pickle may run code when it is loaded; safetensors holds only tensors
+            f"{path}: 가중치가 pytorch_model.bin(pickle)뿐입니다. 이 과정은 안전한 safetensors 형식만 읽습니다. "
+            "save_pretrained로 저장한 폴더(model.safetensors가 있는 폴더)를 주세요.",
+            f"{path} holds its weights only as pytorch_model.bin (a pickle): this course loads safetensors only, "
+            "which cannot run code. Give a folder written by save_pretrained (with model.safetensors).",
+        )
+    if not (path / "config.json").is_file() or not list(path.glob("*.safetensors")):
         raise NlpbookError(
             f"{path}에 모델 가중치(config.json과 *.safetensors)가 없습니다. save_pretrained로 저장한 모델 폴더(예: runs/paircls/best)를 주세요.",
             f"{path} holds no model weights (config.json and *.safetensors): point to a folder written by save_pretrained, such as runs/paircls/best.",

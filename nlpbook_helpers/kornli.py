@@ -21,6 +21,7 @@ from .corpus import LABEL2ID, LABELS, SAMPLE_DATA_DIR, Corpus, CorpusFile, NliEx
 from .drive_files import replace_file
 from .errors import NlpbookError
 from .log import get_logger
+from .korean import josa
 
 FOLDER = "kornli"  # under the root, as in Korpora
 HEADER = ["sentence1", "sentence2", "gold_label"]
@@ -116,7 +117,7 @@ def _has_header(path: Path) -> bool:
 
 def _unreadable(path, error) -> NlpbookError:
     return NlpbookError(
-        f"{path}을(를) KorNLI TSV로 읽을 수 없습니다({error}). 파일을 지우고 다시 내려받으세요.",
+        f"{josa(path, '을/를')} KorNLI TSV로 읽을 수 없습니다({error}). 파일을 지우고 다시 내려받으세요.",
         f"{path} is not readable as KorNLI TSV ({error}): delete it and download it again.",
     )
 

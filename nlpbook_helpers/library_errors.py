@@ -19,6 +19,7 @@ from pathlib import Path
 from pytorch_lightning.callbacks import Callback
 
 from .errors import NlpbookError
+from .korean import josa
 
 NEVER_PIN = {"torch", "torch-xla", "torch_xla", "nlpbook-helpers"}  # Colab's own builds, and this package
 
@@ -39,7 +40,7 @@ def explain_library_error(exception: BaseException) -> str | None:
     where = name if raised_in in (None, name) else f"{raised_in} (called by {name})"
     pin = f'pip install "{name}<{version}"'
     note = (
-        f"[nlpbook] 이 오류는 {where} 안에서 났습니다({name} {version}). 어제까지 되던 셀이라면 Colab이 {name}을(를) "
+        f"[nlpbook] 이 오류는 {where} 안에서 났습니다({name} {version}). 어제까지 되던 셀이라면 Colab이 {josa(name, '을/를')} "
         f"새 버전으로 올린 탓일 수 있습니다: `{pin}`로 한 단계 낮추고 런타임을 다시 시작한 뒤 이 셀을 다시 실행하세요."
         f"\n[nlpbook] This error was raised inside {where} ({name} {version}). If this cell ran before, a new release "
         f"may have broken it: run `{pin}`, restart the runtime and run the cell again."

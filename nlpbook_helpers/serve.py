@@ -34,6 +34,7 @@ from urllib.parse import urlsplit
 
 from .errors import NlpbookError
 from .inference import MAX_CHARS, Predictor
+from .korean import josa
 
 DEFAULT_PORT = 8000
 MAX_BODY = 64 * 1024  # two texts of MAX_CHARS characters fit many times over
@@ -125,7 +126,7 @@ def predict_json(predictor: Predictor, lock: threading.Lock, payload) -> dict:
     pair = (payload.get("premise", ""), payload.get("hypothesis", ""))
     for name, name_ko, text in zip(("premise", "hypothesis"), ("전제", "가설"), pair):
         if isinstance(text, str) and len(text) > MAX_CHARS:  # check_pair would cut it; a page should say so
-            raise NlpbookError(f"{name_ko}이(가) 너무 깁니다({len(text):,}자). {MAX_CHARS:,}자 이하로 줄여 주세요.",
+            raise NlpbookError(f"{josa(name_ko, '이/가')} 너무 깁니다({len(text):,}자). {MAX_CHARS:,}자 이하로 줄여 주세요.",
                                f"The {name} is too long ({len(text):,} characters); keep it under {MAX_CHARS:,}.")
     with lock:
         prediction = predictor.predict(*pair)
@@ -262,7 +263,7 @@ def start(model: "str | Path | Predictor", port: int | None = None, host: str = 
             reason = error.strerror
     else:
         where = port if port is not None else f"{DEFAULT_PORT}~{DEFAULT_PORT + 99}"
-        raise NlpbookError(f"포트 {where}을(를) 쓸 수 없습니다({reason}). 다른 프로그램이 쓰고 있다면 다른 포트를 주세요.",
+        raise NlpbookError(f"포트 {josa(where, '을/를')} 쓸 수 없습니다({reason}). 다른 프로그램이 쓰고 있다면 다른 포트를 주세요.",
                            f"Cannot use port {where} ({reason}); if another program holds it, choose another port.")
     threading.Thread(target=server.serve_forever, name=f"serve-{server.port}", daemon=True).start()
     _running[server.port] = server

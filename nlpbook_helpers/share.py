@@ -15,6 +15,7 @@ from pathlib import Path
 
 from .errors import NlpbookError
 from .hub import check_model_folder
+from .korean import josa
 
 SPACE_GRADIO = "6.31.0"  # the Gradio the Space runs; the version its app.py is tested with here
 
@@ -86,7 +87,7 @@ def writable_repo_id(me: dict, repo_id: str) -> str:
     mine = [me["name"]] + [org["name"] for org in me.get("orgs", [])]
     if namespace and namespace not in mine:
         raise NlpbookError(
-            f"'{namespace}'은(는) 다른 사람의 이름공간이라 '{repo_id}'에 올릴 수 없습니다. '{me['name']}/{name}'처럼 "
+            f"{josa(repr(namespace), '은/는')} 다른 사람의 이름공간이라 '{repo_id}'에 올릴 수 없습니다. '{me['name']}/{name}'처럼 "
             "내 이름으로 시작하는 이름을 쓰세요.",
             f"'{namespace}' is someone else's namespace, so '{repo_id}' cannot be yours: use a name under your own, "
             f"such as '{me['name']}/{name}'.",

@@ -11,8 +11,7 @@ from nlpbook_helpers.korean import josa, particle
 PACKAGE = Path(__file__).resolve().parents[1] / "nlpbook_helpers"
 HEDGED = re.compile(r"이\(가\)|가\(이\)|을\(를\)|를\(을\)|은\(는\)|는\(은\)|과\(와\)|와\(과\)|\(으\)로|\(이\)")
 # The modules whose messages go through korean.josa; the lead adds the others as it applies the helper there.
-CHECKED = ("hub.py", "model.py", "inference.py", "best_model.py", "model_card.py", "errors.py", "course.py",
-           "sample.py")
+CHECKED = tuple(path.name for path in PACKAGE.glob("*.py") if path.name != "korean.py")  # korean.py quotes the hedges
 
 
 def hub_error(kind):

@@ -64,7 +64,7 @@ def test_the_page_is_served_in_korean(server):
 
 @pytest.mark.parametrize("payload, raw, words", [
     ({"premise": "오늘은 날씨가 맑다.", "hypothesis": "  "}, None, "가설: 비어 있습니다"),
-    ({"premise": "가" * 10_000, "hypothesis": "비가 온다."}, None, "전제이(가) 너무 깁니다(10,000자)"),
+    ({"premise": "가" * 10_000, "hypothesis": "비가 온다."}, None, "전제가 너무 깁니다(10,000자)"),
     (None, b"{not json", "형식의 JSON"),
     ({"premise": 3, "hypothesis": "비가 온다."}, None, "문자열이 아닙니다"),
 ])

@@ -166,7 +166,7 @@ def test_an_organization_of_the_user_is_accepted(trained_sample, hub, tmp_path):
     ("kcbert-nli", None, "Hugging Face 토큰이 없습니다"),
     ("kcbert-nli", "not-a-token", "토큰이 올바르지 않거나 만료"),
     ("kcbert-nli", "read-token", "읽기(read) 전용"),
-    ("klue/kcbert-nli", "write-token", "'klue'은(는) 다른 사람의 이름공간"),
+    ("klue/kcbert-nli", "write-token", "'klue'는 다른 사람의 이름공간"),
     ("kcbert-nli", "fine-token", "쓸 권한이 없습니다"),
 ])
 def test_each_failure_is_one_line_and_nothing_is_uploaded(trained_sample, hub, tmp_path, repo_id, token, words):
