@@ -147,6 +147,7 @@ def check_best_export(output_dir: Path, best_one: dict, last_step: int) -> None:
     best = output_dir / "best"
     try:
         exported = json.loads((best / "nlpbook.json").read_text(encoding="utf-8"))
+        json.loads((best / "config.json").read_text(encoding="utf-8"))  # emptied or cut: nothing could load best/
         weights = next(best.glob("*.safetensors")).stat().st_size > 0
     except (OSError, ValueError, StopIteration):
         exported, weights = {}, False

@@ -23,7 +23,7 @@ from pytorch_lightning.callbacks import Callback
 from .corpora import get_corpus
 from .best_model import metrics_best
 from .corpus import LABELS, LABELS_KO
-from .drive_files import replace_file
+from .drive_files import open_new, replace_file
 from .sample import SAMPLE_DATA_DIR
 
 class ModelCardWriter(Callback):
@@ -68,7 +68,8 @@ def write_card(settings, sizes: dict, precision: str) -> Path | None:
     if card.exists() and card.read_text(encoding="utf-8") == text:
         return card  # nothing new: not even the file's time changes
     part = card.with_name(card.name + ".part")
-    part.write_text(text, encoding="utf-8")
+    with open_new(part, "w", encoding="utf-8") as file:  # never through a link left at that name
+        file.write(text)
     replace_file(part, card)
     return card
 

@@ -96,6 +96,14 @@ def test_a_damaged_best_model_is_reported_by_the_rerun(tmp_path):
         train(settings)
 
 
+def test_an_emptied_best_config_is_reported_by_the_rerun(tmp_path):
+    """best/config.json emptied (a sync tool, a full Drive): the rerun says best/ is damaged instead of exiting 0."""
+    train(sample_settings(tmp_path, epochs=1))
+    (output(tmp_path) / "best" / "config.json").write_text("")
+    with pytest.raises(NlpbookError, match="best epoch's \\(1\\) model is missing or damaged"):
+        train(sample_settings(tmp_path, epochs=1))
+
+
 def test_a_loss_that_is_no_longer_a_number_stops_the_run(tmp_path, capsys):
     code = cli.main(["train", "--sample", "--lr", "1e30", "--work-dir", str(tmp_path)])
     error = capsys.readouterr().err.strip().splitlines()[-1]
