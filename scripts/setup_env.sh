@@ -7,6 +7,9 @@
 # With BASE_VENV set, the new environment sees BASE_VENV's packages as if they
 # were its system site-packages (torch included, which is not installed again):
 # how the Colab profile tests an install on top of Colab's preinstalled packages.
+# With NLPBOOK_PIP set, pip is that version exactly (Colab's 24.1.2: its resolver is the
+# one a learner's install cell meets); otherwise pip is upgraded. (Not PIP_VERSION: pip
+# reads every PIP_* variable as one of its own options.)
 # A second call with the same arguments and the same pyproject.toml and constraint
 # files installs nothing: the venv keeps a stamp of what it was set up with.
 set -euo pipefail
@@ -33,14 +36,14 @@ if [ -x "$venv/bin/python" ] && [ "$("$venv/bin/python" -c 'import sys; print("%
 fi
 [ -x "$venv/bin/python" ] || "$(find_python "$python_version")" -m venv "$venv"
 stamp_file="$venv/.nlpbook-setup"
-stamp=$(cat pyproject.toml tests/constraints/*.txt 2>/dev/null | cat - <(echo "$* ${BASE_VENV:-} $torch_version") | sha256sum | cut -c1-16)
+stamp=$(cat pyproject.toml tests/constraints/*.txt 2>/dev/null | cat - <(echo "$* ${BASE_VENV:-} $torch_version ${NLPBOOK_PIP:-}") | sha256sum | cut -c1-16)
 if [ "$(cat "$stamp_file" 2>/dev/null)" = "$stamp" ]; then
   echo "setup_env.sh: $venv is already set up for this"
   exit 0
 fi
 rm -f "$stamp_file"
 pip() { "$venv/bin/python" -m pip --disable-pip-version-check -q "$@"; }
-pip install --upgrade pip
+if [ -n "${NLPBOOK_PIP:-}" ]; then pip install "pip==$NLPBOOK_PIP"; else pip install --upgrade pip; fi
 if [ -n "${BASE_VENV:-}" ]; then
   base_site=$("$BASE_VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_path("purelib"))')
   venv_site=$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_path("purelib"))')
