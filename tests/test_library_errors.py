@@ -8,6 +8,9 @@ hand their device to it.
 
 import importlib.metadata
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -70,3 +73,46 @@ def test_our_own_refusal_inside_a_training_run_gets_no_note(tmp_path):
     with pytest.raises(NlpbookError) as caught:  # a recommended schedule refuses a new length, inside Lightning's fit
         train(sample_settings(tmp_path, epochs=2, max_steps=10))
     assert not getattr(caught.value, "__notes__", None)
+
+
+KERNELS_USED = """
+import sys
+{before}
+from transformers import AutoModelForSequenceClassification, pipeline
+model = AutoModelForSequenceClassification.from_pretrained(sys.argv[1])
+classifier = pipeline("text-classification", model=sys.argv[1])
+print(model.use_kernels, classifier.model.use_kernels)
+"""
+
+
+def kernels_used(folder, before: str) -> str:
+    """Run a notebook's own from_pretrained and pipeline(...) calls in a fresh process: did they kernelize?"""
+    env = {key: value for key, value in os.environ.items() if key != "USE_HUB_KERNELS"}
+    result = subprocess.run([sys.executable, "-c", KERNELS_USED.format(before=before), str(folder)], env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout.split("\n")[-2]
+
+
+def test_the_notebooks_own_model_loads_use_no_hub_kernels(tiny_bert):
+    """06 and 08 call from_pretrained and pipeline(...) themselves, after importing one of our modules."""
+    from packaging.version import Version
+
+    if Version(transformers.__version__) >= Version("5.25"):  # without the package, this transformers turns them on
+        assert kernels_used(tiny_bert, before="") == "True True"
+    assert kernels_used(tiny_bert, before="import nlpbook_helpers.course") == "False False"
+
+
+def test_the_spaces_app_uses_no_hub_kernels(tmp_path, tiny_bert):
+    """The Space's app.py, with a stand-in for gradio (only its names are used at import), on a local model."""
+    from nlpbook_helpers.share import space_files
+
+    app = space_files(str(tiny_bert))["app.py"]
+    (tmp_path / "app.py").write_text(app, encoding="utf-8")
+    (tmp_path / "gradio.py").write_text("Error = Exception\ndef __getattr__(name):\n    return lambda *a, **k: None\n")
+    code = "import runpy; print(runpy.run_path('app.py')['classifier'].model.use_kernels)"
+    env = {key: value for key, value in os.environ.items() if key != "USE_HUB_KERNELS"}
+    result = subprocess.run([sys.executable, "-c", code], env={**env, "PYTHONPATH": str(tmp_path)}, cwd=tmp_path,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.split() == ["False"]
