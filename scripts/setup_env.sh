@@ -47,8 +47,11 @@ if [ -n "${NLPBOOK_PIP:-}" ]; then pip install "pip==$NLPBOOK_PIP"; else pip ins
 if [ -n "${BASE_VENV:-}" ]; then
   base_site=$("$BASE_VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_path("purelib"))')
   venv_site=$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_path("purelib"))')
-  # addsitedir also runs the base's own .pth files, as a system site-packages would
-  echo "import site; site.addsitedir('$base_site')" > "$venv_site/_base_venv.pth"
+  # addsitedir also runs the base's own .pth files, as a system site-packages would; and like a system
+  # site-packages, pip's build isolation (its pip-build-env-* folder on PYTHONPATH) leaves it out: else the base's
+  # setuptools (Colab's 75.2.0) would build this package in place of the setuptools>=77 pyproject.toml asks for
+  echo "import os, site; 'pip-build-env-' in os.environ.get('PYTHONPATH', '') or site.addsitedir('$base_site')" \
+    > "$venv_site/_base_venv.pth"
 else
   pip install "torch==$torch_version"
 fi

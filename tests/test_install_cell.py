@@ -62,6 +62,10 @@ def run(python, code, cwd):
     return result.stdout
 
 
+# Colab's packages as a system site-packages: seen by the venv, left out of pip's build isolation (which puts its
+# pip-build-env-* folder on PYTHONPATH), so Colab's setuptools 75.2.0 does not build the package (it needs >=77).
+SYSTEM_SITE_PTH = "import os, site; 'pip-build-env-' in os.environ.get('PYTHONPATH', '') or site.addsitedir({!r})\n"
+
 VERSIONS = "import importlib.metadata as m; print('\\n'.join(sorted(f\"{d.metadata['Name'].lower()}=={d.version}\" for d in m.distributions())))"
 
 
@@ -76,7 +80,7 @@ def test_install_cell_keeps_colabs_packages_and_the_notebooks_import(tmp_path):
     python = venv / "bin" / "python"
     own_site = Path(run(python, "import sysconfig; print(sysconfig.get_path('purelib'))", tmp_path).strip())
     colab_site = run(runtime_python, "import sysconfig; print(sysconfig.get_path('purelib'))", tmp_path).strip()
-    (own_site / "_colab.pth").write_text(f"import site; site.addsitedir({colab_site!r})\n")
+    (own_site / "_colab.pth").write_text(SYSTEM_SITE_PTH.format(colab_site))
 
     run(python, install_cell_from_checkout(), tmp_path)
 
