@@ -198,3 +198,58 @@ def test_no_declared_range_admits_a_known_bad_release():
              for bad_one, reason in bad if admits(requirement, bad_one)]
     assert not found, "\n".join(found)
     assert any("pytorch-lightning" in r for r in declared_requirements()["requirements-gpu.txt"])  # the files were read
+
+
+COMMAND_PROBE = """
+import json, os, signal, sys, threading, time
+from nlpbook_helpers.cli import main
+
+def interrupt_once_serving():  # `serve` waits for Ctrl+C: send it once the page is up
+    while not getattr(sys.modules.get("nlpbook_helpers.serve"), "_running", None):
+        time.sleep(0.05)
+    os.kill(os.getpid(), signal.SIGINT)  # a real signal: it wakes the wait, as Ctrl+C does
+
+threading.Thread(target=interrupt_once_serving, daemon=True).start()
+try:
+    code = main(sys.argv[1:])
+except SystemExit as exit:
+    code = exit.code
+print(json.dumps({"code": code, "loaded": [m for m in ("torch", "pytorch_lightning", "lightning_fabric") if m in sys.modules]}))
+"""
+
+
+def modules_a_command_loads(*argv) -> tuple[int, list[str]]:
+    """Run the command line in a fresh process; (exit code, which of torch and Lightning it imported)."""
+    import json
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-c", COMMAND_PROBE, *map(str, argv)], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0 and result.stdout, result.stderr[-3000:]
+    answer = json.loads(result.stdout.splitlines()[-1])
+    return answer["code"], answer["loaded"]
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["push", "--help"], ["download", "--help"]])
+def test_help_imports_no_torch(argv):
+    assert modules_a_command_loads(*argv) == (0, [])
+
+
+def test_download_imports_no_torch(http_server, tmp_path):
+    from nlpbook_helpers.corpus import SAMPLE_DATA_DIR
+
+    sample = (SAMPLE_DATA_DIR / "klue-nli-v1.1_dev.json").read_bytes()  # refused as "not KLUE-NLI": the whole path runs
+    http_server.routes = {"/klue-nli-v1.1_train.json": [(200, sample)], "/klue-nli-v1.1_dev.json": [(200, sample)]}
+    code, loaded = modules_a_command_loads("download", "--data-dir", tmp_path, "--base-url", http_server.url)
+    assert code == 2 and http_server.hits and loaded == []
+
+
+def test_predict_and_serve_import_no_lightning(tiny_bert):
+    import socket
+
+    assert modules_a_command_loads("predict", "--model-dir", tiny_bert, "전제", "가설") == (0, ["torch"])
+    with socket.socket() as probe:  # a port nothing holds
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    assert modules_a_command_loads("serve", "--model-dir", tiny_bert, "--port", port) == (0, ["torch"])
