@@ -43,6 +43,25 @@ if [ "$(cat "$stamp_file" 2>/dev/null)" = "$stamp" ]; then
 fi
 rm -f "$stamp_file"
 pip() { "$venv/bin/python" -m pip --disable-pip-version-check -q "$@"; }
+
+# The CUDA libraries of PyPI's torch (the nvidia-* wheels: pure data, ~4.3 GB for torch 2.9.0) are the same files
+# for every Python. Another environment of this checkout with the same torch lends them as hard links before torch
+# is installed: pip finds them in place and downloads and writes nothing (the lowest profile and the XLA check share
+# torch 2.9.0 on Pythons 3.10 and 3.13). Should torch want other versions, pip replaces them as usual, and removing
+# a link leaves the other environment's copy alone.
+share_cuda_libraries() {
+  local site other
+  site=$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_path("purelib"))')
+  for other in .venv*/lib/python3*/site-packages; do
+    if [ "$(cd "$other" && pwd -P)" != "$(cd "$site" && pwd -P)" ] && [ -d "$other/torch-$torch_version.dist-info" ] \
+        && [ -d "$other/nvidia" ] && [ ! -e "$site/nvidia" ]; then
+      cp -al "$other/nvidia" "$other"/nvidia_*.dist-info "$site/"
+      rm -rf "$site/nvidia/__pycache__"
+      echo "setup_env.sh: CUDA libraries linked from $other"
+      return
+    fi
+  done
+}
 if [ -n "${NLPBOOK_PIP:-}" ]; then pip install "pip==$NLPBOOK_PIP"; else pip install --upgrade pip; fi
 if [ -n "${BASE_VENV:-}" ]; then
   base_site=$("$BASE_VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_path("purelib"))')
@@ -53,6 +72,7 @@ if [ -n "${BASE_VENV:-}" ]; then
   echo "import os, site; 'pip-build-env-' in os.environ.get('PYTHONPATH', '') or site.addsitedir('$base_site')" \
     > "$venv_site/_base_venv.pth"
 else
+  share_cuda_libraries
   pip install "torch==$torch_version"
 fi
 "$venv/bin/python" -c "import sys; from importlib.metadata import version; v = version('torch').split('+')[0]
