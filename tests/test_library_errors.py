@@ -134,7 +134,7 @@ def test_the_command_line_adds_the_note_to_an_api_break_only(tmp_path, tiny_bert
     assert notes.count("[nlpbook] This error was raised inside transformers") == 1
 
 
-def test_out_of_memory_in_training_names_the_runs_batch_size(tmp_path, monkeypatch):
+def test_out_of_memory_in_training_names_the_runs_batch_size(tmp_path, monkeypatch, capsys):
     import torch
 
     from nlpbook_helpers.pipeline import train
@@ -148,7 +148,7 @@ def test_out_of_memory_in_training_names_the_runs_batch_size(tmp_path, monkeypat
     settings = sample_settings(tmp_path, epochs=1, max_steps=2)
     with pytest.raises(torch.OutOfMemoryError) as caught:
         train(settings)
-    notes = "\n".join(getattr(caught.value, "__notes__", []))
+    notes = "\n".join(getattr(caught.value, "__notes__", [])) + capsys.readouterr().err  # Python 3.10: on stderr
     assert f"(now batch_size={settings.batch_size}, max_seq_length={settings.max_seq_length})" in notes
 
 
