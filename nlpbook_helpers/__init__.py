@@ -13,4 +13,13 @@ act on), errors and cli. After training: model_card (best/README.md), serve
 heavy happens at import time.
 """
 
+import os
+
 __version__ = "0.1.0"
+
+# No Hub kernels for any model loaded after this package is imported, the notebooks' own from_pretrained and
+# pipeline(...) calls included: transformers 5.25 turned them on by default, and re-kernelizes a model on every
+# train()/eval(), which refuses a device the kernels package does not list (a TPU's 'xla'). transformers reads the
+# variable inside each from_pretrained, so setting it here, before any model is loaded, is enough; a learner who
+# sets it on purpose keeps their choice.
+os.environ.setdefault("USE_HUB_KERNELS", "0")

@@ -26,14 +26,13 @@ import warnings
 from pathlib import Path
 
 from .errors import NlpbookError
-from .library_errors import explain_library_error
 
 CLUSTER_VARIABLES = ("MASTER_ADDR", "SLURM_NTASKS", "TORCHELASTIC_RUN_ID")  # set where a second machine takes part
 
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    args = parser(sample="--sample" in argv).parse_args(argv)
+    args = parser(sample="--sample" in argv, train_flags="train" in argv).parse_args(argv)
     try:
         args.command(args)
     except NlpbookError as error:
@@ -43,6 +42,8 @@ def main(argv=None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's flush at exit then cannot fail
         return 0
     except Exception as error:  # a library broke under us: say which one and what to pin, under its traceback
+        from .library_errors import explain_library_error
+
         explain_library_error(error)
         raise
     return 0
@@ -73,12 +74,16 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2)
 
 
-def parser(sample: bool = False) -> argparse.ArgumentParser:
-    """The four subcommands; with sample=True, `train --help` shows the sample's defaults."""
+def parser(sample: bool = False, train_flags: bool = True) -> argparse.ArgumentParser:
+    """The subcommands; with sample=True, `train --help` shows the sample's defaults.
+
+    train_flags=False leaves out train's own flags, which take transformers' HfArgumentParser (seconds to
+    import): `--help` and the other commands do not need them.
+    """
     top = OneLineParser(prog="python -m nlpbook_helpers", description=__doc__.split("\n\n")[0])
     commands = top.add_subparsers(required=True, metavar="COMMAND")
 
-    train = commands.add_parser("train", parents=[settings_flags(sample)],
+    train = commands.add_parser("train", parents=[settings_flags(sample)] if train_flags else [],
                                 help="fine-tune on KLUE-NLI (or the bundled sample) and keep the best model")
     train.set_defaults(command=run_train)
     train.add_argument("--sample", action="store_true", help="offline: the bundled sample corpus and a tiny model")

@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from safetensors import safe_open
-from safetensors.torch import load_file, save_file
-from torch.utils.data import DataLoader, Dataset, Sampler
+from safetensors.torch import save_file
+from torch.utils.data import DataLoader, Dataset
 
 from .corpora import get_corpus
 from .corpus import NliExample

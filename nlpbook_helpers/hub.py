@@ -10,11 +10,9 @@ from the message text, which changes between versions.
 """
 
 import difflib
-import functools
-import socket
+import time
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import urlparse
 
 from .errors import NlpbookError
 from .korean import josa
@@ -55,7 +53,7 @@ def hub_options(name: str) -> dict:
     """from_pretrained's options for `name`: local_files_only=True when the hub cannot be reached at all.
 
     Without a network huggingface_hub retries each request for about 23 s
-    before transformers gives up; one quick connection says the same. The
+    before transformers gives up; one quick request (_reachable) says the same. The
     model is then read from the cache, or explained_hub_errors says it is not
     there.
     """
@@ -66,13 +64,28 @@ def hub_options(name: str) -> dict:
     return {"local_files_only": True}
 
 
-@functools.lru_cache
+REMEMBER_REACHABLE_S = 60  # a hub that answered is not asked again for this long
+_answered_at: dict[str, float] = {}
+
+
 def _reachable(endpoint: str) -> bool:
-    url = urlparse(endpoint)
+    """Does the hub answer? One HEAD request through huggingface_hub's own HTTP client, 5 s at most.
+
+    Its client is the one every download goes through, so it honours HTTPS_PROXY
+    and NO_PROXY as the download would (a raw socket to the hub would not, and
+    called a proxied Colab offline). An answer is remembered for a minute; no
+    answer is never remembered, so one network blip does not keep a notebook
+    kernel offline until it restarts.
+    """
+    from huggingface_hub.utils import get_session
+
+    if time.monotonic() - _answered_at.get(endpoint, float("-inf")) < REMEMBER_REACHABLE_S:
+        return True
     try:
-        socket.create_connection((url.hostname, url.port or (443 if url.scheme == "https" else 80)), timeout=5).close()
-    except OSError:
+        get_session().head(endpoint, timeout=5)
+    except Exception:  # no connection, proxy refusal or timeout: httpx's or httpx2's, as the hub version has it
         return False
+    _answered_at[endpoint] = time.monotonic()
     return True
 
 

@@ -43,13 +43,13 @@ def quiet_libraries() -> None:
     Errors and every other warning still show. Calling this again adds nothing.
     """
     from huggingface_hub.utils import are_progress_bars_disabled, enable_progress_bars
-    from lightning_fabric.utilities.warnings import PossibleUserWarning
     from transformers.utils import logging as transformers_logging
 
     for category in (FutureWarning, DeprecationWarning):
         warnings.filterwarnings("ignore", r"`isinstance\(treespec, LeafSpec\)` is deprecated", category)
-    warnings.filterwarnings("ignore", r"The '\w+' does not have many workers which may be a bottleneck",
-                            PossibleUserWarning)
+    # Lightning's by its parent class (its PossibleUserWarning is a UserWarning): `predict` and `serve`
+    # call this, and importing Lightning's warning class would import all of Lightning.
+    warnings.filterwarnings("ignore", r"The '\w+' does not have many workers which may be a bottleneck", UserWarning)
     warnings.filterwarnings("ignore", r"(Memory Efficient|Flash) [Aa]ttention defaults to a non-deterministic algorithm",
                             UserWarning)
     warnings.filterwarnings("ignore", r"\s*The secret `HF_TOKEN` does not exist in your Colab secrets", UserWarning)

@@ -12,8 +12,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-
 from .drive_files import open_new, remove_file
 from .errors import NlpbookError
 from .log import get_logger  # noqa: F401  (the notebooks import it from here)
@@ -47,6 +45,8 @@ def tpu_available() -> bool:
 
 def detect_runtime(accelerator: str = "auto") -> Runtime:
     """Find the accelerator, or check that the one asked for is really there."""
+    import torch  # here, not at the top: `download` reads resolve_work_dir from this module without torch
+
     colab = in_colab()
     has_gpu, has_tpu = torch.cuda.is_available(), tpu_available()
     if accelerator == "gpu" and not has_gpu:

@@ -165,6 +165,12 @@ A demo of [{model_id}](https://huggingface.co/{model_id}): type a premise and a 
 
 SPACE_APP = '''"""A demo of a sentence-pair classifier trained with nlpbook_helpers (written by its `push --space`)."""
 
+import os
+
+# Before transformers loads the model: no Hub kernels, which transformers 5.25 turned on by default. The course
+# trains and tests its models without them; the demo runs the model the same way.
+os.environ.setdefault("USE_HUB_KERNELS", "0")
+
 import gradio as gr
 from transformers import pipeline
 

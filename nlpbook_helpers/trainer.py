@@ -51,7 +51,7 @@ def build_trainer(settings, runtime: Runtime, precision: str, tokenizer) -> pl.T
             KernelGuard(settings, last_checkpoint),  # a fit cell run again in the same kernel (rerun.py)
             ModelCardWriter(settings),  # best/README.md from metrics.json (model_card.py)
             ProgressBar(refresh_rate=10),  # Lightning's tqdm bar: widgets in notebooks, text in a terminal
-            ExplainLibraryErrors(),
+            ExplainLibraryErrors(settings),  # settings: its batch_size and max_seq_length when the GPU runs out
         ],
         plugins=[AtomicXLACheckpointIO() if runtime.accelerator == "tpu" else AtomicCheckpointIO()],
         enable_checkpointing=False,  # our two callbacks replace ModelCheckpoint

@@ -2,13 +2,39 @@
 # The TPU code path without a TPU: Colab TPU's Python 3.13, torch 2.9.0 and torch_xla 2.9.0
 # (from PyPI: torch is the CUDA build, run here on the CPU) with XLA's CPU device.
 # scripts/check_xla.py trains the real pipeline in smoke mode and compares the precisions.
-#   bash scripts/check_xla.sh [VENV_DIR]
+#   bash scripts/check_xla.sh [colab|newest|both]
+#     colab   the Colab TPU image's versions (tests/constraints/colab-tpu.txt: libtpu, transformers,
+#             tokenizers, huggingface_hub, numpy): the learner's TPU runtime
+#     newest  the newest versions our ranges allow on the same torch and torch_xla: an upstream
+#             release that breaks the TPU path shows here before Colab ships it
+#     both    (default) one after the other
+# torch, torch_xla and libtpu sit in one base environment (.venv-xla-base) that both runs see as their
+# system site-packages (scripts/setup_env.sh's BASE_VENV): the second run adds ~0.3 GB, not ~5 GB.
 # CI_PHASE=setup only installs, CI_PHASE=test only runs the check.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-venv=${1:-.venv-xla}
-[ "${CI_PHASE:-all}" = test ] || bash scripts/setup_env.sh "$venv" 3.13 2.9.0 "torch_xla==2.9.0" -e .
+which=${1:-both}
+case "$which" in
+  colab) runs=(colab) ;;
+  newest) runs=(newest) ;;
+  both) runs=(colab newest) ;;
+  *) echo "unknown run: $which (colab, newest or both)" >&2; exit 2 ;;
+esac
+base=.venv-xla-base
+if [ "${CI_PHASE:-all}" != test ]; then
+  bash scripts/setup_env.sh "$base" 3.13 2.9.0 "torch_xla==2.9.0" "libtpu==0.0.21.1" -c tests/constraints/colab-tpu.txt
+  for run in "${runs[@]}"; do
+    if [ "$run" = colab ]; then
+      BASE_VENV=$base bash scripts/setup_env.sh .venv-xla-colab 3.13 2.9.0 -e . -c tests/constraints/colab-tpu.txt
+    else
+      BASE_VENV=$base bash scripts/setup_env.sh .venv-xla 3.13 2.9.0 -e .
+    fi
+  done
+fi
 [ "${CI_PHASE:-all}" = setup ] && exit 0
 export PJRT_DEVICE=CPU OMP_NUM_THREADS=1 TOKENIZERS_PARALLELISM=false
-work=$(mktemp -d)
-"$venv/bin/python" scripts/check_xla.py "$work"
+for run in "${runs[@]}"; do
+  venv=$([ "$run" = colab ] && echo .venv-xla-colab || echo .venv-xla)
+  echo "== XLA check, $run: $("$venv/bin/python" -m pip list 2>/dev/null | grep -iE "^(torch|torch.xla|libtpu|transformers|tokenizers|huggingface.hub|numpy|pytorch-lightning) " | tr -s ' ' | paste -sd, -)"
+  "$venv/bin/python" scripts/check_xla.py "$(mktemp -d)"
+done

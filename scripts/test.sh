@@ -4,9 +4,10 @@
 # every notebook run headless in smoke mode by nbval (`--nbval-lax notebooks`).
 #   scripts/test.sh          Python 3.11, torch 2.13.0 and the package's newest allowed versions, and the
 #                            browser tests (chromium and fonts-noto-cjk from apt-get when run as root)
-#   scripts/test.sh colab    Colab's GPU runtime: Python 3.13, torch 2.11.0 (the CUDA build, run on the CPU)
-#                            and its preinstalled versions (tests/constraints/colab-gpu.txt); also runs the
-#                            notebooks' install cell on top of those packages (tests/test_install_cell.py)
+#   scripts/test.sh colab    Colab's GPU runtime: Python 3.13, pip 24.1.2, torch 2.11.0 (the CUDA build, run on
+#                            the CPU) and its preinstalled versions, notebook stack included
+#                            (tests/constraints/colab-gpu.txt); the notebooks run in its ipykernel, and the
+#                            notebooks' install cell runs on top of those packages (tests/test_install_cell.py)
 #   scripts/test.sh lowest   the lowest versions we declare: Python 3.10, torch 2.9.0 and tests/constraints/lowest.txt
 # Extra arguments go to pytest in place of the whole suite, e.g. scripts/test.sh colab tests/test_runtime.py
 # CI_PHASE=setup only installs, CI_PHASE=test only tests (.ci/run installs one environment at a time).
@@ -17,7 +18,7 @@ profile=${1:-default}
 phase=${CI_PHASE:-all}
 case "$profile" in
   default) venv=.venv ;;  # shared with scripts/demo.sh, which installs the package without the test tools
-  colab)   venv=.venv-colab; export NLPBOOK_COLAB_RUNTIME=$PWD/.venv-colab-runtime ;;
+  colab)   venv=.venv-colab; export NLPBOOK_COLAB_RUNTIME=$PWD/.venv-colab-runtime NLPBOOK_PIP=24.1.2 ;;  # Colab's pip
   lowest)  venv=.venv-lowest ;;
   *) echo "unknown profile: $profile (default, colab or lowest)" >&2; exit 2 ;;
 esac
@@ -39,7 +40,7 @@ if [ "$phase" != test ]; then
     lowest)
       bash scripts/setup_env.sh "$venv" 3.10 2.9.0 -e ".[test]" -c tests/constraints/lowest.txt ;;
   esac
-  "$venv/bin/python" -m pip list 2>/dev/null | grep -iE "^(torch|transformers|tokenizers|pytorch-lightning|torchmetrics|huggingface.hub|numpy|pandas|matplotlib|ipywidgets|ipykernel) " || true
+  "$venv/bin/python" -m pip list 2>/dev/null | grep -iE "^(pip|torch|torch.xla|transformers|tokenizers|safetensors|pytorch-lightning|torchmetrics|huggingface.hub|numpy|pandas|matplotlib|ipython|ipywidgets|ipykernel|jupyter.client|nbval) " || true
 fi
 [ "$phase" = setup ] && exit 0
 # One torch thread per process: on 2 cores a busy kernel otherwise slows training ~50x.
