@@ -38,7 +38,7 @@ from torch.utils.data import DataLoader
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere in the repository
 from nlpbook_helpers.features import LengthGroupedSampler, PadCollator  # noqa: E402
 from nlpbook_helpers.runtime import Runtime  # noqa: E402
-from nlpbook_helpers.speedups import use_gpu_speedups  # noqa: E402
+from nlpbook_helpers.support.speedups import use_gpu_speedups  # noqa: E402
 
 TRAIN_PAIRS, BATCH_SIZE, EPOCHS, MAX_SEQ_LENGTH = 24_998, 32, 5, 64  # the course's KLUE-NLI run
 PREMISE_TOKENS, HYPOTHESIS_TOKENS = (24.0, 7.5), (13.7, 3.0)  # mean, std measured on workload.py's corpus

@@ -36,7 +36,7 @@ def write_corpus(root: Path) -> None:
     """The four files under root/kornli/, unless a finished earlier run left them."""
     from workload import make_pair
 
-    from nlpbook_helpers.kornli import FILES, HEADER, kornli_dir
+    from nlpbook_helpers.corpora.kornli import FILES, HEADER, kornli_dir
 
     folder = kornli_dir(root)
     if (folder / STAMP).exists():
@@ -73,7 +73,7 @@ def measure(phase: str, work_dir: Path) -> dict:
     from transformers import AutoTokenizer
 
     from nlpbook_helpers.features import build_datasets, encode_pairs
-    from nlpbook_helpers.kornli import DEV, TRAIN, load_kornli
+    from nlpbook_helpers.corpora.kornli import DEV, TRAIN, load_kornli
     from nlpbook_helpers.settings import Settings
 
     # A tokenizer folder without a model, so not features.load_tokenizer (it asks for a model's weights too)

@@ -1,4 +1,4 @@
-"""How the web page's API (nlpbook_helpers.serve) holds up under a burst: N requests at once from 127.0.0.1.
+"""How the web page's API (nlpbook_helpers.sharing.serve) holds up under a burst: N requests at once from 127.0.0.1.
 
 Every request is sent at the same moment from its own thread, each with its
 own pair; every answer is compared with what `Predictor.predict` says for that
@@ -20,7 +20,7 @@ import urllib.request
 from pathlib import Path
 
 from nlpbook_helpers.inference import Predictor
-from nlpbook_helpers.serve import start, stop
+from nlpbook_helpers.sharing.serve import start, stop
 
 TIMEOUT_S = 120  # per request; the whole burst is bounded by it too
 

@@ -1,16 +1,20 @@
 """Helpers for the course "문장 쌍 분류 모델 학습하기" (Do it! 자연어 처리): KLUE-NLI with kcbert-base.
 
-One module per step of the chapter: settings, runtime, corpus, features,
-model, task, trainer, pipeline (prepare_run, fit), inference; kornli reads
-the optional larger corpus (KorNLI, through Korpora). Around them: course
-(what the notebooks start from), sample (the offline corpus and tiny model),
-checkpoints (what a run keeps, and how a rerun continues it), sampling
-(an order of pairs a resumed run repeats), drive_files (replacing files
-without filling Drive's Trash), speedups (GPU-only settings and torch.compile), hub
-(model folders and plain hub errors), quiet (library noise a learner cannot
-act on), errors and cli. After training: model_card (best/README.md), serve
-(the model as a web page) and share (push to the Hugging Face Hub). Import what a step needs from its module; nothing
-heavy happens at import time.
+In front, one module per step of the chapter, the ones a lesson imports:
+settings (code 3-3), runtime (3-2, 3-4, 3-5), corpus (3-6, 3-8), features
+(3-7 to 3-10), model (3-11), task (3-12), trainer (3-13, 3-14), pipeline
+(the steps in two functions), inference; course (what the notebooks start
+from), sample (the offline corpus and tiny model) and cli.
+
+Behind them, one wing per concern, which a lesson never needs to open:
+- run/: what a run keeps in its output folder and how a rerun continues it
+  (checkpoints, best_model, model_card, run_lock, sampling, rerun);
+- corpora/: the corpus registry and KorNLI;
+- sharing/: the trained model as a web page (serve) and on the Hub (share);
+- support/: downloads, model folders and hub errors, Drive-safe files,
+  quiet libraries, the logger, errors, library-error notes, GPU speed-ups
+  and Korean particles.
+Nothing heavy happens at import time.
 """
 
 import os
@@ -23,3 +27,5 @@ __version__ = "0.1.0"
 # variable inside each from_pretrained, so setting it here, before any model is loaded, is enough; a learner who
 # sets it on purpose keeps their choice.
 os.environ.setdefault("USE_HUB_KERNELS", "0")
+
+from .support.errors import NlpbookError  # noqa: E402  (the one exception a learner reads; lessons import it here)

@@ -25,7 +25,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from .errors import NlpbookError
+from .support.errors import NlpbookError
 
 CLUSTER_VARIABLES = ("MASTER_ADDR", "SLURM_NTASKS", "TORCHELASTIC_RUN_ID")  # set where a second machine takes part
 
@@ -42,7 +42,7 @@ def main(argv=None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's flush at exit then cannot fail
         return 0
     except Exception as error:  # a library broke under us: say which one and what to pin, under its traceback
-        from .library_errors import explain_library_error
+        from .support.library_errors import explain_library_error
 
         explain_library_error(error)
         raise
@@ -153,12 +153,12 @@ def settings_flags(sample: bool = False) -> argparse.ArgumentParser:
 
 
 def run_train(args):
-    from .best_model import metrics_best
+    from .run.best_model import metrics_best
     from .pipeline import train
-    from .quiet import quiet_libraries
+    from .support.quiet import quiet_libraries
     from .runtime import check_writable, resolve_work_dir
     from .sample import sample_settings
-    from .sampling import process_rank
+    from .run.sampling import process_rank
     from .settings import Settings
 
     quiet_libraries()  # before the sample's tiny model is written, see quiet.py
@@ -309,20 +309,20 @@ def input_pair(path: str, number: int, line: str) -> tuple:
 
 def run_download(args):
     from .corpora import get_corpus
-    from .download import download
+    from .support.download import download
 
     for name, path in download(get_corpus(args.corpus), corpus_data_dir(args), args.base_url).items():
         print(f"{name}: {path}")
 
 
 def run_serve(args):
-    from .serve import serve_forever
+    from .sharing.serve import serve_forever
 
     serve_forever(args.model_dir, args.port)
 
 
 def run_push(args):
-    from .share import push
+    from .sharing.share import push
 
     for url in push(args.model_dir, args.repo_id, private=args.private, space=args.space):
         print(url)

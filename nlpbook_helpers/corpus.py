@@ -16,8 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import NlpbookError
-from .korean import josa
+from .support.errors import NlpbookError
+from .support.korean import josa
 
 LABELS = ("entailment", "contradiction", "neutral")  # ids 0, 1, 2, as in the book
 LABEL2ID = {name: i for i, name in enumerate(LABELS)}
@@ -91,7 +91,7 @@ class Corpus:
     def ensure(self, data_dir) -> None:
         """Download unless every file is there (each was verified when it was written): no network then."""
         if not all(path.exists() for split in ("train", "dev", "test") for path in self.paths(data_dir, split)):
-            from .download import download
+            from .support.download import download
 
             download(self, data_dir)
 
@@ -196,7 +196,7 @@ HF_REPO, HF_PARQUET = "klue/klue", {"train": "nli/train-00000-of-00001.parquet",
 
 def _klue_from_hub(file: CorpusFile, dest: Path, first_error: NlpbookError) -> None:
     """Fallback when GitHub fails: fetch the Hugging Face parquet copy and rewrite it as KLUE JSON."""
-    from .hub import explain_hub_error
+    from .support.hub import explain_hub_error
 
     try:
         from huggingface_hub import hf_hub_download
@@ -223,8 +223,8 @@ def parquet_to_klue_json(parquet_path: str | Path, dest: Path, file: CorpusFile)
     """
     import pyarrow.parquet as pq
 
-    from .download import problem
-    from .drive_files import remove_file, replace_file
+    from .support.download import problem
+    from .support.drive_files import remove_file, replace_file
 
     table = pq.read_table(parquet_path)
     info = json.loads((table.schema.metadata or {}).get(b"huggingface", b"{}"))

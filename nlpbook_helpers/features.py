@@ -23,12 +23,12 @@ from torch.utils.data import DataLoader, Dataset
 
 from .corpora import get_corpus
 from .corpus import NliExample
-from .download import file_id
-from .drive_files import remove_file, replace_file
-from .errors import NlpbookError
-from .hub import check_model_folder, explained_hub_errors, hub_options
-from .log import get_logger
-from .sampling import EpochSampler, ResumableLoader
+from .support.download import file_id
+from .support.drive_files import remove_file, replace_file
+from .support.errors import NlpbookError
+from .support.hub import check_model_folder, explained_hub_errors, hub_options
+from .support.log import get_logger
+from .run.sampling import EpochSampler, ResumableLoader
 
 CACHE_VERSION = 2
 ENCODE_BATCH = 50_000  # pairs per tokenizer call

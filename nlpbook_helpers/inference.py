@@ -22,11 +22,11 @@ import torch
 from safetensors import SafetensorError
 
 from .corpus import LABELS, LABELS_KO, NliExample
-from .errors import NlpbookError
+from .support.errors import NlpbookError
 from .features import load_tokenizer
-from .hub import check_model_folder
+from .support.hub import check_model_folder
 from .model import load_trained_model, usable_positions, uses_token_types
-from .quiet import quiet_libraries
+from .support.quiet import quiet_libraries
 from .settings import default
 
 

@@ -13,8 +13,8 @@ refused, naming what it holds.
 import re
 
 from .corpus import LABEL2ID, LABELS
-from .errors import NlpbookError
-from .hub import check_model_folder, explained_hub_errors, hub_options
+from .support.errors import NlpbookError
+from .support.hub import check_model_folder, explained_hub_errors, hub_options
 from .settings import check_max_seq_length
 
 # RoBERTa-style models count positions from padding_idx + 1, so two position slots are never usable.

@@ -15,16 +15,16 @@ from pathlib import Path
 import pytorch_lightning as pl
 from torch.utils.data import DataLoader
 
-from .best_model import BestModelExport
-from .checkpoints import resume_checkpoint
+from .run.best_model import BestModelExport
+from .run.checkpoints import resume_checkpoint
 from .features import PairDataset, build_datasets, load_tokenizer, runtime_loaders
 from .model import load_model, uses_token_types
-from .quiet import quiet_libraries
-from .rerun import check_fresh
+from .support.quiet import quiet_libraries
+from .run.rerun import check_fresh
 from .runtime import (Runtime, check_cpu_training, check_writable, choose_precision, detect_runtime, get_logger,
                       seed_everything)
 from .settings import Settings
-from .speedups import PAD_MULTIPLE, compile_model, use_gpu_speedups
+from .support.speedups import PAD_MULTIPLE, compile_model, use_gpu_speedups
 from .task import NliTask
 from .trainer import build_trainer
 

@@ -12,9 +12,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .drive_files import open_new, remove_file
-from .errors import NlpbookError
-from .log import get_logger  # noqa: F401  (the notebooks import it from here)
+from .support.drive_files import open_new, remove_file
+from .support.errors import NlpbookError
+from .support.log import get_logger  # noqa: F401  (the notebooks import it from here)
+from .support.quiet import quiet_libraries  # noqa: F401  (07 and 08 call it first, from here)
 
 COLAB_DRIVE = Path("/content/drive")
 COLAB_WORK_DIR = COLAB_DRIVE / "MyDrive" / "nlpbook"

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from .corpora import DEFAULT_CORPUS, get_corpus
 from .corpus import SAMPLE_DATA_DIR
-from .drive_files import remove_tree
+from .support.drive_files import remove_tree
 from .settings import Settings
 
 KCBERT_DIR = Path(__file__).parent / "data" / "kcbert-base"  # vocab.txt, config.json, LICENSE (MIT)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Literal, get_args
 
 from .corpora import CORPORA, DEFAULT_CORPUS, get_corpus
-from .errors import NlpbookError
+from .support.errors import NlpbookError
 
 
 def setting(default, help: str, *aliases: str):

@@ -2,9 +2,10 @@
 
 The book's Trainer wrote a checkpoint per epoch and kept the best by file
 name. Ours keeps checkpoints/last.ckpt, metrics.json and best/ in the output
-dir through two callbacks (see checkpoints.py), so a disconnected Colab
+dir through callbacks (see run/checkpoints.py), so a disconnected Colab
 runtime continues where it stopped: trainer.fit(..., ckpt_path=
-resume_checkpoint(...)) is the book's code 3-14.
+resume_checkpoint(...)) is the book's code 3-14. 07's fit cell imports
+resume_checkpoint and check_fresh (run/rerun.py) from here, with the Trainer.
 """
 
 import sys
@@ -13,13 +14,16 @@ from pathlib import Path
 import pytorch_lightning as pl
 from pytorch_lightning.loggers import CSVLogger
 
-from .best_model import BestModelExport
-from .checkpoints import AtomicCheckpointIO, AtomicXLACheckpointIO, LastCheckpoint, ProgressBar, run_fingerprint
-from .errors import NlpbookError
-from .library_errors import ExplainLibraryErrors
-from .model_card import ModelCardWriter
-from .rerun import KernelGuard
+from .run.best_model import BestModelExport
+from .run.checkpoints import (AtomicCheckpointIO, AtomicXLACheckpointIO, LastCheckpoint, ProgressBar,
+                              resume_checkpoint, run_fingerprint)
+from .run.model_card import ModelCardWriter
+from .run.rerun import KernelGuard, check_fresh
 from .runtime import Runtime
+from .support.errors import NlpbookError
+from .support.library_errors import ExplainLibraryErrors
+
+__all__ = ["build_trainer", "check_fresh", "resume_checkpoint"]  # what 07's fit cell imports from here
 
 
 def build_trainer(settings, runtime: Runtime, precision: str, tokenizer) -> pl.Trainer:

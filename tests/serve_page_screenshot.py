@@ -40,7 +40,7 @@ def main() -> int:
 def screenshot(model_dir: str, out: str) -> int:
     from playwright.sync_api import sync_playwright
 
-    from nlpbook_helpers.serve import start, stop
+    from nlpbook_helpers.sharing.serve import start, stop
 
     server = start(model_dir, port=0)
     try:

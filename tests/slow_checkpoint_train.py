@@ -13,7 +13,9 @@ import time
 
 import torch
 
-from nlpbook_helpers import checkpoints, cli, drive_files
+from nlpbook_helpers.run import checkpoints
+from nlpbook_helpers import cli
+from nlpbook_helpers.support import drive_files
 
 PAUSE = 3  # seconds: the window in which the test kills us
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from nlpbook_helpers.serve import start, stop
+from nlpbook_helpers.sharing.serve import start, stop
 
 pytestmark = pytest.mark.browser  # scripts/test.sh runs these in the default profile only
 
@@ -113,7 +113,7 @@ def space_url(trained_sample, tmp_path_factory):
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)
-    from nlpbook_helpers.share import space_files
+    from nlpbook_helpers.sharing.share import space_files
 
     folder = tmp_path_factory.mktemp("space")
     for name, text in space_files(str(trained_sample)).items():

@@ -4,11 +4,11 @@ import pytest
 import torch
 from torch._dynamo.utils import counters
 
-from nlpbook_helpers.errors import NlpbookError
+from nlpbook_helpers.support.errors import NlpbookError
 from nlpbook_helpers.pipeline import fit, prepare_run
 from nlpbook_helpers.runtime import Runtime
 from nlpbook_helpers.sample import sample_settings
-from nlpbook_helpers.speedups import PAD_MULTIPLE, compile_model
+from nlpbook_helpers.support.speedups import PAD_MULTIPLE, compile_model
 
 
 def is_compiled(model) -> bool:

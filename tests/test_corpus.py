@@ -5,8 +5,8 @@ import pytest
 
 from nlpbook_helpers import corpus
 from nlpbook_helpers.corpus import KLUE_NLI, LABEL2ID, LABELS_KO, CorpusFile, load_corpus, read_klue_nli
-from nlpbook_helpers.download import download, fetch, git_blob_id
-from nlpbook_helpers.errors import NlpbookError
+from nlpbook_helpers.support.download import download, fetch, git_blob_id
+from nlpbook_helpers.support.errors import NlpbookError
 from nlpbook_helpers.sample import SAMPLE_DATA_DIR
 
 

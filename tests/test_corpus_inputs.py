@@ -12,7 +12,7 @@ import time
 import pytest
 
 from nlpbook_helpers.cli import main
-from nlpbook_helpers.kornli import HEADER
+from nlpbook_helpers.corpora.kornli import HEADER
 
 from conftest import one_line
 

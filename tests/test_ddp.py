@@ -12,7 +12,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from torch.utils.data import DataLoader
 
-from nlpbook_helpers.checkpoints import LastCheckpoint
+from nlpbook_helpers.run.checkpoints import LastCheckpoint
 from nlpbook_helpers.features import LengthGroupedSampler
 
 WORLD_SIZE = 2

@@ -14,8 +14,8 @@ import pytest
 
 from nlpbook_helpers.cli import main
 from nlpbook_helpers.corpus import KLUE_NLI, CorpusFile
-from nlpbook_helpers.download import fetch
-from nlpbook_helpers.errors import NlpbookError
+from nlpbook_helpers.support.download import fetch
+from nlpbook_helpers.support.errors import NlpbookError
 
 from conftest import one_line
 
@@ -106,8 +106,8 @@ def test_a_full_disk_is_not_retried_nor_blamed_on_the_network(http_server, tmp_p
 import resource, signal
 from pathlib import Path
 from nlpbook_helpers.corpus import KLUE_NLI, CorpusFile
-from nlpbook_helpers.download import fetch
-from nlpbook_helpers.errors import NlpbookError
+from nlpbook_helpers.support.download import fetch
+from nlpbook_helpers.support.errors import NlpbookError
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 resource.setrlimit(resource.RLIMIT_FSIZE, (10_000, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
 try:

@@ -9,11 +9,12 @@ import pytest
 import torch
 from pytorch_lightning.callbacks import Callback
 
-from nlpbook_helpers import cli, drive_files
-from nlpbook_helpers.errors import NlpbookError
+from nlpbook_helpers import cli
+from nlpbook_helpers.support import drive_files
+from nlpbook_helpers.support.errors import NlpbookError
 from nlpbook_helpers.pipeline import train
 from nlpbook_helpers.sample import SAMPLE_DATA_DIR, sample_settings
-from nlpbook_helpers.checkpoints import RUN_KEY, load_checkpoint, resume_checkpoint, run_fingerprint
+from nlpbook_helpers.run.checkpoints import RUN_KEY, load_checkpoint, resume_checkpoint, run_fingerprint
 from nlpbook_helpers.runtime import Runtime
 from trash_counter import TrashCounter
 

@@ -5,7 +5,7 @@ from torch.utils.data import DataLoader
 
 from nlpbook_helpers import features
 from nlpbook_helpers.corpus import NliExample, load_corpus
-from nlpbook_helpers.errors import NlpbookError
+from nlpbook_helpers.support.errors import NlpbookError
 from nlpbook_helpers.features import (LengthGroupedSampler, PadCollator, cached_dataset, encode_pairs,
                                       load_tokenizer, make_loaders)
 from nlpbook_helpers.sample import SAMPLE_DATA_DIR

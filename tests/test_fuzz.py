@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from nlpbook_helpers import serve
+from nlpbook_helpers.sharing import serve
 from nlpbook_helpers.cli import main
 from nlpbook_helpers.inference import MAX_CHARS, Predictor
 
@@ -53,7 +53,7 @@ def body(rng: random.Random) -> bytes:
 
 def request(rng: random.Random) -> tuple[str, bytes]:
     method, path, data = rng.choice(METHODS), rng.choice(PATHS), body(rng)
-    headers = [f"Host: 127.0.0.1"]
+    headers = ["Host: 127.0.0.1"]
     length = rng.choice(["honest"] * 12 + ["none", "longer", "-1", "abc", " 5", "1e3", "99999999999999999999", "0x10",
                                           str(serve.MAX_BODY + 1)])
     if length == "honest":

@@ -8,9 +8,9 @@ import threading
 
 import pytest
 
-from nlpbook_helpers import hub
+from nlpbook_helpers.support import hub
 
-ASK = "from nlpbook_helpers.hub import _reachable; print(_reachable('http://hub.invalid'))"
+ASK = "from nlpbook_helpers.support.hub import _reachable; print(_reachable('http://hub.invalid'))"
 
 
 def reachable_in_a_fresh_process(**env) -> str:

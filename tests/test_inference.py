@@ -6,7 +6,7 @@ import warnings
 import pytest
 
 from nlpbook_helpers.corpus import LABELS, load_corpus
-from nlpbook_helpers.errors import NlpbookError
+from nlpbook_helpers.support.errors import NlpbookError
 from nlpbook_helpers.inference import MAX_CHARS, Predictor, evaluate
 from nlpbook_helpers.sample import SAMPLE_DATA_DIR
 

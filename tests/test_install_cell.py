@@ -16,7 +16,6 @@ import ast
 import os
 import subprocess
 import sys
-import sysconfig
 from pathlib import Path
 
 import nbformat

@@ -48,7 +48,7 @@ trainer.callbacks.append(PauseForTheStopButton({where!r}, {at}))
 # Pauses inside the best/ export, after the new copy is written and before it replaces best/.
 PAUSE_IN_EXPORT = '''
 import time
-from nlpbook_helpers import best_model
+from nlpbook_helpers.run import best_model
 
 def replace_dir_slowly(part, best, _replace=best_model.replace_dir):
     print("PAUSED", flush=True)

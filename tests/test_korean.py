@@ -5,13 +5,14 @@ from pathlib import Path
 
 import pytest
 
-from nlpbook_helpers.errors import NlpbookError
-from nlpbook_helpers.korean import josa, particle
+from nlpbook_helpers.support.errors import NlpbookError
+from nlpbook_helpers.support.korean import josa, particle
 
 PACKAGE = Path(__file__).resolve().parents[1] / "nlpbook_helpers"
 HEDGED = re.compile(r"이\(가\)|가\(이\)|을\(를\)|를\(을\)|은\(는\)|는\(은\)|과\(와\)|와\(과\)|\(으\)로|\(이\)")
 # The modules whose messages go through korean.josa; the lead adds the others as it applies the helper there.
-CHECKED = tuple(path.name for path in PACKAGE.glob("*.py") if path.name != "korean.py")  # korean.py quotes the hedges
+CHECKED = tuple(str(path.relative_to(PACKAGE)) for path in PACKAGE.rglob("*.py")
+                if path.name != "korean.py")  # korean.py quotes the hedges
 
 
 def hub_error(kind):
@@ -63,7 +64,7 @@ def test_no_message_hedges_a_particle(name):
     ("./결과/폴더", "모델 폴더 결과/폴더가 없습니다"),
 ])
 def test_the_missing_folder_message(path, words):
-    from nlpbook_helpers.hub import check_model_folder
+    from nlpbook_helpers.support.hub import check_model_folder
 
     with pytest.raises(NlpbookError) as caught:
         check_model_folder(path, local=True)
@@ -78,7 +79,7 @@ def test_the_missing_folder_message(path, words):
 def test_the_hub_messages(repo_id, kind, words):
     from huggingface_hub.errors import RepositoryNotFoundError
 
-    from nlpbook_helpers.hub import explain_hub_error
+    from nlpbook_helpers.support.hub import explain_hub_error
 
     error = explain_hub_error(hub_error(RepositoryNotFoundError), repo_id, kind)
     assert words in error.ko, error.ko
@@ -87,7 +88,7 @@ def test_the_hub_messages(repo_id, kind, words):
 def test_the_gated_and_invalid_name_messages():
     from huggingface_hub.errors import GatedRepoError, HFValidationError
 
-    from nlpbook_helpers.hub import explain_hub_error
+    from nlpbook_helpers.support.hub import explain_hub_error
 
     assert "모델 'meta/llama'는 승인을" in explain_hub_error(hub_error(GatedRepoError), "meta/llama").ko
     invalid = explain_hub_error(HFValidationError("bad"), "a//b", "dataset").ko

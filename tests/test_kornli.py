@@ -14,11 +14,12 @@ import sys
 
 import pytest
 
-from nlpbook_helpers import corpora, kornli
+from nlpbook_helpers import corpora
+from nlpbook_helpers.corpora import kornli
 from nlpbook_helpers.corpus import LABEL2ID, CorpusFile
-from nlpbook_helpers.download import download, fetch, git_blob_id
-from nlpbook_helpers.errors import NlpbookError
-from nlpbook_helpers.kornli import FILES, KORNLI, ensure_kornli, load_kornli, read_kornli
+from nlpbook_helpers.support.download import download, fetch, git_blob_id
+from nlpbook_helpers.support.errors import NlpbookError
+from nlpbook_helpers.corpora.kornli import FILES, KORNLI, ensure_kornli, load_kornli, read_kornli
 
 HEADER = "sentence1\tsentence2\tgold_label\n"
 PAIRS = [

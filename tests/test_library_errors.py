@@ -18,8 +18,8 @@ import pytest
 import transformers
 
 from nlpbook_helpers.cli import main
-from nlpbook_helpers.errors import NlpbookError
-from nlpbook_helpers.library_errors import explain_library_error
+from nlpbook_helpers.support.errors import NlpbookError
+from nlpbook_helpers.support.library_errors import explain_library_error
 from nlpbook_helpers.model import load_model
 
 
@@ -56,7 +56,7 @@ def break_transformers_api(monkeypatch, how: str) -> None:
 
 @pytest.mark.parametrize("how", ["renamed", "re-signed"])
 def test_an_api_break_inside_transformers_names_it_and_a_pin_inside_our_range(tmp_path, tiny_bert, monkeypatch, how):
-    from nlpbook_helpers.library_errors import downgrade_pin
+    from nlpbook_helpers.support.library_errors import downgrade_pin
 
     break_transformers_api(monkeypatch, how)
     error = raised_by(lambda: transformers.AutoConfig.from_pretrained(str(tiny_bert)))
@@ -73,7 +73,7 @@ def test_an_api_break_inside_transformers_names_it_and_a_pin_inside_our_range(tm
 
 def test_the_suggested_pin_installs_alongside_our_ranges(tmp_path):
     """pip resolves our declared transformers range together with the pin the note suggests (metadata only)."""
-    from nlpbook_helpers.library_errors import downgrade_pin, our_dependencies
+    from nlpbook_helpers.support.library_errors import downgrade_pin, our_dependencies
 
     pin = downgrade_pin("transformers", "5.25.0")
     assert pin == "transformers>=5.0,<5.25.0"
@@ -193,7 +193,7 @@ def test_the_notebooks_own_model_loads_use_no_hub_kernels(tiny_bert):
 
 def test_the_spaces_app_uses_no_hub_kernels(tmp_path, tiny_bert):
     """The Space's app.py, with a stand-in for gradio (only its names are used at import), on a local model."""
-    from nlpbook_helpers.share import space_files
+    from nlpbook_helpers.sharing.share import space_files
 
     app = space_files(str(tiny_bert))["app.py"]
     (tmp_path / "app.py").write_text(app, encoding="utf-8")

@@ -20,10 +20,9 @@ import pytest
 from safetensors.torch import load_file, save_file
 
 from nlpbook_helpers.cli import main
-from nlpbook_helpers.errors import NlpbookError
-from nlpbook_helpers.hub import explain_hub_error, explained_hub_errors
+from nlpbook_helpers.support.hub import explain_hub_error, explained_hub_errors
 from nlpbook_helpers.model import load_model
-from nlpbook_helpers.quiet import quiet_libraries
+from nlpbook_helpers.support.quiet import quiet_libraries
 
 NOISE = [
     re.compile(r"Warning"),  # UserWarning, FutureWarning, PossibleUserWarning ...
@@ -206,7 +205,7 @@ def test_other_errors_pass_through_unchanged():
 def test_corpus_hub_fallback_offline(tmp_path):
     script = ("from pathlib import Path\n"
               "from nlpbook_helpers.corpus import KLUE_NLI, _klue_from_hub\n"
-              "from nlpbook_helpers.errors import NlpbookError\n"
+              "from nlpbook_helpers.support.errors import NlpbookError\n"
               "try:\n"
               "    _klue_from_hub(KLUE_NLI.dev[0], Path(r'%s'), NlpbookError('GitHub 실패.', 'GitHub failed.'))\n"
               "except NlpbookError as error:\n"

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from nlpbook_helpers.corpus import LABELS
-from nlpbook_helpers.errors import NlpbookError
+from nlpbook_helpers.support.errors import NlpbookError
 from nlpbook_helpers.features import PadCollator, encode_pairs, load_tokenizer
 from nlpbook_helpers.corpus import NliExample
 from nlpbook_helpers.model import count_parameters, load_model, uses_token_types

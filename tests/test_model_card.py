@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from nlpbook_helpers.model_card import card_text
+from nlpbook_helpers.run.model_card import card_text
 from nlpbook_helpers.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,7 +93,7 @@ def test_a_metric_that_falls_after_a_mid_epoch_stop_keeps_best_and_metrics_on_on
     card still agree."""
     from types import SimpleNamespace
 
-    from nlpbook_helpers.best_model import BestModelExport, check_best_export, metrics_best
+    from nlpbook_helpers.run.best_model import BestModelExport, check_best_export, metrics_best
     from nlpbook_helpers.features import load_tokenizer
     from nlpbook_helpers.model import load_model
 

@@ -28,7 +28,7 @@ import torch
 from conftest import one_line
 from nlpbook_helpers.cli import main
 from nlpbook_helpers.corpus import LABELS, load_corpus
-from nlpbook_helpers.errors import NlpbookError
+from nlpbook_helpers.support.errors import NlpbookError
 from nlpbook_helpers.inference import Predictor, evaluate
 from nlpbook_helpers.sample import SAMPLE_DATA_DIR
 
@@ -66,7 +66,7 @@ def by_pipeline(model_dir, pairs) -> list[dict]:
 
 def space_app(model_dir, folder):
     """The Space's app.py as `push --space` writes it, imported (not launched) on a local model."""
-    from nlpbook_helpers.share import space_files
+    from nlpbook_helpers.sharing.share import space_files
 
     for name, text in space_files(str(model_dir)).items():
         (folder / name).write_text(text, encoding="utf-8")
@@ -85,7 +85,7 @@ def assert_same(expected: list[dict], got: list[dict], what: str) -> None:
 def test_predictor_serve_space_and_pipeline_give_the_same_answers(trained, tmp_path):
     from transformers import AutoTokenizer
 
-    from nlpbook_helpers.serve import predict_json
+    from nlpbook_helpers.sharing.serve import predict_json
 
     pairs = pairs_to_compare()
     tokenizer = AutoTokenizer.from_pretrained(trained)
@@ -177,7 +177,7 @@ def test_classes_saved_in_another_order_predict_and_score_the_same(trained, tmp_
     (("LABEL_0", "LABEL_1", "LABEL_2"), "3개(LABEL_0, LABEL_1, LABEL_2)"),
 ])
 def test_a_folder_with_other_labels_is_refused_naming_them(trained, tmp_path, capsys, names, held):
-    from nlpbook_helpers.serve import start
+    from nlpbook_helpers.sharing.serve import start
 
     other = classifier_with_labels(trained, tmp_path / "other", names)
     with pytest.raises(NlpbookError) as caught:

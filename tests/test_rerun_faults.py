@@ -16,10 +16,10 @@ import torch
 from pytorch_lightning.callbacks import Callback
 
 from nlpbook_helpers import cli
-from nlpbook_helpers.checkpoints import load_checkpoint
-from nlpbook_helpers.errors import NlpbookError
+from nlpbook_helpers.run.checkpoints import load_checkpoint
+from nlpbook_helpers.support.errors import NlpbookError
 from nlpbook_helpers.pipeline import train
-from nlpbook_helpers.run_lock import LOCK_STALE_SECONDS
+from nlpbook_helpers.run.run_lock import LOCK_STALE_SECONDS
 from nlpbook_helpers.runtime import Runtime, check_cpu_training
 from nlpbook_helpers.sample import sample_settings
 
@@ -128,8 +128,8 @@ def test_a_disk_that_fills_during_the_best_export_is_one_line_and_keeps_the_prev
 import resource, signal
 from pathlib import Path
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
-from nlpbook_helpers.best_model import BestModelExport
-from nlpbook_helpers.errors import NlpbookError
+from nlpbook_helpers.run.best_model import BestModelExport
+from nlpbook_helpers.support.errors import NlpbookError
 model = AutoModelForSequenceClassification.from_pretrained(r"{tiny_bert}")
 export = BestModelExport(Path(r"{tmp_path}"), AutoTokenizer.from_pretrained(r"{tiny_bert}"), 64)
 export.export(model, {{"epoch": 1, "step": 23}})
@@ -233,8 +233,8 @@ def test_a_disk_that_fills_while_last_ckpt_is_written_is_one_line_and_keeps_the_
 import resource, signal
 from pathlib import Path
 import torch
-from nlpbook_helpers.checkpoints import AtomicCheckpointIO
-from nlpbook_helpers.errors import NlpbookError
+from nlpbook_helpers.run.checkpoints import AtomicCheckpointIO
+from nlpbook_helpers.support.errors import NlpbookError
 path = Path(r"{tmp_path}") / "checkpoints" / "last.ckpt"
 AtomicCheckpointIO().save_checkpoint({{"step": 1}}, path)
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)

@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from nlpbook_helpers.errors import NlpbookError
+from nlpbook_helpers.support.errors import NlpbookError
 from nlpbook_helpers.runtime import choose_precision, detect_runtime
 from nlpbook_helpers.sample import sample_settings
-from nlpbook_helpers.checkpoints import load_checkpoint, resume_checkpoint
+from nlpbook_helpers.run.checkpoints import load_checkpoint, resume_checkpoint
 
 HERE = Path(__file__).parent
 EPOCHS, STEPS_PER_EPOCH = 3, 23  # the sample: 360 pairs in batches of 16
@@ -155,8 +155,8 @@ def test_a_crafted_checkpoint_runs_no_code(tmp_path, name):
 
 
 def test_export_killed_between_its_two_renames_keeps_the_previous_best(tmp_path):
-    from nlpbook_helpers.best_model import restore_interrupted_export
-    from nlpbook_helpers.drive_files import replace_dir
+    from nlpbook_helpers.run.best_model import restore_interrupted_export
+    from nlpbook_helpers.support.drive_files import replace_dir
 
     (tmp_path / "best").mkdir()
     (tmp_path / "best" / "model.safetensors").write_text("epoch 1")

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from nlpbook_helpers.errors import NlpbookError
+from nlpbook_helpers.support.errors import NlpbookError
 from nlpbook_helpers.runtime import Runtime, check_writable, choose_precision, detect_runtime, resolve_work_dir
 
 
@@ -52,7 +52,7 @@ def test_work_dir_from_environment(tmp_path, monkeypatch):
 def test_not_enough_space_names_the_size_needed(tmp_path, monkeypatch):
     import shutil
 
-    from nlpbook_helpers.drive_files import ensure_free_space
+    from nlpbook_helpers.support.drive_files import ensure_free_space
 
     monkeypatch.setattr(shutil, "disk_usage", lambda _: shutil._ntuple_diskusage(10 * 2**30, 10 * 2**30 - 2**29, 2**29))
     with pytest.raises(NlpbookError, match="a checkpoint needs 1.3 GB, only 0.5 GB is free"):
@@ -61,7 +61,7 @@ def test_not_enough_space_names_the_size_needed(tmp_path, monkeypatch):
 
 
 def test_gpu_speedups_turn_cudnn_attention_off_on_a_gpu_only():
-    from nlpbook_helpers.speedups import use_gpu_speedups
+    from nlpbook_helpers.support.speedups import use_gpu_speedups
 
     torch.backends.cuda.enable_cudnn_sdp(True)
     try:

@@ -1,4 +1,4 @@
-"""The web page's server (nlpbook_helpers.serve): its JSON API, bad input, restarts, the command line and a burst."""
+"""The web page's server (nlpbook_helpers.sharing.serve): its JSON API, bad input, restarts, the command line and a burst."""
 
 import json
 import os
@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from nlpbook_helpers import serve
-from nlpbook_helpers.errors import NlpbookError
+from nlpbook_helpers.sharing import serve
+from nlpbook_helpers.support.errors import NlpbookError
 from nlpbook_helpers.inference import MAX_CHARS, Predictor
-from nlpbook_helpers.serve import start, stop
+from nlpbook_helpers.sharing.serve import start, stop
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -265,7 +265,7 @@ def test_in_colab_the_page_is_shown_in_a_frame_and_its_address_printed(monkeypat
     """Colab's proxy can leave the frame blank: the proxy's address for the port is printed beside it."""
     import types
 
-    from nlpbook_helpers.serve import show_in_colab
+    from nlpbook_helpers.sharing.serve import show_in_colab
 
     shown = []
     google, colab, output = (types.ModuleType(name) for name in ("google", "google.colab", "google.colab.output"))

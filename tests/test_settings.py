@@ -1,6 +1,6 @@
 import pytest
 
-from nlpbook_helpers.errors import NlpbookError
+from nlpbook_helpers.support.errors import NlpbookError
 from nlpbook_helpers.settings import Settings
 
 

@@ -13,15 +13,25 @@ from nlpbook_helpers.settings import Settings
 PACKAGE = Path(__file__).resolve().parents[1] / "nlpbook_helpers"
 
 
+def module_name(path: Path) -> str:
+    """The module's dotted name inside the package: "settings", "run.checkpoints", "corpora" (its __init__)."""
+    parts = path.relative_to(PACKAGE).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
 def package_imports() -> dict[str, set[str]]:
     """{module: modules of ours it imports}, counting imports inside functions too."""
     graph = {}
-    for path in PACKAGE.glob("*.py"):
+    for path in PACKAGE.rglob("*.py"):
+        name = module_name(path)
+        package = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
         imported = set()
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.ImportFrom) and node.level == 1:
-                imported |= {node.module} if node.module else {alias.name for alias in node.names}
-        graph[path.stem] = imported
+            if isinstance(node, ast.ImportFrom) and node.level >= 1:
+                base = package[: len(package) - node.level + 1]
+                targets = [node.module] if node.module else [alias.name for alias in node.names]
+                imported |= {".".join([*base, *target.split(".")]) for target in targets}
+        graph[name] = imported - {""}
     return graph
 
 
@@ -37,21 +47,30 @@ def test_no_import_circles_inside_the_package():
 
     circles = sorted(module for module in graph if module in set(reaches(module)))
     assert not circles, f"modules that import themselves through others: {circles}"
-    assert graph["settings"] <= {"errors", "corpora"}  # settings sits low, under everything that reads it
+    assert graph["settings"] <= {"support.errors", "corpora"}  # settings sits low, under everything that reads it
 
 
-CORPUS_CODE = {"corpus", "kornli", "corpora"}
+def test_the_front_holds_the_books_steps_and_the_wings_the_machinery():
+    """At most 14 modules in front; the rest in the wings (run, corpora, sharing, support)."""
+    front = sorted(path.stem for path in PACKAGE.glob("*.py"))
+    assert len(front) <= 14, front
+    assert {"settings", "runtime", "corpus", "features", "model", "task", "trainer", "inference"} <= set(front)
+    wings = {path.parent.name for path in PACKAGE.glob("*/__init__.py")}
+    assert wings == {"run", "corpora", "sharing", "support"}, wings
+
+
+CORPUS_CODE = {"corpus", "corpora.kornli", "corpora"}
 
 
 def test_no_module_outside_the_corpus_code_names_a_corpus():
     from nlpbook_helpers.corpora import CORPORA
 
     named = {}
-    for path in PACKAGE.glob("*.py"):
-        if path.stem not in CORPUS_CODE:
+    for path in PACKAGE.rglob("*.py"):
+        if module_name(path) not in CORPUS_CODE:
             strings = {node.value for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
                        if isinstance(node, ast.Constant) and isinstance(node.value, str)}
-            named.update({path.stem: sorted(strings & set(CORPORA))} if strings & set(CORPORA) else {})
+            named.update({module_name(path): sorted(strings & set(CORPORA))} if strings & set(CORPORA) else {})
     assert named == {}
 
 
@@ -205,7 +224,7 @@ import json, os, signal, sys, threading, time
 from nlpbook_helpers.cli import main
 
 def interrupt_once_serving():  # `serve` waits for Ctrl+C: send it once the page is up
-    while not getattr(sys.modules.get("nlpbook_helpers.serve"), "_running", None):
+    while not getattr(sys.modules.get("nlpbook_helpers.sharing.serve"), "_running", None):
         time.sleep(0.05)
     os.kill(os.getpid(), signal.SIGINT)  # a real signal: it wakes the wait, as Ctrl+C does
 

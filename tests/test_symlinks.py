@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from nlpbook_helpers.drive_files import empty, open_new, remove_file, remove_tree, replace_dir, replace_file, write_json
+from nlpbook_helpers.support.drive_files import empty, open_new, remove_file, remove_tree, replace_dir, replace_file, write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 

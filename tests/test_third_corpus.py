@@ -11,7 +11,7 @@ from pathlib import Path
 from nlpbook_helpers import corpora
 from nlpbook_helpers.cli import main
 from nlpbook_helpers.corpus import LABEL2ID, SAMPLE_DATA_DIR, Corpus, CorpusFile, NliExample
-from nlpbook_helpers.errors import NlpbookError
+from nlpbook_helpers.support.errors import NlpbookError
 
 
 def read_toy(path: Path) -> list[NliExample]:

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from nlpbook_helpers.checkpoints import load_checkpoint
+from nlpbook_helpers.run.checkpoints import load_checkpoint
 from nlpbook_helpers.corpus import load_corpus
 from nlpbook_helpers.inference import Predictor, evaluate
 from nlpbook_helpers.pipeline import train

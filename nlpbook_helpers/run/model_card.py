@@ -20,11 +20,11 @@ from pathlib import Path
 
 from pytorch_lightning.callbacks import Callback
 
-from .corpora import get_corpus
+from ..corpora import get_corpus
 from .best_model import metrics_best
-from .corpus import LABELS, LABELS_KO
-from .drive_files import open_new, replace_file
-from .sample import SAMPLE_DATA_DIR
+from ..corpus import LABELS, LABELS_KO
+from ..support.drive_files import open_new, replace_file
+from ..sample import SAMPLE_DATA_DIR
 
 class ModelCardWriter(Callback):
     """Write best/README.md from metrics.json after each validation (BestModelExport runs first) and at fit end."""

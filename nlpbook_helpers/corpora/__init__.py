@@ -7,8 +7,8 @@ by the `corpus` setting and never name one.
 
 from pathlib import Path
 
-from .corpus import KLUE_NLI, Corpus
-from .errors import NlpbookError
+from ..corpus import KLUE_NLI, Corpus
+from ..support.errors import NlpbookError
 from .kornli import KORNLI
 
 CORPORA: dict[str, Corpus] = {corpus.name: corpus for corpus in (KLUE_NLI, KORNLI)}
@@ -28,7 +28,7 @@ def corpus_identity(name: str, data_dir: str | Path) -> str:
     """The train and dev files by name and content (not folder or date): 'klue-nli-v1.1_train.json a7903d15f09a, ...'.
 
     The content is the file's git blob id, computed once per run (download.file_id)."""
-    from .download import file_id
+    from ..support.download import file_id
 
     corpus = get_corpus(name)
     return ", ".join(f"{path.name} {file_id(path)[:12]}"

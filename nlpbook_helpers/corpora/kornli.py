@@ -17,11 +17,11 @@ import os
 import warnings
 from pathlib import Path
 
-from .corpus import LABEL2ID, LABELS, SAMPLE_DATA_DIR, Corpus, CorpusFile, NliExample
-from .drive_files import replace_file
-from .errors import NlpbookError
-from .log import get_logger
-from .korean import josa
+from ..corpus import LABEL2ID, LABELS, SAMPLE_DATA_DIR, Corpus, CorpusFile, NliExample
+from ..support.drive_files import replace_file
+from ..support.errors import NlpbookError
+from ..support.log import get_logger
+from ..support.korean import josa
 
 FOLDER = "kornli"  # under the root, as in Korpora
 HEADER = ["sentence1", "sentence2", "gold_label"]

@@ -32,9 +32,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .errors import NlpbookError
-from .inference import MAX_CHARS, Predictor
-from .korean import josa
+from ..support.errors import NlpbookError
+from ..inference import MAX_CHARS, Predictor
+from ..support.korean import josa
 
 DEFAULT_PORT = 8000
 MAX_BODY = 64 * 1024  # two texts of MAX_CHARS characters fit many times over

@@ -13,9 +13,9 @@ namespace, no network) ends in one NlpbookError that says what to do.
 import tempfile
 from pathlib import Path
 
-from .errors import NlpbookError
-from .hub import check_model_folder
-from .korean import josa
+from ..support.errors import NlpbookError
+from ..support.hub import check_model_folder
+from ..support.korean import josa
 
 SPACE_GRADIO = "6.31.0"  # the Gradio the Space runs; the version its app.py is tested with here
 

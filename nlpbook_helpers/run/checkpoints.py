@@ -34,11 +34,11 @@ from lightning_utilities.core.apply_func import apply_to_collection
 from pytorch_lightning.callbacks import Callback, TQDMProgressBar
 from pytorch_lightning.callbacks.progress.tqdm_progress import convert_inf
 
-from .corpora import corpus_identity
-from .drive_files import ensure_free_space, open_new, ran_out_of_space, remove_file, replace_file
-from .errors import NlpbookError
+from ..corpora import corpus_identity
+from ..support.drive_files import ensure_free_space, open_new, ran_out_of_space, remove_file, replace_file
+from ..support.errors import NlpbookError
 from .run_lock import RunLock
-from .runtime import get_logger
+from ..runtime import get_logger
 from .sampling import ResumableLoader, process_rank
 
 RUN_KEY = "nlpbook_run"  # where last.ckpt keeps run_fingerprint and what the run was trained on

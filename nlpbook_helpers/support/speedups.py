@@ -8,7 +8,7 @@ or a TPU they do nothing unless asked for.
 import torch
 
 from .errors import NlpbookError
-from .runtime import Runtime
+from ..runtime import Runtime
 
 # When the model is compiled, batches are padded to a multiple of this many tokens:
 # at most 8 different lengths up to max_seq_length 64, and shapes that suit the GPU's matrix units.

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from pytorch_lightning.callbacks import Callback
 
-from .errors import NlpbookError
+from ..support.errors import NlpbookError
 
 AGAIN = ("07의 3절부터 이 셀까지 차례로 다시 실행하거나 [런타임] → [모두 실행]을 누르세요",
          "run 07's cells again from §3 down to this one, or Runtime → Run all")

@@ -26,9 +26,9 @@ from pathlib import Path
 from pytorch_lightning.callbacks import Callback
 
 from .checkpoints import check_finite
-from .drive_files import ensure_free_space, ran_out_of_space, remove_tree, replace_dir, write_json
-from .errors import NlpbookError
-from .runtime import get_logger
+from ..support.drive_files import ensure_free_space, ran_out_of_space, remove_tree, replace_dir, write_json
+from ..support.errors import NlpbookError
+from ..runtime import get_logger
 
 MONITOR = "val_acc"
 

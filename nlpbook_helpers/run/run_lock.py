@@ -18,8 +18,8 @@ import time
 import uuid
 from pathlib import Path
 
-from .drive_files import open_new, remove_file, replace_file
-from .errors import NlpbookError
+from ..support.drive_files import open_new, remove_file, replace_file
+from ..support.errors import NlpbookError
 
 LOCK_STALE_SECONDS = 120
 LOCK_REFRESH_SECONDS = 20
