@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .runtime import resolve_work_dir
 from .sample import build_kcbert_standin, sample_settings
-from .settings import Settings, default
+from .settings import WORK_DIR, Settings, default
 
 SMOKE_LINE = "NLPBOOK_SMOKE=1: 번들 샘플 말뭉치와 작은 모델로 빠르게 실행합니다 / running on the bundled sample and a tiny model"
 STANDIN_LINE = ("NLPBOOK_SMOKE=1: 번들 샘플 말뭉치와 kcbert-base의 어휘·모양(무작위 가중치)으로 실행합니다 / running on the "
@@ -46,7 +46,7 @@ def local_work_dir() -> Path:
     NLPBOOK_WORK_DIR overrides it, as it overrides resolve_work_dir(); in
     Colab the default lands in /content/nlpbook-work, gone with the runtime.
     """
-    return Path(os.environ.get("NLPBOOK_WORK_DIR") or "nlpbook-work")
+    return Path(os.environ.get("NLPBOOK_WORK_DIR") or WORK_DIR)
 
 
 def smoke_mode() -> bool:

@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from .settings import WORK_DIR
 from .support.drive_files import open_new, remove_file
 from .support.errors import NlpbookError
 from .support.log import get_logger  # noqa: F401  (the notebooks import it from here)
@@ -121,7 +122,7 @@ def choose_precision(runtime: Runtime, requested: str = "auto") -> tuple[str, st
     return "32-true", "이런 CPU에서는 fp32가 가장 빠르게 측정되었습니다"
 
 
-def resolve_work_dir(local_default: str = "nlpbook-work") -> Path:
+def resolve_work_dir() -> Path:
     """In Colab: mount Google Drive and work in MyDrive/nlpbook. Elsewhere: a local folder.
 
     NLPBOOK_WORK_DIR overrides both (the tests use it).
@@ -132,7 +133,7 @@ def resolve_work_dir(local_default: str = "nlpbook-work") -> Path:
         mount_drive()
         work_dir = COLAB_WORK_DIR
     else:
-        work_dir = Path(local_default)
+        work_dir = Path(WORK_DIR)
     check_writable(work_dir)
     return work_dir
 

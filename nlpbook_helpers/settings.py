@@ -21,6 +21,9 @@ from .corpora import CORPORA, DEFAULT_CORPUS, get_corpus
 from .support.errors import NlpbookError
 
 
+WORK_DIR = "nlpbook-work"  # the work dir off Colab, and the folder name everything else derives from
+
+
 def setting(default, help: str, *aliases: str):
     """A field with the help text (and short flag names) the command line shows."""
     return field(default=default, metadata={"help": help, "aliases": list(aliases)})
@@ -30,7 +33,7 @@ def setting(default, help: str, *aliases: str):
 class Settings:
     model_name: str = setting("beomi/kcbert-base", "a hub name, or a folder written by save_pretrained", "--model")
     corpus: str = setting(DEFAULT_CORPUS, f"one of {', '.join(CORPORA)} (see corpora.py)")
-    work_dir: str = setting("nlpbook-work", "corpus, caches and runs live here (on Drive in Colab)")
+    work_dir: str = setting(WORK_DIR, "corpus, caches and runs live here (on Drive in Colab)")
     data_dir: str = setting("", "the corpus folder (downloaded if missing); empty means the corpus's own folder "
                                 "under WORK_DIR (" + ", ".join(f"{c.name}: {c.data_folder}" for c in CORPORA.values()) + ")")
     output_dir: str = setting("", "metrics.json, best/ and checkpoints/; empty means the corpus's own folder under "

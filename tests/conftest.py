@@ -52,30 +52,38 @@ class Routes(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, *args):
-        pass
+
+@pytest.fixture
+def local_server():
+    """The one stand-in for every server a test needs (a corpus mirror, the hub, a proxy), on 127.0.0.1 only.
+
+    `local_server(Handler, **attributes)` starts a threading HTTP server with
+    that request handler, sets the attributes on it (handlers read them as
+    `self.server.NAME`) and returns it with its `.url`; each is shut down when
+    the test ends. Handlers log nothing.
+    """
+    servers = []
+
+    def start(handler, **attributes):
+        handler.log_message = lambda self, *args: None
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        server.url = f"http://127.0.0.1:{server.server_address[1]}"
+        for name, value in attributes.items():
+            setattr(server, name, value)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
 
 
 @pytest.fixture
-def http_server():
-    """A server on 127.0.0.1 for the download tests; set `.routes` and read `.hits`."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Routes)
-    server.routes, server.hits = {}, []
-    server.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-
-
-def one_line(capsys) -> str:
-    """What a failed command printed on stderr: exactly one `error: Korean / English` line, no traceback."""
-    err = capsys.readouterr().err
-    assert "Traceback" not in err, err[-3000:]
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: ") and " / " in lines[0], err[-3000:]
-    return lines[0]
+def http_server(local_server):
+    """A corpus mirror for the download tests; set `.routes` and read `.hits`."""
+    return local_server(Routes, routes={}, hits=[])
 
 
 @pytest.fixture

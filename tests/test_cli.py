@@ -1,13 +1,15 @@
-"""The command-line contract, end to end: train --sample, evaluate, predict, download, bad input."""
+"""The command-line contract, end to end: train --sample, evaluate, predict, download, bad input, and its flags."""
 
 import json
 import subprocess
 import sys
+from dataclasses import fields
 
 import pytest
 
-from nlpbook_helpers.cli import main
+from nlpbook_helpers.cli import main, parser
 from nlpbook_helpers.sample import SAMPLE_DATA_DIR
+from nlpbook_helpers.settings import Settings
 
 
 def cli(*args, cwd=None):
@@ -99,3 +101,59 @@ def test_download_from_a_mirror(http_server, tmp_path):
     result = cli("download", "--data-dir", tmp_path, "--base-url", http_server.url)
     assert result.returncode == 2 and "expected 24998 records" in result.stderr
     assert not (tmp_path / "klue-nli-v1.1_train.json").exists()
+
+
+# ---- The flags: one per setting, generated from Settings ----
+
+def train_args(*argv):
+    return vars(parser(sample="--sample" in argv).parse_args(["train", *argv]))
+
+
+def test_every_setting_is_a_train_flag_with_its_type():
+    for field in fields(Settings):
+        flag = "--" + field.name.replace("_", "-")
+        value = {"int": "3", "float": "0.5", "bool": "true"}.get(getattr(field.type, "__name__", ""), None)
+        value = value or (field.default if field.default else "x")
+        parsed = train_args(flag, value)
+        assert field.name in parsed, flag
+        assert type(parsed[field.name]) is type(field.default), flag
+
+
+@pytest.mark.parametrize("argv, name, value", [
+    (["--model", "klue/bert-base"], "model_name", "klue/bert-base"),
+    (["--data-dir", "d"], "data_dir", "d"),
+    (["--output-dir", "o"], "output_dir", "o"),
+    (["--epochs", "2"], "epochs", 2),
+    (["--max-steps", "9"], "max_steps", 9),
+    (["--batch-size", "8"], "batch_size", 8),
+    (["--max-seq-length", "32"], "max_seq_length", 32),
+    (["--lr", "1e-4"], "learning_rate", 1e-4),
+    (["--schedule", "faithful"], "schedule", "faithful"),
+    (["--seed", "1"], "seed", 1),
+    (["--precision", "bf16-mixed"], "precision", "bf16-mixed"),
+    (["--devices", "2"], "devices", 2),
+    (["--length-grouped"], "length_grouped", True),
+    (["--checkpoint-every", "5"], "checkpoint_every_n_steps", 5),
+])
+def test_the_documented_flags_keep_working(argv, name, value):
+    assert train_args(*argv)[name] == value
+
+
+def test_flags_not_given_leave_the_defaults_to_settings():
+    parsed = train_args("--sample")
+    assert parsed["sample"] is True and not set(parsed) & {f.name for f in fields(Settings)}
+
+
+def test_train_sample_help_shows_the_samples_defaults(capsys):
+    for argv, shown in ((["train", "--help"], ("default: 5)", "default: 5e-05)")),
+                        (["train", "--sample", "--help"], ("default: 30)", "default: 0.003)"))):
+        with pytest.raises(SystemExit):
+            main(argv)
+        help_text = " ".join(capsys.readouterr().out.split())
+        assert all(default in help_text for default in shown), help_text
+
+
+def test_a_bad_choice_is_refused_by_the_parser(capsys):
+    with pytest.raises(SystemExit):
+        train_args("--schedule", "cosine")
+    assert "invalid choice: 'cosine'" in capsys.readouterr().err

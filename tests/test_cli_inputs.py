@@ -17,7 +17,7 @@ import pytest
 from nlpbook_helpers.cli import CLUSTER_VARIABLES, main
 from nlpbook_helpers.sample import SAMPLE_DATA_DIR
 
-from conftest import one_line
+from expect import one_line
 
 
 def cli(*args, env=None, timeout=300):

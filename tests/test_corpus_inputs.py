@@ -14,7 +14,7 @@ import pytest
 from nlpbook_helpers.cli import main
 from nlpbook_helpers.corpora.kornli import HEADER
 
-from conftest import one_line
+from expect import one_line
 
 GOOD = {"guid": "g", "genre": "news", "premise": "비가 많이 온다.", "hypothesis": "날씨가 궂다.", "gold_label": "entailment"}
 TRAIN, DEV = "klue-nli-v1.1_train.json", "klue-nli-v1.1_dev.json"

@@ -17,7 +17,7 @@ from nlpbook_helpers.corpus import KLUE_NLI, CorpusFile
 from nlpbook_helpers.support.download import fetch
 from nlpbook_helpers.support.errors import NlpbookError
 
-from conftest import one_line
+from expect import one_line
 
 RECORD = {"guid": "g", "genre": "x", "premise": "비가 온다.", "hypothesis": "날씨가 궂다.", "gold_label": "entailment"}
 BODY = json.dumps([RECORD] * 400, ensure_ascii=False).encode()  # ~40 kB: several chunks

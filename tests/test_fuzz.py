@@ -19,7 +19,7 @@ from nlpbook_helpers.sharing import serve
 from nlpbook_helpers.cli import main
 from nlpbook_helpers.inference import MAX_CHARS, Predictor
 
-from conftest import one_line
+from expect import one_line
 
 SEED = 30
 REQUESTS = 300

@@ -4,7 +4,6 @@ import http.server
 import os
 import subprocess
 import sys
-import threading
 
 import pytest
 
@@ -28,18 +27,10 @@ class Proxy(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", "0")
         self.end_headers()
 
-    def log_message(self, *args):
-        pass
-
 
 @pytest.fixture
-def proxy():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
-    server.asked = []
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server
-    server.shutdown()
-    server.server_close()
+def proxy(local_server):
+    return local_server(Proxy, asked=[])
 
 
 def test_a_hub_behind_a_proxy_is_reachable_through_it(proxy):

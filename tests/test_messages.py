@@ -13,12 +13,12 @@ import os
 import re
 import subprocess
 import sys
-import threading
 import warnings
 
 import pytest
 from safetensors.torch import load_file, save_file
 
+from expect import one_line
 from nlpbook_helpers.cli import main
 from nlpbook_helpers.support.hub import explain_hub_error, explained_hub_errors
 from nlpbook_helpers.model import load_model
@@ -42,16 +42,6 @@ NOISE = [
 def cli(*args, env=None):
     return subprocess.run([sys.executable, "-m", "nlpbook_helpers", *map(str, args)], capture_output=True, text=True,
                           timeout=600, env={**os.environ, **(env or {})})
-
-
-def one_error_line(result) -> str:
-    """The run failed as a learner's mistake should: exit 2, no traceback, one `error:` line, Korean / English."""
-    assert result.returncode == 2, result.stderr[-3000:]
-    assert "Traceback" not in result.stderr, result.stderr[-3000:]
-    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
-    assert len(errors) == 1, result.stderr[-3000:]
-    assert " / " in errors[0]
-    return errors[0]
 
 
 def test_train_sample_and_its_resumed_rerun_print_no_library_noise(tmp_path):
@@ -135,28 +125,22 @@ def test_only_the_expected_load_report_is_dropped(tiny_bert, tmp_path):
     assert len(reports) == 1 and "query.weight" in reports[0]  # encoder weights left random are still reported
 
 
+class Hub(http.server.BaseHTTPRequestHandler):
+    """Every request answered as the hub does: 403 GatedRepo for names with "gated", else 401 RepoNotFound."""
+
+    def do_HEAD(self):
+        gated = "gated" in self.path
+        self.send_response(403 if gated else 401)
+        self.send_header("X-Error-Code", "GatedRepo" if gated else "RepoNotFound")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_GET = do_HEAD
+
+
 @pytest.fixture
-def fake_hub():
-    """A local server answering every request as the hub does: 403 GatedRepo for names with "gated", else 401 RepoNotFound."""
-
-    class Hub(http.server.BaseHTTPRequestHandler):
-        def do_HEAD(self):
-            gated = "gated" in self.path
-            self.send_response(403 if gated else 401)
-            self.send_header("X-Error-Code", "GatedRepo" if gated else "RepoNotFound")
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        do_GET = do_HEAD
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hub)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+def fake_hub(local_server):
+    return local_server(Hub).url
 
 
 @pytest.mark.parametrize("model, words", [
@@ -168,14 +152,14 @@ def fake_hub():
 def test_a_hub_failure_is_one_line_naming_the_model(fake_hub, tmp_path, model, words):
     result = cli("train", "--sample", "--work-dir", tmp_path / "work", "--model", model,
                  env={"HF_ENDPOINT": fake_hub, "HF_HOME": str(tmp_path / "hf")})
-    line = one_error_line(result)
+    line = one_line(result)
     assert all(word in line for word in words), line
 
 
 def test_offline_without_the_model_in_the_cache(tmp_path):
     result = cli("train", "--sample", "--work-dir", tmp_path / "work", "--model", "beomi/kcbert-base",
                  env={"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")})
-    line = one_error_line(result)
+    line = one_line(result)
     assert "model 'beomi/kcbert-base'" in line and "HF_HUB_OFFLINE" in line and "not in the cache" in line
 
 
@@ -241,6 +225,6 @@ def test_no_network_is_said_at_once_without_the_hubs_retries(tmp_path):
     result = subprocess.run([sys.executable, "-m", "nlpbook_helpers", "train", "--sample", "--work-dir",
                              str(tmp_path / "work"), "--model", "beomi/kcbert-base"],
                             capture_output=True, text=True, timeout=600, env=env)
-    line = one_error_line(result)
+    line = one_line(result)
     assert "Could not reach the Hugging Face hub to download the model 'beomi/kcbert-base'" in line
     assert "Retrying in" not in result.stderr  # huggingface_hub's five retries (1+2+4+8+8 s) before it gives up

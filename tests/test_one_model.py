@@ -25,7 +25,7 @@ import threading
 import pytest
 import torch
 
-from conftest import one_line
+from expect import one_line
 from nlpbook_helpers.cli import main
 from nlpbook_helpers.corpus import LABELS, load_corpus
 from nlpbook_helpers.support.errors import NlpbookError

@@ -255,7 +255,7 @@ def test_a_client_that_trickles_is_cut_at_the_deadline(predictor, monkeypatch):
 def test_a_port_out_of_range_is_one_line(tiny_bert, capsys, port):
     from nlpbook_helpers.cli import main
 
-    from conftest import one_line
+    from expect import one_line
 
     assert main(["serve", "--model-dir", str(tiny_bert), "--port", port]) == 2
     assert f"Port {port} is not valid: give a number from 0 to 65535" in one_line(capsys)

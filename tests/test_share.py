@@ -28,7 +28,6 @@ import os
 import re
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
@@ -39,8 +38,7 @@ TOKENS = {"write-token": "write", "read-token": "read", "fine-token": "fineGrain
 
 
 class HubStandIn(http.server.BaseHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
+    """Hugging Face's Hub as far as push uses it: whoami, create a repo, preupload, LFS, commit."""
 
     def answer(self, status, body=None):
         data = json.dumps(body or {}).encode()
@@ -119,14 +117,10 @@ class HubStandIn(http.server.BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def hub():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), HubStandIn)
-    server.url = f"http://127.0.0.1:{server.server_address[1]}"
+def hub(local_server):
+    server = local_server(HubStandIn)
     server.hub = {"repos": {}, "lfs": {}, "calls": [], "cards": [], "url": server.url}
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server.hub
-    server.shutdown()
-    server.server_close()
+    return server.hub
 
 
 def push(model_dir, repo_id, endpoint, tmp_path, token="write-token", *flags):
@@ -192,7 +186,7 @@ def test_an_invalid_name_is_one_line_before_any_token_or_request(trained_sample,
     """Before: HFValidationError with a note to downgrade huggingface_hub, or "someone else's namespace"."""
     from nlpbook_helpers.cli import main
 
-    from conftest import one_line
+    from expect import one_line
 
     monkeypatch.delenv("HF_TOKEN", raising=False)  # no token either: the name is what is reported
     assert main(["push", "--model-dir", str(trained_sample), "--repo-id", repo_id]) == 2
