@@ -27,7 +27,8 @@ if [ "${CI_PHASE:-all}" != test ]; then
     if [ "$run" = colab ]; then
       BASE_VENV=$base bash scripts/setup_env.sh .venv-xla-colab 3.13 2.9.0 -e . -c tests/constraints/colab-tpu.txt
     else
-      BASE_VENV=$base bash scripts/setup_env.sh .venv-xla 3.13 2.9.0 -e .
+      # eager: numpy and the rest move up from the base's (Colab's) versions to the newest allowed
+      BASE_VENV=$base bash scripts/setup_env.sh .venv-xla 3.13 2.9.0 --upgrade --upgrade-strategy eager -e .
     fi
   done
 fi
