@@ -110,7 +110,7 @@ def hugging_face(settings, output_dir: Path) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=6, help="even, so each side goes first as often")
     parser.add_argument("--epochs", type=int, default=8, help="the notebooks' sample run trains 8")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
