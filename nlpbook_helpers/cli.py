@@ -161,7 +161,7 @@ def run_train(args):
     from .run.sampling import process_rank
     from .settings import Settings
 
-    quiet_libraries()  # before the sample's tiny model is written, see quiet.py
+    quiet_libraries()  # before the sample's tiny model is written, see support/quiet.py
     given = {name: value for name, value in vars(args).items() if name not in ("command", "sample")}
     work_dir = Path(given.pop("work_dir", None) or resolve_work_dir())
     check_writable(work_dir)

@@ -2,7 +2,7 @@
 
 A `Corpus` describes one corpus in one place: its files and where they come
 from, what each must be (record count and git blob id), how a file is read,
-and its default folders. Downloading (download.py), the feature cache, the
+and its default folders. Downloading (support/download.py), the feature cache, the
 settings, the command line and resuming all work from that description, so
 none of them names a corpus; `corpora.CORPORA` lists the ones there are.
 

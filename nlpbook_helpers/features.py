@@ -235,7 +235,7 @@ def make_loaders(train: PairDataset, dev: PairDataset, batch_size: int, pad_toke
     """
     collate = PadCollator(pad_token_id, fixed_length, pad_multiple)
     # a sampler that can start mid-epoch and a loader that tells Lightning where it is, so a resumed run
-    # trains on the same batches (see sampling.py)
+    # trains on the same batches (see run/sampling.py)
     sampler = LengthGroupedSampler(train.lengths(), batch_size, seed) if length_grouped else EpochSampler(
         len(train), batch_size, seed)
     # generator: each iter() draws a seed for workers from it, not from the global state that drives dropout
@@ -260,7 +260,7 @@ def build_datasets(settings, tokenizer, token_types: bool) -> tuple[PairDataset,
 def runtime_loaders(settings, runtime, tokenizer, train: PairDataset, dev: PairDataset, pad_multiple: int | None = None):
     """make_loaders with the choices a runtime dictates: fixed shapes on a TPU, pinned memory on a GPU.
 
-    pad_multiple rounds each batch's length up (for a compiled model, see speedups.py).
+    pad_multiple rounds each batch's length up (for a compiled model, see support/speedups.py).
     """
     return make_loaders(
         train, dev, settings.batch_size, tokenizer.pad_token_id,

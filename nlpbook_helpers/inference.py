@@ -40,7 +40,7 @@ class Prediction:
 
 class Predictor:
     def __init__(self, model_dir: str | Path, device: str | None = None):
-        quiet_libraries()  # transformers' loading bar, see quiet.py
+        quiet_libraries()  # transformers' loading bar, see support/quiet.py
         check_model_folder(str(model_dir), local=True)
         try:
             self.model = load_trained_model(model_dir).eval()

@@ -50,18 +50,18 @@ def prepare_run(settings: Settings, runtime: Runtime | None = None) -> Run:
     The runtime is detected from settings.accelerator unless one is given
     (scripts/check_xla.py gives XLA's CPU device, standing in for a TPU).
     """
-    quiet_libraries()  # only the library messages a learner cannot act on, see quiet.py
+    quiet_libraries()  # only the library messages a learner cannot act on, see support/quiet.py
     log = get_logger()
     runtime = runtime or detect_runtime(settings.accelerator)
     precision, why = choose_precision(runtime, settings.precision)
     log.info(f"runtime: {runtime.device_name} ({runtime.accelerator}), precision {precision}: {why}")
     check_writable(Path(settings.output_dir))
-    use_gpu_speedups(runtime)  # GPU-only kernel choices, see speedups.py; nothing on a CPU or TPU
+    use_gpu_speedups(runtime)  # GPU-only kernel choices, see support/speedups.py; nothing on a CPU or TPU
     seed_everything(settings.seed)
 
     tokenizer = load_tokenizer(settings.model_name)
     model = load_model(settings.model_name, settings.max_seq_length)
-    compiled = compile_model(model, runtime, settings.compile)  # by default on A100/L4/H100-class GPUs, see speedups.py
+    compiled = compile_model(model, runtime, settings.compile)  # by default on A100/L4/H100-class GPUs, see support/speedups.py
     train_set, dev_set = build_datasets(settings, tokenizer, uses_token_types(model.config))
     train_loader, dev_loader = runtime_loaders(settings, runtime, tokenizer, train_set, dev_set,
                                                pad_multiple=PAD_MULTIPLE if compiled else None)

@@ -8,7 +8,7 @@ what is allowed, instead of failing twenty minutes into training.
 This dataclass is the one source of the settings: the command line's
 `train` flags, their defaults, help texts and choices are generated from its
 fields by transformers' HfArgumentParser. The corpus is looked up by name
-in corpora.py; `data_dir` and `output_dir` left empty are that corpus's
+in corpora/__init__.py; `data_dir` and `output_dir` left empty are that corpus's
 folders under `work_dir`, derived whenever they are read (see _Folder).
 """
 
@@ -32,7 +32,7 @@ def setting(default, help: str, *aliases: str):
 @dataclass
 class Settings:
     model_name: str = setting("beomi/kcbert-base", "a hub name, or a folder written by save_pretrained", "--model")
-    corpus: str = setting(DEFAULT_CORPUS, f"one of {', '.join(CORPORA)} (see corpora.py)")
+    corpus: str = setting(DEFAULT_CORPUS, f"one of {', '.join(CORPORA)} (see corpora/__init__.py)")
     work_dir: str = setting(WORK_DIR, "corpus, caches and runs live here (on Drive in Colab)")
     data_dir: str = setting("", "the corpus folder (downloaded if missing); empty means the corpus's own folder "
                                 "under WORK_DIR (" + ", ".join(f"{c.name}: {c.data_folder}" for c in CORPORA.values()) + ")")
@@ -56,7 +56,7 @@ class Settings:
         1000, "write checkpoints/last.ckpt every N optimizer steps (and at each epoch end)", "--checkpoint-every")
     length_grouped: bool = setting(False, "batch pairs of similar length together (less padding, still shuffled)")
     compile: Literal["auto", "on", "off"] = setting(
-        "auto", "torch.compile the model; auto: on with an A100, L4, H100 or newer GPU, else off (see speedups.py)")
+        "auto", "torch.compile the model; auto: on with an A100, L4, H100 or newer GPU, else off (see support/speedups.py)")
 
     def __post_init__(self):
         get_corpus(self.corpus)

@@ -45,15 +45,15 @@ def build_trainer(settings, runtime: Runtime, precision: str, tokenizer) -> pl.T
         devices=settings.devices,
         num_nodes=settings.num_nodes,  # the processes of other machines are started by the cluster, not here
         strategy="ddp" if distributed else "auto",
-        use_distributed_sampler=False,  # our samplers deal whole batches to the GPUs (see sampling.py)
+        use_distributed_sampler=False,  # our samplers deal whole batches to the GPUs (see run/sampling.py)
         precision=precision,
         max_epochs=settings.epochs,
         max_steps=settings.max_steps,
         callbacks=[
             BestModelExport(output_dir, tokenizer, settings.max_seq_length),  # metrics.json and best/
             last_checkpoint,  # checkpoints/last.ckpt
-            KernelGuard(settings, last_checkpoint),  # a fit cell run again in the same kernel (rerun.py)
-            ModelCardWriter(settings),  # best/README.md from metrics.json (model_card.py)
+            KernelGuard(settings, last_checkpoint),  # a fit cell run again in the same kernel (run/rerun.py)
+            ModelCardWriter(settings),  # best/README.md from metrics.json (run/model_card.py)
             ProgressBar(refresh_rate=10),  # Lightning's tqdm bar: widgets in notebooks, text in a terminal
             ExplainLibraryErrors(settings),  # settings: its batch_size and max_seq_length when the GPU runs out
         ],

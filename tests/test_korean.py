@@ -10,9 +10,8 @@ from nlpbook_helpers.support.korean import josa, particle
 
 PACKAGE = Path(__file__).resolve().parents[1] / "nlpbook_helpers"
 HEDGED = re.compile(r"이\(가\)|가\(이\)|을\(를\)|를\(을\)|은\(는\)|는\(은\)|과\(와\)|와\(과\)|\(으\)로|\(이\)")
-# The modules whose messages go through korean.josa; the lead adds the others as it applies the helper there.
-CHECKED = tuple(str(path.relative_to(PACKAGE)) for path in PACKAGE.rglob("*.py")
-                if path.name != "korean.py")  # korean.py quotes the hedges
+# Every module's messages go through korean.josa; korean.py itself quotes the hedges it replaces.
+CHECKED = tuple(str(path.relative_to(PACKAGE)) for path in PACKAGE.rglob("*.py") if path.name != "korean.py")
 
 
 def hub_error(kind):

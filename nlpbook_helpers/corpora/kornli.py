@@ -7,7 +7,7 @@ validation and 5,010 for testing (XNLI dev and test, translated by people).
 Korpora 0.2.0 knows the four files, but its download opens the URL on every
 call (so it fails offline even after a complete download), writes straight to
 the final path and checks no hash. So they are fetched here the way KLUE-NLI is
-(download.py: a `.part` file, verified by git blob id, then a rename) into
+(support/download.py: a `.part` file, verified by git blob id, then a rename) into
 `ROOT/kornli/`, the folder `Korpora.KorNLIKorpus(root_dir=ROOT)` reads, and
 Korpora's own functions read them. ROOT is `Settings.data_dir` for this corpus.
 """

@@ -11,10 +11,10 @@ cell again, maybe on another GPU. So the output dir (on Drive) holds:
   leaves a loadable checkpoint: the old one, or a complete .part that
   resume_checkpoint puts in place.
 - metrics.json and best/: the metrics of every epoch, and the best epoch's
-  model (best_model.py), written from the history last.ckpt also carries.
+  model (run/best_model.py), written from the history last.ckpt also carries.
 - run.lock: while a run trains, so a second one (another tab, a rerun while
   the first still runs) is refused instead of overwriting its files
-  (run_lock.py).
+  (run/run_lock.py).
 
 A rerun continues only the same run: resume_checkpoint refuses a last.ckpt
 written with other settings, naming the change and the way to keep the
