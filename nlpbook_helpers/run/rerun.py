@@ -28,9 +28,12 @@ from pathlib import Path
 from pytorch_lightning.callbacks import Callback
 
 from ..support.errors import NlpbookError
+from .checkpoints import finished_run
 
 AGAIN = ("07의 3절부터 이 셀까지 차례로 다시 실행하거나 [런타임] → [모두 실행]을 누르세요",
          "run 07's cells again from §3 down to this one, or Runtime → Run all")
+IN_ENGLISH = {"트레이너": "trainer", "태스크": "task", "모델": "model", "학습 로더": "training loader",
+              "검증 로더": "validation loader"}
 
 _used = weakref.WeakSet()  # every trainer, task, model and loader a fit has started with in this kernel
 
@@ -104,8 +107,6 @@ def check_fresh(settings, trainer, task, train_loader, dev_loader) -> None:
     The one exception is a run that has already finished: its fit cell run
     again says where the results are and changes nothing.
     """
-    from .checkpoints import finished_run  # torch-heavy; the notebook has it loaded by now
-
     objects = {"트레이너": trainer, "태스크": task, "모델": task.model, "학습 로더": train_loader, "검증 로더": dev_loader}
     used = [name for name, thing in objects.items() if thing in _used]
     if used:
@@ -121,7 +122,7 @@ def check_fresh(settings, trainer, task, train_loader, dev_loader) -> None:
         raise NlpbookError(
             f"이 셀의 {', '.join(used)}는 앞선 학습에서 이미 쓰였습니다(멈춘 학습의 가중치와 진행이 메모리에 남아 있습니다). "
             f"{AGAIN[0]}. 그러면 Drive의 마지막 체크포인트에서 이어서 학습합니다.",
-            f"This cell's {', '.join(objects_en[name] for name in used)} were already used by an earlier fit (a stopped "
+            f"This cell's {', '.join(IN_ENGLISH[name] for name in used)} were already used by an earlier fit (a stopped "
             f"run's weights and progress are still in memory): {AGAIN[1]}, and the run continues from its last "
             "checkpoint on Drive.",
         )
@@ -133,10 +134,6 @@ def check_fresh(settings, trainer, task, train_loader, dev_loader) -> None:
             f"The settings of §1 differ from those the trainer, task, model and loaders were built with ({changed}); "
             f"so as not to train a mix of the two: {AGAIN[1]}.",
         )
-
-
-objects_en = {"트레이너": "trainer", "태스크": "task", "모델": "model", "학습 로더": "training loader",
-              "검증 로더": "validation loader"}
 
 
 def built_with_other_settings(settings, trainer, task, train_loader) -> str:
