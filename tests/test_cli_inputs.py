@@ -60,6 +60,24 @@ def test_predict_with_a_damaged_model_folder(model_copy, capsys, damage, words):
     assert words in line and str(model_copy) in line
 
 
+def test_a_folder_holding_only_a_pickled_pytorch_model_bin_is_refused_before_it_is_read(model_copy, tmp_path, capsys):
+    """A pickle may run code when it is loaded: the course reads safetensors only, and says so in one line."""
+    import pickle
+
+    marker = tmp_path / "ran"
+
+    class Payload:  # what a crafted checkpoint would do on unpickling
+        def __reduce__(self):
+            return (Path.touch, (marker,))
+
+    (model_copy / "model.safetensors").unlink()
+    (model_copy / "pytorch_model.bin").write_bytes(pickle.dumps(Payload()))
+    assert main(["predict", "--model-dir", str(model_copy), "비가 온다.", "날씨가 궂다."]) == 2
+    line = one_line(capsys)
+    assert "safetensors only" in line and "pytorch_model.bin" in line
+    assert not marker.exists()
+
+
 def test_predict_input_files_that_are_not_pairs(tiny_bert, tmp_path, capsys):
     cp949 = tmp_path / "pairs.jsonl"
     cp949.write_bytes(json.dumps({"premise": "비가 온다.", "hypothesis": "날씨가 궂다."}, ensure_ascii=False).encode("cp949"))
