@@ -25,6 +25,7 @@ import os
 import re
 import shutil
 import stat
+from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import NlpbookError
@@ -85,14 +86,38 @@ def remove_tree(folder: Path) -> None:
     shutil.rmtree(folder, ignore_errors=True)
 
 
-def write_json(path: Path, data) -> None:
-    """Write a small JSON file through `<name>.part`: a reader finds the old or the new content (or, for an
-    instant, an empty file), never half of one. NaN and inf are refused: they are not JSON."""
-    part = path.with_name(path.name + ".part")
-    text = json.dumps(data, ensure_ascii=False, indent=2, allow_nan=False)
-    with open_new(part, "w", encoding="utf-8") as file:
-        file.write(text)
+@contextmanager
+def atomic_write(path: Path, mode: str = "wb", what: tuple[str, str] = ("파일을", "the file"), shared: bool = False,
+                 **options):
+    """Write `path` through `<name>.part`, fsynced, then renamed into place: a reader (or a rerun after a kill)
+    finds the old file or the whole new one. On any error the .part is removed; a full disk is one line naming
+    `what` (Korean with its particle, English). shared: several processes (DDP ranks) may write the same file,
+    so each writes its own `<name>.<pid>.part`."""
+    path = Path(path)
+    part = path.with_name(f"{path.name}.{os.getpid()}.part" if shared else f"{path.name}.part")
+    try:
+        with open_new(part, mode, **options) as file:
+            yield file
+            file.flush()
+            os.fsync(file.fileno())
+    except BaseException as error:  # Ctrl-C included: no half file stays behind
+        remove_file(part)
+        if isinstance(error, Exception) and ran_out_of_space(error, path.parent, 0):
+            raise NlpbookError(
+                f"{path.parent}: {what[0]} 쓰는 중에 공간이 모자랐습니다. 이전 것은 그대로 있습니다. Drive에서 파일을 지우고 "
+                "다시 실행하세요.",
+                f"{path.parent}: ran out of space while writing {what[1]}; the previous one is intact. Free some "
+                "space on Drive and run again.",
+            ) from None
+        raise
     replace_file(part, path)
+
+
+def write_json(path: Path, data) -> None:
+    """A small JSON file, written atomically. NaN and inf are refused: they are not JSON."""
+    text = json.dumps(data, ensure_ascii=False, indent=2, allow_nan=False)
+    with atomic_write(path, "w", encoding="utf-8") as file:
+        file.write(text)
 
 
 def replace_dir(new: Path, final: Path) -> None:
