@@ -17,7 +17,6 @@ from pytorch_lightning.loggers import CSVLogger
 from .run.best_model import BestModelExport
 from .run.checkpoints import (AtomicCheckpointIO, AtomicXLACheckpointIO, LastCheckpoint, ProgressBar,
                               resume_checkpoint, run_fingerprint)
-from .run.model_card import ModelCardWriter
 from .run.rerun import KernelGuard, check_fresh
 from .runtime import Runtime
 from .support.errors import NlpbookError
@@ -50,10 +49,9 @@ def build_trainer(settings, runtime: Runtime, precision: str, tokenizer) -> pl.T
         max_epochs=settings.epochs,
         max_steps=settings.max_steps,
         callbacks=[
-            BestModelExport(output_dir, tokenizer, settings.max_seq_length),  # metrics.json and best/
+            BestModelExport(settings, tokenizer),  # metrics.json, best/ and its card (run/best_model.py)
             last_checkpoint,  # checkpoints/last.ckpt
             KernelGuard(settings, last_checkpoint),  # a fit cell run again in the same kernel (run/rerun.py)
-            ModelCardWriter(settings),  # best/README.md from metrics.json (run/model_card.py)
             ProgressBar(refresh_rate=10),  # Lightning's tqdm bar: widgets in notebooks, text in a terminal
             ExplainLibraryErrors(settings),  # settings: its batch_size and max_seq_length when the GPU runs out
         ],

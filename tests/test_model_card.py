@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from nlpbook_helpers.run.model_card import card_text
+from nlpbook_helpers.run.best_model import card_text
 from nlpbook_helpers.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,7 +77,7 @@ def test_a_real_runs_card_has_the_hub_metadata_of_its_corpus_and_best_epoch():
 class FakeTrainer:
     """What BestModelExport reads from Lightning's trainer after a validation."""
 
-    sanity_checking, is_global_zero, num_training_batches = False, True, 23
+    sanity_checking, num_training_batches, precision = False, 23, "32-true"
 
     def __init__(self, step, val_acc):
         import torch
@@ -97,7 +97,9 @@ def test_a_metric_that_falls_after_a_mid_epoch_stop_keeps_best_and_metrics_on_on
     from nlpbook_helpers.features import load_tokenizer
     from nlpbook_helpers.model import load_model
 
-    export = BestModelExport(tmp_path, load_tokenizer(str(tiny_bert)), 64)
+    settings = Settings(model_name=str(tiny_bert), work_dir=str(tmp_path), data_dir=str(tmp_path),
+                        output_dir=str(tmp_path), max_seq_length=64)
+    export = BestModelExport(settings, load_tokenizer(str(tiny_bert)))
     module = SimpleNamespace(model=load_model(str(tiny_bert)))
     for step, val_acc in ((23, 0.5), (46, 0.62963), (58, 0.666667), (69, 0.657407)):
         export.on_validation_end(FakeTrainer(step, val_acc), module)
@@ -109,12 +111,11 @@ def test_a_metric_that_falls_after_a_mid_epoch_stop_keeps_best_and_metrics_on_on
     assert exported["max_seq_length"] == 64
     assert json.loads((tmp_path / "best" / "tokenizer_config.json").read_text())["model_max_length"] == 64
     check_best_export(tmp_path, export.best(), 69)  # a later rerun (--epochs 4) finds best/ as metrics.json says
-    settings = Settings(model_name=str(tiny_bert), work_dir=str(tmp_path), data_dir=str(tmp_path))
     rows, best = card_rows(card_text(settings, metrics, {"train": 360, "dev": 108}, "32-true"))
     assert rows == metrics["epochs"][:2] + [metrics["best"], metrics["epochs"][2]]
     assert "| 3 (best) | 58 |" in card_text(settings, metrics, {}, "32-true")
     # the state last.ckpt carries brings the exported row back in a rerun
-    rerun = BestModelExport(tmp_path, load_tokenizer(str(tiny_bert)), 64)
+    rerun = BestModelExport(settings, load_tokenizer(str(tiny_bert)))
     rerun.load_state_dict(export.state_dict())
     assert rerun.summary() == metrics
 

@@ -126,12 +126,13 @@ def test_a_disk_that_fills_during_the_best_export_is_one_line_and_keeps_the_prev
     """A real write failure: the file-size limit (RLIMIT_FSIZE) stands in for a disk that fills mid-write."""
     script = f"""
 import resource, signal
-from pathlib import Path
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 from nlpbook_helpers.run.best_model import BestModelExport
+from nlpbook_helpers.settings import Settings
 from nlpbook_helpers.support.errors import NlpbookError
 model = AutoModelForSequenceClassification.from_pretrained(r"{tiny_bert}")
-export = BestModelExport(Path(r"{tmp_path}"), AutoTokenizer.from_pretrained(r"{tiny_bert}"), 64)
+settings = Settings(model_name=r"{tiny_bert}", work_dir=r"{tmp_path}", output_dir=r"{tmp_path}", max_seq_length=64)
+export = BestModelExport(settings, AutoTokenizer.from_pretrained(r"{tiny_bert}"))
 export.export(model, {{"epoch": 1, "step": 23}})
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 resource.setrlimit(resource.RLIMIT_FSIZE, (10_000, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))

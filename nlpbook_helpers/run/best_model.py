@@ -1,21 +1,15 @@
-"""The run's history, metrics.json and best/: what the learner keeps from training (book: the best .ckpt).
+"""metrics.json, best/ and best/README.md (its model card): what the learner keeps (book: the best .ckpt).
 
-The history (one row per epoch) and the row best/ was exported from travel in
-checkpoints/last.ckpt as this callback's state, and metrics.json is written
-from them after each validation and again when a run resumes: the two never
-disagree, and a kill while metrics.json was being replaced is repaired by the
-rerun. best/ holds the best validation's model and tokenizer from
-`save_pretrained` (0.4 GB for kcbert-base, not the book's 1.3 GB .ckpt);
-"best" means highest val_acc, KLUE-NLI's official metric (val_loss can rise
-while accuracy still improves), the earliest of equal ones.
-
-The exported row is kept apart from the history: a run stopped mid-epoch by
-max_steps validates there, and when it is continued that epoch's row is
-replaced by the one at its end. If the mid-epoch validation was the best,
-best/ still holds it, and so do metrics.json's "best" (with best_epoch and
-best_step) and the model card, which lists it beside the epochs.
-best/'s tokenizer keeps the training length as its model_max_length, so
-pipeline(..., truncation=True) reads what training read.
+One callback owns all three, so none waits on another's file. The history (a row per epoch), the row best/ was
+exported from and the pair counts travel in checkpoints/last.ckpt as its state; metrics.json and the card are written
+from them after each validation and again when a run resumes, so they never disagree with the checkpoint, and a
+kill while one was being replaced is repaired by the rerun. best/ holds the best validation's model and tokenizer
+from save_pretrained (0.4 GB for kcbert-base, not the book's 1.3 GB .ckpt); best means the highest val_acc,
+KLUE-NLI's official metric (val_loss can rise while accuracy still improves), the earliest of equal ones.
+The exported row is kept apart from the history: a run stopped mid-epoch by max_steps validates there, and when it
+is continued that epoch's row is replaced by the one at its end; best/, metrics.json's "best" and the card (which
+lists it beside the epochs) keep the exported one. best/'s tokenizer keeps the training length as model_max_length,
+so pipeline(..., truncation=True) reads what training read.
 """
 
 import json
@@ -26,7 +20,11 @@ from pathlib import Path
 from pytorch_lightning.callbacks import Callback
 
 from .checkpoints import check_finite
-from ..support.drive_files import ensure_free_space, ran_out_of_space, remove_tree, replace_dir, write_json
+from .sampling import process_rank
+from ..corpora import get_corpus
+from ..corpus import LABELS, LABELS_KO, SAMPLE_DATA_DIR
+from ..support.drive_files import (atomic_write, ensure_free_space, ran_out_of_space, remove_tree, replace_dir,
+                                   write_json)
 from ..support.errors import NlpbookError
 from ..runtime import get_logger
 
@@ -34,28 +32,32 @@ MONITOR = "val_acc"
 
 
 class BestModelExport(Callback):
-    """After each validation: add the epoch to the history, write metrics.json from it, and export the model to
-    best/ when val_acc improves. The history travels in last.ckpt, so a resumed run continues the same one."""
+    """After each validation: the history, metrics.json, best/ when val_acc improves, and best/'s card."""
 
-    def __init__(self, output_dir: Path, tokenizer, max_seq_length: int):
-        self.output_dir = Path(output_dir)
-        self.tokenizer = tokenizer
-        self.max_seq_length = max_seq_length
+    def __init__(self, settings, tokenizer):
+        self.settings, self.tokenizer, self.output_dir = settings, tokenizer, Path(settings.output_dir)
         self.history: list[dict] = []
         self.exported: dict | None = None  # the validation best/ holds
+        self.sizes: dict = {}  # {"train": pairs, "dev": pairs}, for the card
 
     def state_dict(self):
-        return {"history": self.history, "exported": self.exported}
+        return {"history": self.history, "exported": self.exported, "sizes": self.sizes}
 
     def load_state_dict(self, state_dict):
-        self.history = state_dict["history"]
-        # a checkpoint written before the exported row was kept: the best of its history, as it was then exported
-        self.exported = state_dict.get("exported") or (best_row(self.history) if self.history else None)
+        self.history, self.sizes = state_dict["history"], dict(state_dict.get("sizes", {}))
+        # a checkpoint written before the exported row was kept: the best of its history (max keeps the first)
+        self.exported = state_dict.get("exported") or max(self.history, key=lambda row: row[MONITOR], default=None)
+
+    def on_train_start(self, trainer, pl_module):
+        self.sizes["train"] = len(trainer.train_dataloader.dataset)
+
+    def on_validation_start(self, trainer, pl_module):
+        self.sizes["dev"] = len(trainer.val_dataloaders.dataset)
 
     def on_fit_start(self, trainer, pl_module):
-        if self.history and trainer.is_global_zero:
-            write_json(self.output_dir / "metrics.json", self.summary())  # a kill may have left it behind
-            check_best_export(self.output_dir, self.best(), self.history[-1]["step"])
+        if self.history and process_rank()[0] == 0:  # a kill may have left metrics.json or the card behind
+            check_best_export(self.output_dir, self.exported, self.history[-1]["step"])
+            self.write_files(trainer)
 
     def on_validation_end(self, trainer, pl_module):
         if trainer.sanity_checking:
@@ -66,18 +68,16 @@ class BestModelExport(Callback):
             # the epoch the last step belongs to: after max_steps stops mid-epoch, current_epoch has already moved on
             "epoch": math.ceil(trainer.global_step / trainer.num_training_batches),
             "step": trainer.global_step,
-            "val_loss": round(float(metrics["val_loss"]), 6),
-            "val_acc": round(float(metrics["val_acc"]), 6),
-            "macro_f1": round(float(metrics["val_f1"]), 6),
+            **{key: round(float(metrics[name]), 6)
+               for key, name in (("val_loss", "val_loss"), ("val_acc", "val_acc"), ("macro_f1", "val_f1"))},
         }
         improved = self.exported is None or row[MONITOR] > self.exported[MONITOR]
         self.history = [old for old in self.history if old["epoch"] != row["epoch"]] + [row]
-        if improved:
-            self.exported = row
-        if trainer.is_global_zero:
+        self.exported = row if improved else self.exported
+        if process_rank()[0] == 0:
             if improved:
                 self.export(pl_module.model, row)
-            write_json(self.output_dir / "metrics.json", self.summary())
+            self.write_files(trainer)
             get_logger().info(
                 f"에폭 {row['epoch']}: val_loss {row['val_loss']:.4f} val_acc {row['val_acc']:.4f} "
                 f"macro_f1 {row['macro_f1']:.4f}" + ("  (지금까지 최고, best/에 저장)" if improved else "")
@@ -87,23 +87,33 @@ class BestModelExport(Callback):
         return self.exported
 
     def summary(self) -> dict:
-        best = self.best()
-        return {"epochs": self.history, "best_epoch": best["epoch"], "best_step": best["step"], "best": best,
-                "monitor": MONITOR}
+        """metrics.json's contents."""
+        return {"epochs": self.history, "best_epoch": self.exported["epoch"], "best_step": self.exported["step"],
+                "best": self.exported, "monitor": MONITOR}
+
+    def write_files(self, trainer):
+        """metrics.json, then best/README.md; an unchanged card is left alone (not even its time changes)."""
+        write_json(self.output_dir / "metrics.json", self.summary())
+        card = self.output_dir / "best" / "README.md"
+        text = card_text(self.settings, self.summary(), self.sizes, str(trainer.precision))
+        if not card.exists() or card.read_text(encoding="utf-8") != text:
+            with atomic_write(card, "w", ("모델 카드를", "the model card"), encoding="utf-8") as file:
+                file.write(text)
 
     def export(self, model, row):
         """save_pretrained into best.part, then swap it in for best/: a kill leaves one complete copy."""
-        best, part = self.output_dir / "best", self.output_dir / "best.part"
+        part, length = self.output_dir / "best.part", self.settings.max_seq_length
         remove_tree(part)
         needed = 2 * sum(p.numel() * p.element_size() for p in model.parameters())  # the new copy beside the old
         ensure_free_space(self.output_dir, needed, "best/ 내보내기", "the best/ export")
+        kept, self.tokenizer.model_max_length = self.tokenizer.model_max_length, length  # every loader cuts there
         try:
             # safetensors writes from CPU memory; on a TPU the weights live on the XLA device
             model.save_pretrained(part, state_dict={name: tensor.cpu() for name, tensor in model.state_dict().items()})
-            save_tokenizer(self.tokenizer, part, self.max_seq_length)
-            write_json(part / "nlpbook.json", {"max_seq_length": self.max_seq_length, **row})
+            self.tokenizer.save_pretrained(part)
+            write_json(part / "nlpbook.json", {"max_seq_length": length, **row})
         except Exception as error:  # a disk that filled meanwhile: safetensors reports it as its own SafetensorError
-            full = ran_out_of_space(error, self.output_dir, needed)
+            full = ran_out_of_space(error, self.output_dir, needed)  # asked before the half copy is removed
             remove_tree(part)
             if not full:
                 raise
@@ -113,12 +123,9 @@ class BestModelExport(Callback):
                 f"{self.output_dir}: ran out of space while exporting best/ ({error}). The previous best/ and the "
                 "checkpoint are intact: free some space on Drive and run again to continue from the last checkpoint.",
             ) from None
-        replace_dir(part, best)
-
-
-def best_row(history: list[dict]) -> dict:
-    """The validation best/ holds: the highest val_acc, the earliest of equal ones (an export needs a rise)."""
-    return max(history, key=lambda row: row[MONITOR])  # max keeps the first of equal values
+        finally:
+            self.tokenizer.model_max_length = kept
+        replace_dir(part, self.output_dir / "best")
 
 
 def metrics_best(metrics: dict) -> dict:
@@ -126,23 +133,10 @@ def metrics_best(metrics: dict) -> dict:
     return metrics.get("best") or next(row for row in metrics["epochs"] if row["epoch"] == metrics["best_epoch"])
 
 
-def save_tokenizer(tokenizer, folder: Path, max_seq_length: int) -> None:
-    """save_pretrained with model_max_length = the training length, so every tool that loads best/ cuts there."""
-    kept = tokenizer.model_max_length
-    tokenizer.model_max_length = max_seq_length
-    try:
-        tokenizer.save_pretrained(folder)
-    finally:
-        tokenizer.model_max_length = kept
-
-
 def check_best_export(output_dir: Path, best_one: dict, last_step: int) -> None:
-    """best/ must hold the best validation's model: a rerun says so when it does not, instead of pointing to it.
-
-    A model exported after the checkpoint's last validation (a kill fell
-    between the export and the save) is fine: the resumed run validates that
-    step again, with the same result, and exports it again.
-    """
+    """A rerun refuses a best/ that does not hold the best validation's model, instead of pointing to it. One
+    exported after the checkpoint's last validation (a kill between the export and the save) is fine: the resumed
+    run validates that step again, with the same result, and exports it again."""
     restore_interrupted_export(output_dir)
     best = output_dir / "best"
     try:
@@ -167,3 +161,122 @@ def restore_interrupted_export(output_dir: Path) -> None:
     best, old = Path(output_dir) / "best", Path(output_dir) / "best.old"
     if old.exists() and not best.exists():
         os.replace(old, best)
+
+
+def card_metadata(settings, best: dict):
+    """The card's YAML header, what the Hub reads: language, license, dataset, base model, results."""
+    from huggingface_hub import EvalResult, ModelCardData
+
+    corpus, tags = get_corpus(settings.corpus), ["nli", "sentence-pair-classification", "nlpbook"]
+    common = dict(language="ko", pipeline_tag="text-classification")
+    if is_sample_run(settings):  # our own sample sentences (the course's license), a tiny local model
+        return ModelCardData(license="mit", tags=tags + ["pipeline-check"], **common)
+    if corpus.hub_dataset is None:  # a corpus with no copy on the Hub: no dataset to link the results to
+        return ModelCardData(license=corpus.license or None, base_model=settings.model_name, tags=tags, **common)
+    hub_id, config, split = corpus.hub_dataset
+    results = [EvalResult(task_type="text-classification", task_name="Natural Language Inference",
+                          dataset_type=hub_id, dataset_name=corpus.title, dataset_config=config,
+                          dataset_split=split, metric_type=kind, metric_name=name, metric_value=best[key])
+               for kind, name, key in (("accuracy", "val_acc", "val_acc"), ("f1", "macro F1", "macro_f1"))]
+    return ModelCardData(license=corpus.license, datasets=[hub_id], base_model=settings.model_name,
+                         metrics=["accuracy", "f1"], tags=tags, eval_results=results,
+                         model_name=f"{settings.model_name.split('/')[-1]}-{settings.corpus}", **common)
+
+
+def is_sample_run(settings) -> bool:
+    """The bundled sample (and the tiny model built for it) checks the pipeline; it is not a model."""
+    return Path(settings.data_dir).resolve() == SAMPLE_DATA_DIR.resolve()
+
+
+def card_text(settings, metrics: dict, sizes: dict, precision: str) -> str:
+    """best/README.md, in Korean and English, the way Hugging Face model folders carry one. Its rows are metrics.json's
+    by step, with the exported one where a later validation of its epoch replaced it (a continued max_steps stop)."""
+    best, corpus, sample = metrics_best(metrics), get_corpus(settings.corpus), is_sample_run(settings)
+    rows = sorted(metrics["epochs"] + ([] if best in metrics["epochs"] else [best]), key=lambda row: row["step"])
+    epochs = "\n".join(f"| {row['epoch']}{' (best)' if row == best else ''} | {row['step']} | {row['val_loss']} "
+                       f"| {row['val_acc']} | {row['macro_f1']} |" for row in rows)  # as metrics.json holds them
+    labels = "\n".join(f"| {i} | {name} | {LABELS_KO[name]} |" for i, name in enumerate(LABELS))
+    pairs = {split: f"{sizes[split]:,}" if split in sizes else "?" for split in ("train", "dev")}
+    title, hub_id = corpus.title or corpus.name, (corpus.hub_dataset or [None])[0]
+    hub_link = f" ([{hub_id}](https://huggingface.co/datasets/{hub_id}))" if hub_id else ""
+    corpus_line = "강의 패키지의 샘플 말뭉치 / the course's bundled sample" if sample else \
+        f"{title}{hub_link}, {corpus.license or 'license: see the corpus'}"
+    warning = ("> **파이프라인 점검용 / pipeline check only.** 이 폴더는 강의 패키지에 들어 있는 작은 샘플 말뭉치와 무작위로 "
+               "초기화한 작은 모델로 학습 과정이 끝까지 도는지 확인한 결과입니다. 모델이 아닙니다: 예측을 믿지 마세요.\n"
+               "> This folder comes from the course's bundled sample corpus and a tiny randomly initialised model; "
+               "it checks that training runs end to end. It is not a model: do not trust its predictions.\n\n"
+               if sample else "")
+    return f"""---
+{card_metadata(settings, best).to_yaml()}
+---
+
+# {Path(settings.model_name).name} · {title} 문장 쌍 분류 / sentence-pair classification
+
+{warning}전제(premise)와 가설(hypothesis) 두 문장을 읽고, 가설이 전제로 보아 참(entailment)인지, 거짓(contradiction)인지,
+중립(neutral)인지 판단하는 모델입니다. 「Do it! BERT와 GPT로 배우는 자연어 처리」 3장의 실습을 잇는 강의 패키지
+`nlpbook_helpers`로 학습했습니다.
+Given a premise and a hypothesis, the model says whether the hypothesis is entailed by, contradicts, or is neutral to
+the premise. Trained with the course package `nlpbook_helpers`.
+
+## 학습 / Training
+
+| | |
+|---|---|
+| 기반 모델 / base model | `{settings.model_name}` |
+| 말뭉치 / corpus | {corpus_line} |
+| 학습 쌍 / training pairs | {pairs['train']} |
+| 검증 쌍 / validation pairs | {pairs['dev']} |
+| max_seq_length | {settings.max_seq_length} |
+| batch_size | {settings.batch_size} |
+| learning_rate | {settings.learning_rate} ({settings.schedule} schedule) |
+| epochs | {settings.epochs} |
+| seed | {settings.seed} |
+| precision | {precision} |
+
+## 레이블 / Labels
+
+| id | label | 한국어 |
+|---|---|---|
+{labels}
+
+책의 순서(entailment 0, contradiction 1, neutral 2)입니다. Hub의 `klue/klue` nli 데이터셋 순서(entailment 0, neutral 1,
+contradiction 2)와 다르니, 레이블은 id가 아니라 이름으로 읽으세요. `config.json`의 `id2label`/`label2id`가 이 이름을 담고 있습니다.
+This is the book's order, not the one of the Hub's `klue/klue` nli dataset (entailment 0, neutral 1, contradiction 2):
+read labels by name, as `config.json`'s `id2label`/`label2id` give them.
+
+## 검증 결과 / Validation
+
+| epoch | step | val_loss | val_acc | macro F1 |
+|---|---|---|---|---|
+{epochs}
+
+검증 정확도(val_acc)가 가장 높은 에폭({best['epoch']}, 스텝 {best['step']})의 모델을 골랐습니다(KLUE-NLI의 공식 지표가
+정확도입니다). 검증 세트로 에폭을 골랐으므로 이 세트의 정확도는 실제보다 조금 높게 나옵니다.
+The model of the epoch with the highest validation accuracy ({best['epoch']}, step {best['step']}) was kept (accuracy is
+KLUE-NLI's official metric). The validation set chose the epoch, so its figure is slightly optimistic.
+
+## 쓰임새와 한계 / Intended use and limits
+
+- 한국어 문장 쌍의 관계를 배우고 실험하는 용도입니다. 사람에 대한 판단이나 사실 확인에 쓰지 마세요.
+  For learning and experimenting with Korean sentence-pair classification; not for decisions about people or
+  fact-checking.
+- 시드 하나로 한 번 학습한 결과입니다. 시드를 바꾸면 정확도가 조금 달라집니다.
+  One training run with one seed; another seed gives a slightly different accuracy.
+- KLUE-NLI의 문장은 뉴스, 위키백과, 영화 리뷰 등에서 왔습니다. 다른 종류의 글에서는 정확도가 떨어질 수 있습니다. KorNLI의 학습 쌍은
+  영어 데이터를 기계 번역한 것입니다.
+  KLUE-NLI's sentences come from news, Wikipedia, reviews and a few other genres; other text may score lower.
+  KorNLI's training pairs are machine-translated from English.
+- 한 쌍에서 앞쪽 {settings.max_seq_length} 토큰만 읽습니다(토크나이저의 `model_max_length`). 더 긴 쌍은 `truncation=True`로
+  잘라 넣으세요. Only the first {settings.max_seq_length} tokens of a pair are read (the tokenizer's `model_max_length`):
+  pass longer pairs with `truncation=True`.
+
+## 불러오기 / How to load
+
+```python
+from transformers import pipeline
+
+classifier = pipeline("text-classification", model="runs/paircls/best")  # 이 폴더, 또는 Hub 이름 / this folder or its Hub name
+# the three labels with their probabilities; truncation=True cuts a long pair at the training length
+classifier({{"text": "전제 문장", "text_pair": "가설 문장"}}, top_k=None, truncation=True)
+```
+"""
