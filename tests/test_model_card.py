@@ -78,6 +78,7 @@ class FakeTrainer:
     """What BestModelExport reads from Lightning's trainer after a validation."""
 
     sanity_checking, num_training_batches, precision = False, 23, "32-true"
+    train_dataloader = val_dataloaders = type("Loader", (), {"dataset": range(10)})
 
     def __init__(self, step, val_acc):
         import torch
@@ -110,7 +111,7 @@ def test_a_metric_that_falls_after_a_mid_epoch_stop_keeps_best_and_metrics_on_on
     assert metrics["best"] == {key: exported[key] for key in metrics["best"]}
     assert exported["max_seq_length"] == 64
     assert json.loads((tmp_path / "best" / "tokenizer_config.json").read_text())["model_max_length"] == 64
-    check_best_export(tmp_path, export.best(), 69)  # a later rerun (--epochs 4) finds best/ as metrics.json says
+    check_best_export(tmp_path, export.exported, 69)  # a later rerun (--epochs 4) finds best/ as metrics.json says
     rows, best = card_rows(card_text(settings, metrics, {"train": 360, "dev": 108}, "32-true"))
     assert rows == metrics["epochs"][:2] + [metrics["best"], metrics["epochs"][2]]
     assert "| 3 (best) | 58 |" in card_text(settings, metrics, {}, "32-true")

@@ -1,15 +1,11 @@
 """metrics.json, best/ and best/README.md (its model card): what the learner keeps (book: the best .ckpt).
 
-One callback owns all three, so none waits on another's file. The history (a row per epoch), the row best/ was
-exported from and the pair counts travel in checkpoints/last.ckpt as its state; metrics.json and the card are written
-from them after each validation and again when a run resumes, so they never disagree with the checkpoint, and a
-kill while one was being replaced is repaired by the rerun. best/ holds the best validation's model and tokenizer
-from save_pretrained (0.4 GB for kcbert-base, not the book's 1.3 GB .ckpt); best means the highest val_acc,
-KLUE-NLI's official metric (val_loss can rise while accuracy still improves), the earliest of equal ones.
-The exported row is kept apart from the history: a run stopped mid-epoch by max_steps validates there, and when it
-is continued that epoch's row is replaced by the one at its end; best/, metrics.json's "best" and the card (which
-lists it beside the epochs) keep the exported one. best/'s tokenizer keeps the training length as model_max_length,
-so pipeline(..., truncation=True) reads what training read.
+One callback owns all three. Its state (the history, a row per epoch; the row best/ was exported from; the pair
+counts) travels in checkpoints/last.ckpt, and both files are written from it after each validation and again on a
+resume: they never disagree with the checkpoint, and a kill while one was being replaced is repaired by the rerun.
+best/ holds, from save_pretrained, the model of the highest val_acc (KLUE-NLI's metric; the earliest of equal ones):
+0.4 GB for kcbert-base, not the book's 1.3 GB .ckpt. Its row is kept apart from the history, where a mid-epoch stop
+by max_steps, once continued, is replaced by the end of its epoch; the card lists both.
 """
 
 import json
@@ -29,6 +25,7 @@ from ..support.errors import NlpbookError
 from ..runtime import get_logger
 
 MONITOR = "val_acc"
+METRICS = {"val_loss": "val_loss", "val_acc": "val_acc", "macro_f1": "val_f1"}  # metrics.json's name: the logged one
 
 
 class BestModelExport(Callback):
@@ -36,9 +33,7 @@ class BestModelExport(Callback):
 
     def __init__(self, settings, tokenizer):
         self.settings, self.tokenizer, self.output_dir = settings, tokenizer, Path(settings.output_dir)
-        self.history: list[dict] = []
-        self.exported: dict | None = None  # the validation best/ holds
-        self.sizes: dict = {}  # {"train": pairs, "dev": pairs}, for the card
+        self.history, self.exported, self.sizes = [], None, {}  # the epochs' rows, best/'s row, the card's pairs
 
     def state_dict(self):
         return {"history": self.history, "exported": self.exported, "sizes": self.sizes}
@@ -47,12 +42,6 @@ class BestModelExport(Callback):
         self.history, self.sizes = state_dict["history"], dict(state_dict.get("sizes", {}))
         # a checkpoint written before the exported row was kept: the best of its history (max keeps the first)
         self.exported = state_dict.get("exported") or max(self.history, key=lambda row: row[MONITOR], default=None)
-
-    def on_train_start(self, trainer, pl_module):
-        self.sizes["train"] = len(trainer.train_dataloader.dataset)
-
-    def on_validation_start(self, trainer, pl_module):
-        self.sizes["dev"] = len(trainer.val_dataloaders.dataset)
 
     def on_fit_start(self, trainer, pl_module):
         if self.history and process_rank()[0] == 0:  # a kill may have left metrics.json or the card behind
@@ -64,30 +53,21 @@ class BestModelExport(Callback):
             return
         metrics = trainer.callback_metrics
         check_finite(metrics["val_loss"], trainer.global_step, pl_module)
-        row = {
-            # the epoch the last step belongs to: after max_steps stops mid-epoch, current_epoch has already moved on
-            "epoch": math.ceil(trainer.global_step / trainer.num_training_batches),
-            "step": trainer.global_step,
-            **{key: round(float(metrics[name]), 6)
-               for key, name in (("val_loss", "val_loss"), ("val_acc", "val_acc"), ("macro_f1", "val_f1"))},
-        }
+        # the epoch the last step belongs to: after max_steps stops mid-epoch, current_epoch has already moved on
+        row = {"epoch": math.ceil(trainer.global_step / trainer.num_training_batches), "step": trainer.global_step,
+               **{key: round(float(metrics[name]), 6) for key, name in METRICS.items()}}
         improved = self.exported is None or row[MONITOR] > self.exported[MONITOR]
         self.history = [old for old in self.history if old["epoch"] != row["epoch"]] + [row]
         self.exported = row if improved else self.exported
+        self.sizes = {"train": len(trainer.train_dataloader.dataset), "dev": len(trainer.val_dataloaders.dataset)}
         if process_rank()[0] == 0:
             if improved:
                 self.export(pl_module.model, row)
             self.write_files(trainer)
-            get_logger().info(
-                f"에폭 {row['epoch']}: val_loss {row['val_loss']:.4f} val_acc {row['val_acc']:.4f} "
-                f"macro_f1 {row['macro_f1']:.4f}" + ("  (지금까지 최고, best/에 저장)" if improved else "")
-            )
+            get_logger().info(f"에폭 {row['epoch']}: val_loss {row['val_loss']:.4f} val_acc {row['val_acc']:.4f} "
+                              f"macro_f1 {row['macro_f1']:.4f}" + ("  (지금까지 최고, best/에 저장)" if improved else ""))
 
-    def best(self) -> dict:
-        return self.exported
-
-    def summary(self) -> dict:
-        """metrics.json's contents."""
+    def summary(self) -> dict:  # metrics.json
         return {"epochs": self.history, "best_epoch": self.exported["epoch"], "best_step": self.exported["step"],
                 "best": self.exported, "monitor": MONITOR}
 
@@ -134,9 +114,7 @@ def metrics_best(metrics: dict) -> dict:
 
 
 def check_best_export(output_dir: Path, best_one: dict, last_step: int) -> None:
-    """A rerun refuses a best/ that does not hold the best validation's model, instead of pointing to it. One
-    exported after the checkpoint's last validation (a kill between the export and the save) is fine: the resumed
-    run validates that step again, with the same result, and exports it again."""
+    """A rerun refuses a best/ without the best row's model; a later step's (killed before the checkpoint) is fine."""
     restore_interrupted_export(output_dir)
     best = output_dir / "best"
     try:
@@ -163,13 +141,13 @@ def restore_interrupted_export(output_dir: Path) -> None:
         os.replace(old, best)
 
 
-def card_metadata(settings, best: dict):
+def card_metadata(settings, corpus, best: dict, sample: bool):
     """The card's YAML header, what the Hub reads: language, license, dataset, base model, results."""
     from huggingface_hub import EvalResult, ModelCardData
 
-    corpus, tags = get_corpus(settings.corpus), ["nli", "sentence-pair-classification", "nlpbook"]
     common = dict(language="ko", pipeline_tag="text-classification")
-    if is_sample_run(settings):  # our own sample sentences (the course's license), a tiny local model
+    tags = ["nli", "sentence-pair-classification", "nlpbook"]
+    if sample:  # our own sample sentences (the course's license), a tiny local model
         return ModelCardData(license="mit", tags=tags + ["pipeline-check"], **common)
     if corpus.hub_dataset is None:  # a corpus with no copy on the Hub: no dataset to link the results to
         return ModelCardData(license=corpus.license or None, base_model=settings.model_name, tags=tags, **common)
@@ -183,15 +161,10 @@ def card_metadata(settings, best: dict):
                          model_name=f"{settings.model_name.split('/')[-1]}-{settings.corpus}", **common)
 
 
-def is_sample_run(settings) -> bool:
-    """The bundled sample (and the tiny model built for it) checks the pipeline; it is not a model."""
-    return Path(settings.data_dir).resolve() == SAMPLE_DATA_DIR.resolve()
-
-
 def card_text(settings, metrics: dict, sizes: dict, precision: str) -> str:
-    """best/README.md, in Korean and English, the way Hugging Face model folders carry one. Its rows are metrics.json's
-    by step, with the exported one where a later validation of its epoch replaced it (a continued max_steps stop)."""
-    best, corpus, sample = metrics_best(metrics), get_corpus(settings.corpus), is_sample_run(settings)
+    """best/README.md in Korean and English: metrics.json's rows by step, the exported one too if it was replaced."""
+    best, corpus = metrics_best(metrics), get_corpus(settings.corpus)
+    sample = Path(settings.data_dir).resolve() == SAMPLE_DATA_DIR.resolve()  # a pipeline check, not a model
     rows = sorted(metrics["epochs"] + ([] if best in metrics["epochs"] else [best]), key=lambda row: row["step"])
     epochs = "\n".join(f"| {row['epoch']}{' (best)' if row == best else ''} | {row['step']} | {row['val_loss']} "
                        f"| {row['val_acc']} | {row['macro_f1']} |" for row in rows)  # as metrics.json holds them
@@ -206,15 +179,11 @@ def card_text(settings, metrics: dict, sizes: dict, precision: str) -> str:
                "> This folder comes from the course's bundled sample corpus and a tiny randomly initialised model; "
                "it checks that training runs end to end. It is not a model: do not trust its predictions.\n\n"
                if sample else "")
-    return f"""---
-{card_metadata(settings, best).to_yaml()}
----
-
+    return f"---\n{card_metadata(settings, corpus, best, sample).to_yaml()}\n---\n\n" + f"""\
 # {Path(settings.model_name).name} · {title} 문장 쌍 분류 / sentence-pair classification
 
-{warning}전제(premise)와 가설(hypothesis) 두 문장을 읽고, 가설이 전제로 보아 참(entailment)인지, 거짓(contradiction)인지,
-중립(neutral)인지 판단하는 모델입니다. 「Do it! BERT와 GPT로 배우는 자연어 처리」 3장의 실습을 잇는 강의 패키지
-`nlpbook_helpers`로 학습했습니다.
+{warning}전제(premise)와 가설(hypothesis) 두 문장을 읽고, 가설이 전제로 보아 참(entailment)인지, 거짓(contradiction)인지, 중립(neutral)인지
+판단하는 모델입니다. 「Do it! BERT와 GPT로 배우는 자연어 처리」 3장의 실습을 잇는 강의 패키지 `nlpbook_helpers`로 학습했습니다.
 Given a premise and a hypothesis, the model says whether the hypothesis is entailed by, contradicts, or is neutral to
 the premise. Trained with the course package `nlpbook_helpers`.
 
@@ -262,13 +231,12 @@ KLUE-NLI's official metric). The validation set chose the epoch, so its figure i
   fact-checking.
 - 시드 하나로 한 번 학습한 결과입니다. 시드를 바꾸면 정확도가 조금 달라집니다.
   One training run with one seed; another seed gives a slightly different accuracy.
-- KLUE-NLI의 문장은 뉴스, 위키백과, 영화 리뷰 등에서 왔습니다. 다른 종류의 글에서는 정확도가 떨어질 수 있습니다. KorNLI의 학습 쌍은
-  영어 데이터를 기계 번역한 것입니다.
+- KLUE-NLI의 문장은 뉴스, 위키백과, 영화 리뷰 등에서 왔습니다. 다른 종류의 글에서는 정확도가 떨어질 수 있습니다. KorNLI의 학습 쌍은 영어 데이터를 기계 번역한 것입니다.
   KLUE-NLI's sentences come from news, Wikipedia, reviews and a few other genres; other text may score lower.
   KorNLI's training pairs are machine-translated from English.
-- 한 쌍에서 앞쪽 {settings.max_seq_length} 토큰만 읽습니다(토크나이저의 `model_max_length`). 더 긴 쌍은 `truncation=True`로
-  잘라 넣으세요. Only the first {settings.max_seq_length} tokens of a pair are read (the tokenizer's `model_max_length`):
-  pass longer pairs with `truncation=True`.
+- 한 쌍에서 앞쪽 {settings.max_seq_length} 토큰만 읽습니다(토크나이저의 `model_max_length`). 더 긴 쌍은 `truncation=True`로 잘라 넣으세요.
+  Only the first {settings.max_seq_length} tokens of a pair are read (the tokenizer's `model_max_length`): pass longer
+  pairs with `truncation=True`.
 
 ## 불러오기 / How to load
 
