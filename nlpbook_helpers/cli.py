@@ -7,12 +7,9 @@
     python -m nlpbook_helpers serve --model-dir DIR [--port N]
     python -m nlpbook_helpers push --model-dir DIR --repo-id NAME [--private] [--space]
 
-`--corpus kornli` (train, evaluate, download) switches from KLUE-NLI to KorNLI.
-Without `--data-dir`, all three use the corpus's folder in the work dir
-(NLPBOOK_WORK_DIR, Google Drive in Colab, else ./nlpbook-work).
-
-Every subcommand calls the same functions as the notebooks. A problem the
-user can fix ends with one line on stderr and exit code 2, no traceback.
+`--corpus kornli` (train, evaluate, download) switches from KLUE-NLI to KorNLI; without `--data-dir`, all
+three use the corpus's folder in the work dir. Every subcommand calls the same functions as the notebooks. A
+problem the user can fix ends with one line on stderr and exit code 2, no traceback.
 """
 
 import argparse
@@ -25,6 +22,7 @@ import sys
 import warnings
 from pathlib import Path
 
+from .support.drive_files import write_json
 from .support.errors import NlpbookError
 
 CLUSTER_VARIABLES = ("MASTER_ADDR", "SLURM_NTASKS", "TORCHELASTIC_RUN_ID")  # set where a second machine takes part
@@ -75,11 +73,8 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def parser(sample: bool = False, train_flags: bool = True) -> argparse.ArgumentParser:
-    """The subcommands; with sample=True, `train --help` shows the sample's defaults.
-
-    train_flags=False leaves out train's own flags, which take transformers' HfArgumentParser (seconds to
-    import): `--help` and the other commands do not need them.
-    """
+    """The subcommands; with sample=True, `train --help` shows the sample's defaults. train_flags=False leaves out
+    train's own flags: their HfArgumentParser takes seconds to import, and the other commands need none."""
     top = OneLineParser(prog="python -m nlpbook_helpers", description=__doc__.split("\n\n")[0])
     commands = top.add_subparsers(required=True, metavar="COMMAND")
 
@@ -131,12 +126,8 @@ def add_corpus_flags(command: argparse.ArgumentParser) -> None:
 
 
 def settings_flags(sample: bool = False) -> argparse.ArgumentParser:
-    """The `train` flags, generated from the Settings dataclass: its field names, types, choices and help.
-
-    Every flag defaults to argparse.SUPPRESS, so a flag not given is left out
-    of the parsed arguments and the settings' own defaults (or the sample's,
-    with --sample) apply; its help shows that default.
-    """
+    """The `train` flags, generated from the Settings fields' names, types, choices and help. A flag not given is
+    left out of the arguments (argparse.SUPPRESS), so the settings' defaults (or the sample's) apply."""
     from transformers import HfArgumentParser
 
     from .sample import SAMPLE_VALUES
@@ -203,7 +194,7 @@ def run_evaluate(args):
     for row in results["confusion_matrix"]:
         print("  " + " ".join(f"{n:6d}" for n in row))
     if output:
-        output.write_text(json.dumps(results, ensure_ascii=False, indent=2), encoding="utf-8")
+        write_json(output, results)
 
 
 def check_output_file(path: Path) -> None:

@@ -1,16 +1,13 @@
 """From text pairs to padded batches (book: code 3-7 … 3-10).
 
-Pairs are tokenized in one batched call of the model's own (Rust) tokenizer
-into `[CLS] premise [SEP] hypothesis [SEP]`, with token_type_ids 0 for the
-premise and 1 for the hypothesis. The ids are stored unpadded; each batch is
-padded only to its longest pair (GPU, CPU), or to max_seq_length on a TPU,
-where every new shape would cost a recompilation.
+Pairs are tokenized in batched calls of the model's own (Rust) tokenizer into `[CLS] premise [SEP] hypothesis
+[SEP]`, token_type_ids 0 for the premise and 1 for the hypothesis. The ids are stored unpadded; each batch is
+padded only to its longest pair, or to max_seq_length on a TPU, where every new shape costs a recompilation.
 """
 
 import hashlib
 import itertools
 import json
-import os
 import random
 from functools import partial
 from pathlib import Path
@@ -18,13 +15,13 @@ from pathlib import Path
 import numpy as np
 import torch
 from safetensors import safe_open
-from safetensors.torch import save_file
+from safetensors.torch import save
 from torch.utils.data import DataLoader, Dataset
 
 from .corpora import get_corpus
 from .corpus import NliExample
 from .support.download import file_id
-from .support.drive_files import remove_file, replace_file
+from .support.drive_files import atomic_write, remove_file
 from .support.errors import NlpbookError
 from .support.hub import check_model_folder, explained_hub_errors, hub_options
 from .support.log import get_logger
@@ -35,13 +32,10 @@ ENCODE_BATCH = 50_000  # pairs per tokenizer call
 
 
 def load_tokenizer(model_name: str):
-    """The model's own tokenizer (book: code 3-7).
+    """The model's own tokenizer (book: code 3-7); one with no Rust (`tokenizers`) version is refused by name.
 
-    do_lower_case=False matters for Korean: lower-casing in BERT's tokenizer
-    also strips accents, which splits every Hangul syllable into its jamo and
-    turns Korean words into [UNK].
-    Features are encoded by the Rust `tokenizers` library behind it, so a
-    model whose tokenizer exists only in Python is refused here, by name.
+    do_lower_case=False matters for Korean: BERT's lower-casing also strips accents, which splits every Hangul
+    syllable into its jamo and turns Korean words into [UNK].
     """
     from transformers import AutoTokenizer
 
@@ -61,15 +55,10 @@ def load_tokenizer(model_name: str):
 def encode_pairs(tokenizer, examples: list[NliExample], max_seq_length: int, token_types: bool = True) -> "PairDataset":
     """Tokenize all pairs into a PairDataset of unpadded ids and labels.
 
-    The pairs go straight to the Rust tokenizer behind `tokenizer`, in large
-    batches and without the character offsets nobody here reads: the same ids
-    as `tokenizer(premises, hypotheses, truncation="longest_first",
-    max_length=max_seq_length)` (a test checks it), in less time and memory.
-    Each batch's Encoding objects are turned into flat arrays and dropped
-    before the next: KorNLI's 942,854 pairs held as Encodings at once need
-    about 4 GB. token_types=False drops token_type_ids for models that have a
-    single segment embedding (klue/roberta-base uses a BERT tokenizer but
-    would crash on segment id 1).
+    The same ids as `tokenizer(premises, hypotheses, truncation="longest_first", max_length=max_seq_length)`
+    (a test checks it), straight from the Rust tokenizer in large batches, each turned into flat arrays and
+    dropped before the next (KorNLI's pairs held as Encodings at once need about 4 GB). token_types=False is
+    for models with one segment embedding (klue/roberta-base would crash on segment id 1).
     """
     backend = tokenizer.backend_tokenizer
     backend.enable_truncation(max_seq_length, strategy="longest_first", direction=tokenizer.truncation_side)
@@ -79,7 +68,6 @@ def encode_pairs(tokenizer, examples: list[NliExample], max_seq_length: int, tok
         encodings = backend.encode_batch_fast([(e.premise, e.hypothesis) for e in examples[start:start + ENCODE_BATCH]])
         lengths.append(np.fromiter(map(len, encodings), dtype=np.int64, count=len(encodings)))
         count = int(lengths[-1].sum())
-        # straight into one array per batch: no list per pair is kept, which also spares the GC
         ids.append(np.fromiter(itertools.chain.from_iterable(e.ids for e in encodings), np.int32, count=count))
         if token_types:
             type_ids.append(np.fromiter(itertools.chain.from_iterable(e.type_ids for e in encodings), np.int8,
@@ -118,17 +106,12 @@ class PairDataset(Dataset):
 
 def cached_dataset(tokenizer, read_examples, max_seq_length, token_types, corpus_files: list[Path],
                    cache_dir: Path) -> PairDataset:
-    """Encode once, then reload from a safetensors cache.
+    """Encode once, then reload from a safetensors cache; `read_examples()` is called only to build it.
 
-    The cache key covers everything that changes the ids: the tokenizer's
-    vocabulary and settings, max_seq_length, token types and the corpus
-    files' contents (their git blob ids, hashed once per run). (The book keyed
-    its cache by tokenizer class only, so switching models silently reused
-    stale ids; and it pickled, which broke on torch 2.6.) safetensors loads on
-    any torch version. The file carries a hash of its own tensors, checked on
-    every load: a damaged or edited cache is rebuilt, never trusted.
-    `read_examples()` is called only when the cache must be built: parsing
-    KorNLI's training files takes longer than hashing them.
+    The key covers everything that changes the ids: the tokenizer's vocabulary and rules, max_seq_length, token
+    types and the corpus files' git blob ids. (The book keyed its cache by tokenizer class only, so switching
+    models reused stale ids; and it pickled, which broke on torch 2.6.) The file carries a hash of its own
+    tensors, checked on every load: a damaged or edited cache is rebuilt, never trusted.
     """
     key = hashlib.sha256()
     key.update(json.dumps([CACHE_VERSION, max_seq_length, token_types]).encode())
@@ -146,10 +129,8 @@ def cached_dataset(tokenizer, read_examples, max_seq_length, token_types, corpus
         remove_file(path)
     dataset = encode_pairs(tokenizer, read_examples(), max_seq_length, token_types)
     path.parent.mkdir(parents=True, exist_ok=True)
-    part = path.with_name(f"{path.name}.{os.getpid()}.part")  # several processes (DDP ranks) may write at once
-    remove_file(part)  # a leftover, or a link left at that name: save_file would write through it
-    save_file(dataset.flat, part, metadata={"content_sha256": _content_hash(dataset.flat)})
-    replace_file(part, path)
+    with atomic_write(path, what=("특징 캐시를", "the feature cache"), shared=True) as file:  # DDP ranks write it too
+        file.write(save(dataset.flat, metadata={"content_sha256": _content_hash(dataset.flat)}))
     return dataset
 
 
@@ -173,7 +154,7 @@ def _load_verified(path: Path) -> dict[str, torch.Tensor] | None:
 
 
 class PadCollator:
-    """Stack a list of items into a batch, padding to the longest item (rounded up to a multiple) or to a fixed length."""
+    """Stack items into a batch, padded to the longest item (rounded up to a multiple) or to a fixed length."""
 
     def __init__(self, pad_token_id: int, fixed_length: int | None = None, multiple: int | None = None):
         self.pad_token_id = pad_token_id
@@ -203,9 +184,8 @@ class PadCollator:
 class LengthGroupedSampler(EpochSampler):
     """Shuffle, then sort within windows of 50 batches so each batch holds pairs of similar length.
 
-    The batches are shuffled again, so training still sees them in random
-    order; only the padding inside a batch shrinks. Deterministic for a given
-    seed and epoch; resumable and dealt to DDP processes as EpochSampler is.
+    The batches are shuffled again: only the padding inside a batch shrinks. Deterministic for a seed and epoch;
+    resumable and dealt to DDP processes as EpochSampler is.
     """
 
     def __init__(self, lengths: list[int], batch_size: int, seed: int, window_batches: int = 50):
@@ -229,9 +209,8 @@ def make_loaders(train: PairDataset, dev: PairDataset, batch_size: int, pad_toke
                  pin_memory: bool = False, pad_multiple: int | None = None) -> tuple[DataLoader, DataLoader]:
     """The train loader (shuffled) and the validation loader (in order) (book: code 3-9, 3-10).
 
-    num_workers=0: the batches are built from ready-made tensors in
-    microseconds, and worker processes are what breaks DataLoaders inside
-    Jupyter and Colab kernels.
+    num_workers=0: batches are built from ready-made tensors in microseconds, and worker processes are what
+    breaks DataLoaders inside Jupyter and Colab kernels.
     """
     collate = PadCollator(pad_token_id, fixed_length, pad_multiple)
     # a sampler that can start mid-epoch and a loader that tells Lightning where it is, so a resumed run
@@ -258,10 +237,8 @@ def build_datasets(settings, tokenizer, token_types: bool) -> tuple[PairDataset,
 
 
 def runtime_loaders(settings, runtime, tokenizer, train: PairDataset, dev: PairDataset, pad_multiple: int | None = None):
-    """make_loaders with the choices a runtime dictates: fixed shapes on a TPU, pinned memory on a GPU.
-
-    pad_multiple rounds each batch's length up (for a compiled model, see support/speedups.py).
-    """
+    """make_loaders with a runtime's choices: fixed shapes on a TPU, pinned memory on a GPU; pad_multiple rounds
+    each batch's length up (for a compiled model, see support/speedups.py)."""
     return make_loaders(
         train, dev, settings.batch_size, tokenizer.pad_token_id,
         fixed_length=settings.max_seq_length if runtime.accelerator == "tpu" else None,
