@@ -88,7 +88,6 @@ class Corpus:
         """Download unless every file is there (each was verified when it was written): no network then."""
         if not all(path.exists() for split in ("train", "dev", "test") for path in self.paths(data_dir, split)):
             from .support.download import download
-
             download(self, data_dir)
 
 
@@ -164,10 +163,8 @@ HF_REPO, HF_PARQUET = "klue/klue", {"train": "nli/train-00000-of-00001.parquet",
 def _klue_from_hub(file: CorpusFile, dest: Path, first_error: NlpbookError) -> None:
     """Fallback when GitHub fails: fetch the Hugging Face parquet copy and rewrite it as KLUE JSON."""
     from .support.hub import explain_hub_error
-
     try:
         from huggingface_hub import hf_hub_download
-
         split = "train" if file.filename.endswith("_train.json") else "dev"
         parquet = hf_hub_download(HF_REPO, HF_PARQUET[split], repo_type="dataset")
     except Exception as error:  # any hub failure leaves the learner without a corpus; say why where we can
@@ -188,7 +185,6 @@ def parquet_to_klue_json(parquet_path: str | Path, dest: Path, file: CorpusFile)
 
     from .support.download import problem
     from .support.drive_files import atomic_write
-
     table = pq.read_table(parquet_path)
     info = json.loads((table.schema.metadata or {}).get(b"huggingface", b"{}"))
     names = info.get("info", {}).get("features", {}).get("label", {}).get("names")

@@ -38,7 +38,6 @@ def load_tokenizer(model_name: str):
     syllable into its jamo and turns Korean words into [UNK].
     """
     from transformers import AutoTokenizer
-
     check_model_folder(model_name)
     with explained_hub_errors(model_name):
         tokenizer = AutoTokenizer.from_pretrained(model_name, do_lower_case=False, **hub_options(model_name))
@@ -47,8 +46,7 @@ def load_tokenizer(model_name: str):
             f"{model_name}의 토크나이저는 Rust(tokenizers) 버전이 없어 이 실습에서 쓸 수 없습니다. "
             "tokenizer.json이 있는 모델(예: beomi/kcbert-base, klue/bert-base, klue/roberta-base)을 고르세요.",
             f"The tokenizer of {model_name} has no Rust (tokenizers) version, which this course needs: "
-            "pick a model that ships tokenizer.json (e.g. beomi/kcbert-base, klue/bert-base, klue/roberta-base).",
-        )
+            "pick a model that ships tokenizer.json (e.g. beomi/kcbert-base, klue/bert-base, klue/roberta-base).")
     return tokenizer
 
 
@@ -72,12 +70,9 @@ def encode_pairs(tokenizer, examples: list[NliExample], max_seq_length: int, tok
         if token_types:
             type_ids.append(np.fromiter(itertools.chain.from_iterable(e.type_ids for e in encodings), np.int8,
                                         count=count))
-    lengths = np.concatenate(lengths)
-    features = {
-        "offsets": torch.from_numpy(np.concatenate([[0], lengths.cumsum()])),
-        "labels": torch.tensor([e.label for e in examples], dtype=torch.long),
-        "input_ids": torch.from_numpy(np.concatenate(ids)),
-    }
+    features = {"offsets": torch.from_numpy(np.concatenate([[0], np.concatenate(lengths).cumsum()])),
+                "labels": torch.tensor([e.label for e in examples], dtype=torch.long),
+                "input_ids": torch.from_numpy(np.concatenate(ids))}
     if token_types:
         features["token_type_ids"] = torch.from_numpy(np.concatenate(type_ids))
     return PairDataset(features)
@@ -87,18 +82,15 @@ class PairDataset(Dataset):
     """Unpadded features held as flat tensors plus offsets: compact, and saved without pickle."""
 
     def __init__(self, flat: dict[str, torch.Tensor]):
-        self.flat = flat
-        self.offsets = flat["offsets"]
+        self.flat, self.offsets = flat, flat["offsets"]
 
     def __len__(self):
         return len(self.flat["labels"])
 
     def __getitem__(self, i):
-        start, end = self.offsets[i], self.offsets[i + 1]
-        item = {"input_ids": self.flat["input_ids"][start:end], "labels": self.flat["labels"][i]}
-        if "token_type_ids" in self.flat:
-            item["token_type_ids"] = self.flat["token_type_ids"][start:end]
-        return item
+        pair = slice(self.offsets[i], self.offsets[i + 1])
+        return {"labels": self.flat["labels"][i],
+                **{name: self.flat[name][pair] for name in ("input_ids", "token_type_ids") if name in self.flat}}
 
     def lengths(self) -> list[int]:
         return (self.offsets[1:] - self.offsets[:-1]).tolist()
@@ -113,12 +105,11 @@ def cached_dataset(tokenizer, read_examples, max_seq_length, token_types, corpus
     models reused stale ids; and it pickled, which broke on torch 2.6.) The file carries a hash of its own
     tensors, checked on every load: a damaged or edited cache is rebuilt, never trusted.
     """
-    key = hashlib.sha256()
-    key.update(json.dumps([CACHE_VERSION, max_seq_length, token_types]).encode())
-    vocabulary_and_rules = json.loads(tokenizer.backend_tokenizer.to_str())
-    for changes_per_call in ("truncation", "padding"):  # set by each tokenizer call, not part of the ids
-        vocabulary_and_rules.pop(changes_per_call, None)
-    key.update(json.dumps(vocabulary_and_rules).encode())  # tokenizers writes its JSON in a fixed order
+    key = hashlib.sha256(json.dumps([CACHE_VERSION, max_seq_length, token_types]).encode())
+    rules = json.loads(tokenizer.backend_tokenizer.to_str())  # vocabulary and rules (tokenizers keeps their order)
+    for set_per_call in ("truncation", "padding"):  # not part of the ids
+        rules.pop(set_per_call, None)
+    key.update(json.dumps(rules).encode())
     key.update(" ".join(file_id(path) for path in corpus_files).encode())
     path = Path(cache_dir) / f"{Path(corpus_files[0]).stem}-{key.hexdigest()[:16]}.safetensors"
     if path.exists():
@@ -157,27 +148,22 @@ class PadCollator:
     """Stack items into a batch, padded to the longest item (rounded up to a multiple) or to a fixed length."""
 
     def __init__(self, pad_token_id: int, fixed_length: int | None = None, multiple: int | None = None):
-        self.pad_token_id = pad_token_id
-        self.fixed_length = fixed_length
-        self.multiple = multiple
+        self.pad_token_id, self.fixed_length, self.multiple = pad_token_id, fixed_length, multiple
 
     def __call__(self, items: list[dict]) -> dict[str, torch.Tensor]:
         width = self.fixed_length or max(len(item["input_ids"]) for item in items)
         if self.multiple:
             width = -(-width // self.multiple) * self.multiple
-        batch = {
-            "input_ids": torch.full((len(items), width), self.pad_token_id, dtype=torch.long),
-            "attention_mask": torch.zeros((len(items), width), dtype=torch.long),
-            "labels": torch.stack([item["labels"] for item in items]),
-        }
+        batch = {"input_ids": torch.full((len(items), width), self.pad_token_id, dtype=torch.long),
+                 "attention_mask": torch.zeros((len(items), width), dtype=torch.long),
+                 "labels": torch.stack([item["labels"] for item in items])}
         if "token_type_ids" in items[0]:
             batch["token_type_ids"] = torch.zeros((len(items), width), dtype=torch.long)
         for row, item in enumerate(items):
             n = len(item["input_ids"])
-            batch["input_ids"][row, :n] = item["input_ids"]
             batch["attention_mask"][row, :n] = 1
-            if "token_type_ids" in batch:
-                batch["token_type_ids"][row, :n] = item["token_type_ids"]
+            for name in ("input_ids", "token_type_ids") if "token_type_ids" in batch else ("input_ids",):
+                batch[name][row, :n] = item[name]
         return batch
 
 
@@ -190,8 +176,7 @@ class LengthGroupedSampler(EpochSampler):
 
     def __init__(self, lengths: list[int], batch_size: int, seed: int, window_batches: int = 50):
         super().__init__(len(lengths), batch_size, seed)
-        self.lengths = lengths
-        self.window = batch_size * window_batches
+        self.lengths, self.window = lengths, batch_size * window_batches
 
     def epoch_batches(self, rng: random.Random) -> list[list[int]]:
         order = list(range(len(self.lengths)))
@@ -212,36 +197,31 @@ def make_loaders(train: PairDataset, dev: PairDataset, batch_size: int, pad_toke
     num_workers=0: batches are built from ready-made tensors in microseconds, and worker processes are what
     breaks DataLoaders inside Jupyter and Colab kernels.
     """
-    collate = PadCollator(pad_token_id, fixed_length, pad_multiple)
-    # a sampler that can start mid-epoch and a loader that tells Lightning where it is, so a resumed run
-    # trains on the same batches (see run/sampling.py)
+    # a sampler that can start mid-epoch and a loader that tells Lightning where it is, so a resumed run trains on
+    # the same batches (run/sampling.py); generator: worker seeds are drawn from it, not from the state of dropout
     sampler = LengthGroupedSampler(train.lengths(), batch_size, seed) if length_grouped else EpochSampler(
         len(train), batch_size, seed)
-    # generator: each iter() draws a seed for workers from it, not from the global state that drives dropout
-    train_loader = ResumableLoader(train, batch_size=batch_size, sampler=sampler, generator=torch.Generator(),
-                                   collate_fn=collate, num_workers=0, pin_memory=pin_memory)
-    dev_loader = DataLoader(dev, batch_size=batch_size, shuffle=False, collate_fn=collate, generator=torch.Generator(),
-                            num_workers=0, pin_memory=pin_memory)
-    return train_loader, dev_loader
+    common = dict(batch_size=batch_size, collate_fn=PadCollator(pad_token_id, fixed_length, pad_multiple),
+                  num_workers=0, pin_memory=pin_memory)
+    return (ResumableLoader(train, sampler=sampler, generator=torch.Generator(), **common),
+            DataLoader(dev, shuffle=False, generator=torch.Generator(), **common))
 
 
 def build_datasets(settings, tokenizer, token_types: bool) -> tuple[PairDataset, PairDataset]:
     """The train and dev splits of the settings' corpus, downloaded if missing and encoded through the feature
     cache (book: code 3-8, 3-10)."""
-    corpus = get_corpus(settings.corpus)
-    corpus.ensure(settings.data_dir)
-    cache_dir = Path(settings.work_dir) / "cache"
-    return tuple(cached_dataset(tokenizer, partial(corpus.load, settings.data_dir, split), settings.max_seq_length,
-                                token_types, corpus.paths(settings.data_dir, split), cache_dir)
+    corpus, data_dir = get_corpus(settings.corpus), settings.data_dir
+    corpus.ensure(data_dir)
+    return tuple(cached_dataset(tokenizer, partial(corpus.load, data_dir, split), settings.max_seq_length, token_types,
+                                corpus.paths(data_dir, split), Path(settings.work_dir) / "cache")
                  for split in ("train", "dev"))
 
 
-def runtime_loaders(settings, runtime, tokenizer, train: PairDataset, dev: PairDataset, pad_multiple: int | None = None):
+def runtime_loaders(settings, runtime, tokenizer, train: PairDataset, dev: PairDataset,
+                    pad_multiple: int | None = None):
     """make_loaders with a runtime's choices: fixed shapes on a TPU, pinned memory on a GPU; pad_multiple rounds
     each batch's length up (for a compiled model, see support/speedups.py)."""
-    return make_loaders(
-        train, dev, settings.batch_size, tokenizer.pad_token_id,
-        fixed_length=settings.max_seq_length if runtime.accelerator == "tpu" else None,
-        length_grouped=settings.length_grouped, seed=settings.seed, pin_memory=runtime.accelerator == "gpu",
-        pad_multiple=pad_multiple,
-    )
+    return make_loaders(train, dev, settings.batch_size, tokenizer.pad_token_id,
+                        fixed_length=settings.max_seq_length if runtime.accelerator == "tpu" else None,
+                        length_grouped=settings.length_grouped, seed=settings.seed,
+                        pin_memory=runtime.accelerator == "gpu", pad_multiple=pad_multiple)

@@ -33,7 +33,6 @@ def sample_dir(work_dir, data_folder: str) -> Path:
 def is_sample_data(data_dir) -> bool:
     """Whether a run's data dir is the bundled sample, in any corpus's format: it checks the pipeline, no model."""
     from .corpora import CORPORA
-
     data_dir = Path(data_dir)
     return (data_dir.resolve() == SAMPLE_DATA_DIR.resolve()
             or data_dir.name in {sample_dir("", corpus.data_folder).name for corpus in CORPORA.values()})
@@ -56,7 +55,6 @@ def build_tokenizer(vocab_size: int = 1600):
 
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
     from transformers import BertTokenizerFast
-
     normalizer = normalizers.BertNormalizer(lowercase=False, strip_accents=False)
     pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     words = [word for text in sample_texts()
@@ -84,7 +82,6 @@ def build_tokenizer(vocab_size: int = 1600):
 def tiny_config(arch: str, vocab_size: int, pad_token_id: int):
     """A small BERT, RoBERTa or ELECTRA config; the tests check all three families."""
     from transformers import BertConfig, ElectraConfig, RobertaConfig
-
     common = dict(vocab_size=vocab_size, pad_token_id=pad_token_id, **TINY_SHAPE)
     if arch == "bert":
         return BertConfig(max_position_embeddings=128, **common)
@@ -108,7 +105,6 @@ def build_tiny_model(out_dir: str | Path, arch: str = "bert", seed: int = 7) -> 
     """Save a random tiny encoder and its tokenizer to out_dir, laid out as a hub model; an existing one is reused."""
     import torch
     from transformers import AutoModel
-
     out_dir = Path(out_dir)
     if (out_dir / "config.json").exists():
         return out_dir
@@ -130,7 +126,6 @@ def build_kcbert_standin(out_dir: str | Path, seed: int = 7) -> Path:
     import torch
     from transformers import BertConfig, BertForPreTraining
     from transformers.utils import logging as transformers_logging
-
     out_dir = Path(out_dir)
     if (out_dir / "model.safetensors").exists():
         return out_dir
@@ -157,7 +152,6 @@ def sample_settings(work_dir: str | Path, **overrides):
     """
     from .corpora import DEFAULT_CORPUS, get_corpus
     from .settings import Settings
-
     work_dir = Path(work_dir)
     corpus = get_corpus(overrides.get("corpus") or DEFAULT_CORPUS)
     run = "sample" if corpus.name == DEFAULT_CORPUS else f"sample-{corpus.name}"

@@ -52,22 +52,22 @@ class Settings:
     checkpoint_every_n_steps: int = setting(
         1000, "write checkpoints/last.ckpt every N optimizer steps (and at each epoch end)", "--checkpoint-every")
     length_grouped: bool = setting(False, "batch pairs of similar length together (less padding, still shuffled)")
-    compile: Literal["auto", "on", "off"] = setting(
-        "auto", "torch.compile the model; auto: on with an A100, L4, H100 or newer GPU, else off (see support/speedups.py)")
+    compile: Literal["auto", "on", "off"] = setting("auto", "torch.compile the model; auto: on with an A100, L4, "
+                                                            "H100 or newer GPU, else off (see support/speedups.py)")
 
     def __post_init__(self):
         get_corpus(self.corpus)
         for name in ("schedule", "accelerator", "precision", "compile"):
-            if getattr(self, name) not in choices(name):
-                raise NlpbookError(
-                    f"{name}={getattr(self, name)!r}: 지원하지 않는 값입니다. 다음 중 하나를 쓰세요: {', '.join(choices(name))}",
-                    f"{name}={getattr(self, name)!r} is not supported; use one of: {', '.join(choices(name))}")
+            value, allowed = getattr(self, name), ", ".join(choices(name))
+            if value not in choices(name):
+                raise NlpbookError(f"{name}={value!r}: 지원하지 않는 값입니다. 다음 중 하나를 쓰세요: {allowed}",
+                                   f"{name}={value!r} is not supported; use one of: {allowed}")
         if not math.isfinite(self.learning_rate):
             raise NlpbookError(f"learning_rate={self.learning_rate}: 유한한 수여야 합니다(책은 5e-5).",
                                f"learning_rate={self.learning_rate} must be a finite number (the book uses 5e-5).")
         if not 0 <= self.seed < 2**32:
-            raise NlpbookError(f"seed={self.seed}: 0 이상 {2**32 - 1} 이하의 정수를 쓰세요(책은 7).",
-                               f"seed={self.seed} is out of range: use a whole number from 0 to {2**32 - 1} (the book uses 7).")
+            raise NlpbookError(f"seed={self.seed}: 0 이상 {2**32 - 1} 이하의 정수를 쓰세요(책은 7).", f"seed={self.seed} "
+                               f"is out of range: use a whole number from 0 to {2**32 - 1} (the book uses 7).")
         for name in ("learning_rate", "batch_size", "epochs", "max_seq_length", "devices", "num_nodes",
                      "checkpoint_every_n_steps"):
             if not getattr(self, name) > 0:
@@ -77,8 +77,8 @@ class Settings:
             raise NlpbookError(f"max_seq_length={self.max_seq_length}: 너무 짧습니다. 8 이상(책은 64)을 쓰세요.",
                                f"max_seq_length={self.max_seq_length} is too short: use 8 or more (the book uses 64).")
         if self.max_steps == 0 or self.max_steps < -1:
-            raise NlpbookError(f"max_steps={self.max_steps}: 쓸 수 없는 값입니다. 양수 또는 -1(전체 에폭)을 주세요.",
-                               f"max_steps={self.max_steps} is not allowed: give a positive number, or -1 for all epochs.")
+            raise NlpbookError(f"max_steps={self.max_steps}: 쓸 수 없는 값입니다. 양수 또는 -1(전체 에폭)을 주세요.", f"max_steps="
+                               f"{self.max_steps} is not allowed: give a positive number, or -1 for all epochs.")
 
 
 class Derived(str):
@@ -86,10 +86,8 @@ class Derived(str):
 
 
 def folders(settings) -> dict[str, str]:
-    """data_dir and output_dir: as given, or when empty the corpus's own folders under the work dir.
-
-    Derived on every read, so dataclasses.replace(settings, corpus=...) gives the new corpus's folders.
-    """
+    """data_dir and output_dir as given, or when empty the corpus's own folders under the work dir, derived on
+    every read: dataclasses.replace(settings, corpus=...) gives the new corpus's folders."""
     corpus, work_dir, given = get_corpus(settings.corpus), Path(settings.work_dir), vars(settings)
     return {"data_dir": given["_data_dir"] or Derived(work_dir / corpus.data_folder),
             "output_dir": given["_output_dir"] or Derived(work_dir / "runs" / corpus.run_folder)}
@@ -117,8 +115,6 @@ def default(name: str):
 def check_max_seq_length(max_seq_length: int, model_positions: int, model_name: str) -> None:
     """Refuse a max_seq_length the model has no position embeddings for."""
     if max_seq_length > model_positions:
-        raise NlpbookError(
-            f"max_seq_length={max_seq_length}: 모델 {model_name}의 최대 길이 {model_positions}보다 깁니다. "
-            f"{model_positions} 이하로 줄이세요.",
-            f"max_seq_length={max_seq_length} exceeds the {model_positions} positions of {model_name}: "
-            f"use {model_positions} or less.")
+        raise NlpbookError(f"max_seq_length={max_seq_length}: 모델 {model_name}의 최대 길이 {model_positions}보다 "
+                           f"깁니다. {model_positions} 이하로 줄이세요.", f"max_seq_length={max_seq_length} exceeds "
+                           f"the {model_positions} positions of {model_name}: use {model_positions} or less.")
