@@ -26,6 +26,7 @@ from .support.drive_files import write_json
 from .support.errors import NlpbookError
 
 CLUSTER_VARIABLES = ("MASTER_ADDR", "SLURM_NTASKS", "TORCHELASTIC_RUN_ID")  # set where a second machine takes part
+PAIR_LINE = '{"premise": ..., "hypothesis": ...}'  # a line of predict's --input
 
 
 def main(argv=None) -> int:
@@ -41,7 +42,6 @@ def main(argv=None) -> int:
         return 0
     except Exception as error:  # a library broke under us: say which one and what to pin, under its traceback
         from .support.library_errors import explain_library_error
-
         explain_library_error(error)
         raise
     return 0
@@ -76,27 +76,30 @@ def parser(sample: bool = False, train_flags: bool = True) -> argparse.ArgumentP
     top = OneLineParser(prog="python -m nlpbook_helpers", description=__doc__.split("\n\n")[0])
     commands = top.add_subparsers(required=True, metavar="COMMAND")
 
-    def command(name, run, help, parents=(), model_dir=True):
+    def command(name, run, help, parents=(), model_dir=True, corpus=False):
         sub = commands.add_parser(name, help=help, parents=list(parents))
         sub.set_defaults(command=run)
         if model_dir:
             sub.add_argument("--model-dir", required=True)
+        if corpus:  # as train's --corpus and --data-dir, which are generated from Settings
+            from .settings import Settings, default
+            helps = {field.name: field.metadata["help"] for field in dataclasses.fields(Settings)}
+            sub.add_argument("--corpus", default=default("corpus"), help=helps["corpus"])
+            sub.add_argument("--data-dir", help="as for train: " + helps["data_dir"])
         return sub
 
     train = command("train", run_train, "fine-tune on KLUE-NLI (or the bundled sample) and keep the best model",
                     [settings_flags(sample)] if train_flags else [], model_dir=False)
     train.add_argument("--sample", action="store_true", help="offline: the bundled sample corpus and a tiny model")
     evaluate = command("evaluate", run_evaluate, "accuracy, per-class F1 and confusion matrix on KLUE-NLI dev "
-                                                 "(or KorNLI's XNLI test)")
-    add_corpus_flags(evaluate)
+                                                 "(or KorNLI's XNLI test)", corpus=True)
     evaluate.add_argument("--output", help="also write the results as JSON to this file")
     predict = command("predict", run_predict, "label a premise/hypothesis pair, or a JSONL file of pairs")
     predict.add_argument("pair", nargs="*", metavar="TEXT", help="PREMISE HYPOTHESIS")
-    predict.add_argument("--input", help='JSONL file, one {"premise": ..., "hypothesis": ...} a line')
+    predict.add_argument("--input", help=f"JSONL file, one {PAIR_LINE} a line")
     predict.add_argument("--json", action="store_true", help="machine-readable output, one JSON object a line")
-    download = command("download", run_download, "fetch and verify a corpus only", model_dir=False)
+    download = command("download", run_download, "fetch and verify a corpus only", model_dir=False, corpus=True)
     download.add_argument("--base-url", help="a folder holding the same file names (a mirror of the corpus's own)")
-    add_corpus_flags(download)
     serve = command("serve", run_serve, "the model as a web page and a JSON API on 127.0.0.1 (Ctrl+C stops it)")
     serve.add_argument("--port", type=int, help="default: 8000, or the next port up that is free")
     push = command("push", run_push, "upload the model and its card to the Hugging Face Hub (and a demo Space)")
@@ -104,14 +107,6 @@ def parser(sample: bool = False, train_flags: bool = True) -> argparse.ArgumentP
     push.add_argument("--private", action="store_true")
     push.add_argument("--space", action="store_true", help="also create a Gradio Space that serves the model")
     return top
-
-
-def add_corpus_flags(command: argparse.ArgumentParser) -> None:
-    """--corpus and --data-dir for the subcommands not generated from Settings, with the same meaning."""
-    from .settings import Settings, default
-    helps = {field.name: field.metadata["help"] for field in dataclasses.fields(Settings)}
-    command.add_argument("--corpus", default=default("corpus"), help=helps["corpus"])
-    command.add_argument("--data-dir", help="as for train: " + helps["data_dir"])
 
 
 def settings_flags(sample: bool = False) -> argparse.ArgumentParser:
@@ -157,11 +152,12 @@ def run_train(args):
 def check_one_machine(settings) -> None:
     """num_nodes > 1 needs a cluster that starts the other machines: without one, training waits forever."""
     if settings.num_nodes > 1 and not any(os.environ.get(name) for name in CLUSTER_VARIABLES):
+        cluster = ", ".join(CLUSTER_VARIABLES)
         raise NlpbookError(
-            f"num_nodes={settings.num_nodes}: 다른 컴퓨터가 함께 학습한다는 클러스터 설정({', '.join(CLUSTER_VARIABLES)})이 "
-            "없어 영원히 기다리게 됩니다. 한 컴퓨터에서는 --num-nodes 1을 쓰고, 여러 대라면 torchrun이나 SLURM으로 실행하세요.",
-            f"num_nodes={settings.num_nodes}, but no cluster ({', '.join(CLUSTER_VARIABLES)}) says another machine takes "
-            "part, so training would wait for it forever: use --num-nodes 1 on one machine, or launch with torchrun or SLURM.")
+            f"num_nodes={settings.num_nodes}: 다른 컴퓨터가 함께 학습한다는 클러스터 설정({cluster})이 없어 영원히 "
+            "기다리게 됩니다. 한 컴퓨터에서는 --num-nodes 1을 쓰고, 여러 대라면 torchrun이나 SLURM으로 실행하세요.",
+            f"num_nodes={settings.num_nodes}, but no cluster ({cluster}) says another machine takes part, so training "
+            "would wait for it forever: use --num-nodes 1 on one machine, or launch with torchrun or SLURM.")
 
 
 def run_evaluate(args):
@@ -213,19 +209,20 @@ def run_predict(args):
 
     from .inference import Predictor, check_pair
     if args.input and args.pair:
-        raise NlpbookError("문장 쌍과 --input을 함께 줄 수 없습니다.", "Give either PREMISE HYPOTHESIS or --input, not both.")
+        raise NlpbookError("문장 쌍과 --input을 함께 줄 수 없습니다.",
+                           "Give either PREMISE HYPOTHESIS or --input, not both.")
     if not args.input:
         if len(args.pair) != 2:
-            raise NlpbookError(f"전제와 가설, 두 문장이 필요합니다({len(args.pair)}개를 받았습니다). 따옴표로 감싸 주세요.",
-                               f"Expected two texts, PREMISE and HYPOTHESIS, got {len(args.pair)}; quote each sentence.")
+            raise NlpbookError(f"전제와 가설, 두 문장이 필요합니다({len(args.pair)}개를 받았습니다). 따옴표로 감싸 주세요.", "Expected "
+                               f"two texts, PREMISE and HYPOTHESIS, got {len(args.pair)}; quote each sentence.")
         print_predictions(args, Predictor(args.model_dir), [tuple(args.pair)])
         return
     total = 0
     for total, pair in enumerate(input_pairs(args.input), start=1):
         check_pair(pair, total - 1)  # an empty or non-text field is refused now, naming its pair, not after hours
     if not total:
-        raise NlpbookError(f"{args.input}: 문장 쌍이 하나도 없습니다. 한 줄에 {{\"premise\": ..., \"hypothesis\": ...}} 하나씩 쓰세요.",
-                           f"{args.input} holds no pairs: write one {{\"premise\": ..., \"hypothesis\": ...}} a line.")
+        raise NlpbookError(f"{args.input}: 문장 쌍이 하나도 없습니다. 한 줄에 {PAIR_LINE} 하나씩 쓰세요.",
+                           f"{args.input} holds no pairs: write one {PAIR_LINE} a line.")
     predictor = Predictor(args.model_dir)
     pairs = input_pairs(args.input)
     with tqdm(total=total, unit="pair", file=sys.stderr, leave=False, disable=total < PROGRESS_FROM) as bar, \
@@ -270,12 +267,10 @@ def input_pairs(path: str):
 
 def _input_pair(path: str, number: int, line: str) -> tuple:
     try:
-        record = json.loads(line)
-        return record["premise"], record["hypothesis"]
+        return tuple(json.loads(line)[key] for key in ("premise", "hypothesis"))
     except (ValueError, KeyError, TypeError, RecursionError) as error:
-        raise NlpbookError(f"{path}의 {number}번째 줄: {{\"premise\": ..., \"hypothesis\": ...}} 형식이 아닙니다.",
-                           f"{path}, line {number}: expected {{\"premise\": ..., \"hypothesis\": ...}} "
-                           f"({type(error).__name__}).") from None
+        raise NlpbookError(f"{path}의 {number}번째 줄: {PAIR_LINE} 형식이 아닙니다.",
+                           f"{path}, line {number}: expected {PAIR_LINE} ({type(error).__name__}).") from None
 
 
 def run_download(args):

@@ -1,9 +1,8 @@
 """What a corpus is, and KLUE-NLI, the book's corpus: its files, its reader (book: code 3-6, 3-8).
 
-A `Corpus` describes one corpus in one place: its files and where they come from, what each must be (record
-count and git blob id), how a file is read, and its default folders. Downloading, the feature cache, the
-settings, the command line and resuming all work from it and name no corpus (`corpora.CORPORA` lists them).
-Labels are mapped by name, never by position: the Hugging Face copy of KLUE numbers them in another order.
+A `Corpus` describes one corpus in one place (its files, where they come from, what each must be, how one is
+read, its default folders), so downloading, the feature cache, the settings, the command line and resuming name
+no corpus. Labels are mapped by name, never by position: the Hugging Face copy of KLUE numbers them otherwise.
 """
 
 import json
@@ -72,16 +71,17 @@ class Corpus:
 
     def load(self, data_dir, split: str) -> list[NliExample]:
         """The pairs of a split, read with no network; a missing file says how to download it."""
-        examples = []
+        examples, folder = [], self.folder(data_dir)
         for path in self.paths(data_dir, split):
             if not path.exists():
-                command = f"python -m nlpbook_helpers download --corpus {self.name} --data-dir {shlex.quote(str(data_dir))}"
+                command = (f"python -m nlpbook_helpers download --corpus {self.name} "
+                           f"--data-dir {shlex.quote(str(data_dir))}")
                 raise NlpbookError(f"{josa(path, '이/가')} 없습니다. 다음 명령으로 먼저 내려받으세요: {command}",
                                    f"{path} does not exist: download it first with {command}")
             examples += self.read(path)
         if not examples:
-            raise NlpbookError(f"{self.folder(data_dir)}: {split} 분할에 문장 쌍이 하나도 없습니다.",
-                               f"{self.folder(data_dir)}: the {split} split holds no pairs.")
+            raise NlpbookError(f"{folder}: {split} 분할에 문장 쌍이 하나도 없습니다.",
+                               f"{folder}: the {split} split holds no pairs.")
         return examples
 
     def ensure(self, data_dir) -> None:
@@ -110,8 +110,8 @@ def read_klue_nli(path: str | Path) -> list[NliExample]:
         records = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError, RecursionError) as error:  # ValueError: bad JSON, huge integers
         reason = "nested too deeply" if isinstance(error, RecursionError) else str(error)[:200]
-        raise NlpbookError(f"{path}: KLUE-NLI JSON으로 읽을 수 없습니다({reason}). 파일을 지우고 다시 내려받으세요.",
-                           f"{path} is not readable KLUE-NLI JSON ({reason}): delete it and download it again.") from None
+        raise NlpbookError(f"{path}: KLUE-NLI JSON으로 읽을 수 없습니다({reason}). 파일을 지우고 다시 내려받으세요.", f"{path} is "
+                           f"not readable KLUE-NLI JSON ({reason}): delete it and download it again.") from None
     if not isinstance(records, list) or not records:
         what_ko, what_en = ("레코드가 하나도 없습니다", "holds no records") if isinstance(records, list) else (
             "레코드 목록(JSON 배열)이 아닙니다", "is not a JSON array of records")
@@ -176,11 +176,8 @@ def _klue_from_hub(file: CorpusFile, dest: Path, first_error: NlpbookError) -> N
 
 
 def parquet_to_klue_json(parquet_path: str | Path, dest: Path, file: CorpusFile) -> None:
-    """Rewrite a Hugging Face KLUE-NLI parquet file in the official JSON format, checked before it takes `dest`.
-
-    The label names come from the file's own schema (the hub numbers them 0 entailment, 1 neutral, 2
-    contradiction). Not byte for byte the published file, so it is checked by structure and record count.
-    """
+    """A Hugging Face KLUE-NLI parquet file in the official JSON format, labels named by the file's own schema;
+    not the published bytes, so it is checked by structure and record count before it takes `dest`."""
     import pyarrow.parquet as pq
 
     from .support.download import problem

@@ -1,10 +1,8 @@
 """What every notebook starts from: the book's settings (code 3-3), with the work dir on Drive in Colab.
 
 The notebooks write the book's values out and get a `Settings` back, as the book's
-`ClassificationTrainArguments(...)` gave its `args`. The headless tests run the same notebooks with
-NLPBOOK_SMOKE=1: then `smoke_settings` puts the bundled sample in place of KLUE-NLI, and in place of
-kcbert-base a model of its exact shape (lessons that never train) or a tiny model (docs/notebooks.md). It lives
-apart, below, so the learner's call reads as the book's.
+`ClassificationTrainArguments(...)` gave its `args`. The headless tests run them with NLPBOOK_SMOKE=1, where
+`smoke_settings` (apart, so the learner's call reads as the book's) puts in the offline stand-ins.
 """
 
 import os
@@ -25,9 +23,7 @@ TRAINING_VALUES = ("learning_rate", "epochs")  # a lesson that writes these out 
 
 def course_settings(work_dir=None, **values) -> Settings:
     """The run's settings from the values a notebook writes out (book: code 3-3); the rest keep the book's.
-
-    The work dir is MyDrive/nlpbook in Colab (see runtime.resolve_work_dir).
-    """
+    The work dir is MyDrive/nlpbook in Colab (see runtime.resolve_work_dir)."""
     work_dir = work_dir or resolve_work_dir()
     if os.environ.get("NLPBOOK_SMOKE", "") == "1":  # the headless tests only: see smoke_settings below
         return smoke_settings(work_dir, values)
@@ -35,21 +31,17 @@ def course_settings(work_dir=None, **values) -> Settings:
 
 
 def local_work_dir() -> Path:
-    """A work dir on this machine's own disk, never Google Drive: for a notebook that keeps nothing (04).
-
-    NLPBOOK_WORK_DIR overrides it, as it overrides resolve_work_dir(); in Colab it is gone with the runtime.
-    """
+    """A work dir on this machine's own disk, never Drive, for a notebook that keeps nothing (04);
+    NLPBOOK_WORK_DIR overrides it, as it overrides resolve_work_dir()."""
     return Path(os.environ.get("NLPBOOK_WORK_DIR") or WORK_DIR)
 
 
 def smoke_settings(work_dir, values: dict) -> Settings:
-    """The sample's stand-ins for the values a tiny model needs its own of; every other value given is kept.
+    """The sample in place of KLUE-NLI, and for kcbert-base either a model of its exact shape and vocabulary (a
+    lesson that never trains: 04-06, so their checked cells show what kcbert-base shows) or the tiny model.
 
-    A lesson that names kcbert-base and writes out no training values (04-06: they tokenize, batch and run the
-    model forward) gets kcbert-base's real vocabulary and exact shape (sample.build_kcbert_standin) and the
-    book's batch size, so their checked cells store what kcbert-base shows; every other call gets the tiny
-    model. It prints SMOKE_LINE (STANDIN_LINE for those lessons), the canary the tests look for: without it a
-    test run would start hours of kcbert-base training.
+    It prints SMOKE_LINE or STANDIN_LINE, the canary the tests look for: without it a test run would start
+    hours of kcbert-base training (docs/notebooks.md).
     """
     if values.get("model_name") == BOOK_MODEL and not any(name in values for name in TRAINING_VALUES):
         print(STANDIN_LINE)

@@ -1,12 +1,9 @@
-"""The offline stand-ins: the bundled sample corpus, a tiny model built from it, and kcbert-base's shape.
+"""The offline stand-ins, and the one place that knows where the sample lives and how a run on it is recognised.
 
-The whole pipeline runs with no network: `data/` holds a small corpus in KLUE-NLI's JSON format, written for
-this project, and `build_tiny_model` saves a random ~75k-parameter encoder with a vocabulary counted from it,
-loaded through the same `from_pretrained` calls as beomi/kcbert-base. `data/kcbert-base/` holds kcbert-base's
-own vocab.txt and config.json (Beomi/KcBERT, MIT): `build_kcbert_standin` saves a model of its exact shape with
-random weights, so the lessons 04-06 show kcbert-base's real pieces, ids and sizes offline.
-
-This is the one place that knows where the sample lives and how a run on it is recognised.
+The whole pipeline runs with no network: `data/` holds a small corpus in KLUE-NLI's format, written for this
+project; `build_tiny_model` saves a random encoder with a vocabulary counted from it, loaded through the same
+`from_pretrained` calls as beomi/kcbert-base; `build_kcbert_standin` saves one of kcbert-base's exact shape from
+its own vocab.txt and config.json (`data/kcbert-base/`, MIT), so lessons 04-06 show its real pieces and sizes.
 """
 
 import json
@@ -44,13 +41,9 @@ def sample_texts() -> list[str]:
 
 
 def build_tokenizer(vocab_size: int = 1600):
-    """A WordPiece tokenizer whose vocabulary is counted from the sample, deterministically.
-
-    The `tokenizers` WordPieceTrainer breaks ties differently on every run (measured: 4 runs, 4 vocabularies).
-    We count instead: every character (as a word start and as a ## continuation), then the most frequent word
-    starts and ## endings of 2-4 characters, ties broken by the token's text. Korean words are stem + ending,
-    so frequent endings like ##었다 become tokens of their own.
-    """
+    """A WordPiece vocabulary counted from the sample, deterministically (WordPieceTrainer breaks ties anew on each
+    run): every character, then the most frequent word starts and ## endings (Korean: stem + ending) of 2-4
+    characters, ties broken by the token's text."""
     from collections import Counter
 
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
@@ -82,14 +75,11 @@ def build_tokenizer(vocab_size: int = 1600):
 def tiny_config(arch: str, vocab_size: int, pad_token_id: int):
     """A small BERT, RoBERTa or ELECTRA config; the tests check all three families."""
     from transformers import BertConfig, ElectraConfig, RobertaConfig
-    common = dict(vocab_size=vocab_size, pad_token_id=pad_token_id, **TINY_SHAPE)
-    if arch == "bert":
-        return BertConfig(max_position_embeddings=128, **common)
-    if arch == "roberta":  # like klue/roberta-base: a BERT tokenizer, one segment, positions offset by 2
-        return RobertaConfig(max_position_embeddings=130, type_vocab_size=1, **common)
-    if arch == "electra":
-        return ElectraConfig(max_position_embeddings=128, embedding_size=32, **common)
-    raise ValueError(f"unknown arch {arch!r}")
+    config, shape = {"bert": (BertConfig, dict(max_position_embeddings=128)),
+                     # like klue/roberta-base: a BERT tokenizer, one segment, positions offset by 2
+                     "roberta": (RobertaConfig, dict(max_position_embeddings=130, type_vocab_size=1)),
+                     "electra": (ElectraConfig, dict(max_position_embeddings=128, embedding_size=32))}[arch]
+    return config(vocab_size=vocab_size, pad_token_id=pad_token_id, **TINY_SHAPE, **shape)
 
 
 def _build(out_dir: Path, write) -> Path:
@@ -115,12 +105,8 @@ def build_tiny_model(out_dir: str | Path, arch: str = "bert", seed: int = 7) -> 
 
 
 def build_kcbert_standin(out_dir: str | Path, seed: int = 7) -> Path:
-    """kcbert-base's folder as the Hub lays it out, from its real vocab.txt and config.json, with random weights.
-
-    The weights are BertForPreTraining's, so loading it for classification reports what loading
-    beomi/kcbert-base does (`classifier.*` MISSING, `cls.*` UNEXPECTED). No tokenizer_config.json, as on the Hub.
-    About 420 MB, built in seconds; an existing folder is reused.
-    """
+    """kcbert-base's folder as the Hub lays it out (no tokenizer_config.json), random BertForPreTraining weights:
+    loaded for classification it reports what beomi/kcbert-base does. About 420 MB; an existing one is reused."""
     import shutil
 
     import torch
@@ -145,11 +131,8 @@ def build_kcbert_standin(out_dir: str | Path, seed: int = 7) -> Path:
 
 
 def sample_settings(work_dir: str | Path, **overrides):
-    """Settings for the offline sample: the bundled corpus, the tiny model, and SAMPLE_VALUES.
-
-    With another corpus (corpus="kornli"), the sample is written in that corpus's format (its `write_sample`)
-    and trained into its own output dir, runs/sample-<corpus>.
-    """
+    """Settings for the offline sample: the bundled corpus (in the format of the corpus given: its `write_sample`),
+    the tiny model, SAMPLE_VALUES, and an output dir of its own, runs/sample[-<corpus>]."""
     from .corpora import DEFAULT_CORPUS, get_corpus
     from .settings import Settings
     work_dir = Path(work_dir)

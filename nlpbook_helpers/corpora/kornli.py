@@ -1,11 +1,9 @@
 """KorNLI, the optional larger corpus: download and verify it, then read it with Korpora.
 
-KorNLI is Kakao Brain's Korean translation of MultiNLI, SNLI and XNLI (CC BY-SA 4.0): 942,854 training pairs
-(MultiNLI + SNLI train), 2,490 for validation and 5,010 for testing (XNLI dev and test, translated by people).
-Korpora 0.2.0 knows the four files, but its download opens the URL on every call (so it fails offline), writes
-straight to the final path and checks no hash. So they are fetched the way KLUE-NLI is (support/download.py)
-into `ROOT/kornli/`, the folder `Korpora.KorNLIKorpus(root_dir=ROOT)` reads, and Korpora's own functions read
-them. ROOT is `Settings.data_dir` for this corpus.
+Kakao Brain's Korean translation of MultiNLI, SNLI and XNLI (CC BY-SA 4.0): 942,854 training pairs, 2,490 for
+validation and 5,010 for testing (XNLI, translated by people). Korpora 0.2.0's download fails offline, writes
+straight to the final path and checks no hash, so the files are fetched as KLUE-NLI's are into `ROOT/kornli/`
+(ROOT: `Settings.data_dir`), where `Korpora.KorNLIKorpus(root_dir=ROOT)` looks, and read by Korpora's functions.
 """
 
 import json
@@ -112,11 +110,8 @@ def ensure_kornli(root: str | Path) -> tuple[list[NliExample], list[NliExample]]
 
 
 def write_kornli_sample(root: str | Path) -> dict[str, CorpusFile]:
-    """The bundled sample as the four KorNLI files under ROOT/kornli/, in KorNLI's exact format, for offline runs.
-
-    Its train pairs are split between the two train files, its dev pairs between xnli dev and test. Returns
-    what each file is, the shape of FILES (no blob id: these are not KorNLI's).
-    """
+    """The bundled sample as the four KorNLI files under ROOT/kornli/, in KorNLI's exact format: its train pairs
+    split between the train files, dev between xnli dev and test. Returns them as FILES (no blob ids)."""
     train, dev = (json.loads((SAMPLE_DATA_DIR / f"klue-nli-v1.1_{split}.json").read_text(encoding="utf-8"))
                   for split in ("train", "dev"))
     parts = {"multinli_train": train[: len(train) // 2], "snli_train": train[len(train) // 2 :],
