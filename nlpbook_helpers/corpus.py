@@ -201,19 +201,12 @@ def parquet_to_klue_json(parquet_path: str | Path, dest: Path, file: CorpusFile)
 
 _KLUE_DEV = CorpusFile("klue-nli-v1.1_dev.json", 3_000, "db052b2459c68d1ec57dd1573bfe90a9bb3f8157")
 KLUE_NLI = Corpus(
-    name="klue-nli",
-    base_url="https://raw.githubusercontent.com/KLUE-benchmark/KLUE/main/klue_benchmark/klue-nli-v1.1",
+    name="klue-nli", base_url="https://raw.githubusercontent.com/KLUE-benchmark/KLUE/main/klue_benchmark/klue-nli-v1.1",
     train=(CorpusFile("klue-nli-v1.1_train.json", 24_998, "a7903d15f09a3663d8f1d78e68d8d6c10dbd8618"),),
-    dev=(_KLUE_DEV,),
-    test=(_KLUE_DEV,),  # KLUE's test labels are not public: evaluate scores dev
-    read=read_klue_nli,
-    data_folder="klue-nli",
-    run_folder="paircls",
+    dev=(_KLUE_DEV,), test=(_KLUE_DEV,),  # KLUE's test labels are not public: evaluate scores dev
+    read=read_klue_nli, fallback=_klue_from_hub, data_folder="klue-nli", run_folder="paircls",
     write_sample=lambda work_dir: SAMPLE_DATA_DIR,  # bundled in this very format
-    fallback=_klue_from_hub,
-    title="KLUE-NLI",
-    license="cc-by-sa-4.0",
-    hub_dataset=("klue/klue", "nli", "validation"),
+    title="KLUE-NLI", license="cc-by-sa-4.0", hub_dataset=("klue/klue", "nli", "validation"),
 )
 
 

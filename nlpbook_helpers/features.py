@@ -89,8 +89,10 @@ class PairDataset(Dataset):
 
     def __getitem__(self, i):
         pair = slice(self.offsets[i], self.offsets[i + 1])
-        return {"labels": self.flat["labels"][i],
-                **{name: self.flat[name][pair] for name in ("input_ids", "token_type_ids") if name in self.flat}}
+        item = {"input_ids": self.flat["input_ids"][pair], "labels": self.flat["labels"][i]}
+        if "token_type_ids" in self.flat:
+            item["token_type_ids"] = self.flat["token_type_ids"][pair]
+        return item
 
     def lengths(self) -> list[int]:
         return (self.offsets[1:] - self.offsets[:-1]).tolist()

@@ -127,23 +127,15 @@ def write_kornli_sample(root: str | Path) -> dict[str, CorpusFile]:
 
 
 def _sample(work_dir: Path) -> Path:
-    write_kornli_sample(root := sample_dir(work_dir, KORNLI.data_folder))
+    write_kornli_sample(root := sample_dir(work_dir, KORNLI.data_folder))  # where sample.py says it goes
     return root
 
 
 KORNLI = Corpus(
-    name="kornli",
-    base_url="https://raw.githubusercontent.com/kakaobrain/KorNLUDatasets/master/KorNLI",
-    train=tuple(FILES[name] for name in TRAIN),
-    dev=tuple(FILES[name] for name in DEV),
-    test=tuple(FILES[name] for name in TEST),
-    read=read_kornli,
-    count=count,
-    data_folder="korpora",  # Korpora's root: the files go to korpora/kornli/, as Korpora lays them out
-    run_folder="paircls-kornli",
-    write_sample=_sample,
-    subfolder=FOLDER,
-    title="KorNLI",
-    license="cc-by-sa-4.0",
-    hub_dataset=("kakaobrain/kor_nli", "xnli", "validation"),
+    name="kornli", base_url="https://raw.githubusercontent.com/kakaobrain/KorNLUDatasets/master/KorNLI",
+    train=tuple(FILES[name] for name in TRAIN), dev=tuple(FILES[name] for name in DEV),
+    test=tuple(FILES[name] for name in TEST), read=read_kornli, count=count,
+    data_folder="korpora", subfolder=FOLDER,  # Korpora's root, and korpora/kornli/ as Korpora lays the files out
+    run_folder="paircls-kornli", write_sample=_sample,
+    title="KorNLI", license="cc-by-sa-4.0", hub_dataset=("kakaobrain/kor_nli", "xnli", "validation"),
 )
