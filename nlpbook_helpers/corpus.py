@@ -3,6 +3,7 @@
 A `Corpus` describes one corpus in one place (its files, where they come from, what each must be, how one is
 read, its default folders), so downloading, the feature cache, the settings, the command line and resuming name
 no corpus. Labels are mapped by name, never by position: the Hugging Face copy of KLUE numbers them otherwise.
+It also says, once, where the bundled sample lives and how a run on it is recognised.
 """
 
 import json
@@ -11,7 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .sample import SAMPLE_DATA_DIR
 from .support.errors import NlpbookError
 from .support.korean import josa
 
@@ -19,6 +19,18 @@ LABELS = ("entailment", "contradiction", "neutral")  # ids 0, 1, 2, as in the bo
 LABEL2ID = {name: i for i, name in enumerate(LABELS)}
 LABELS_KO = {"entailment": "참", "contradiction": "거짓", "neutral": "중립"}
 MAX_JSON_BYTES = 256 * 2**20  # KLUE-NLI's train file is about 10 MB; a 2 GB file read whole would exhaust Colab
+SAMPLE_DATA_DIR = Path(__file__).parent / "data"  # the bundled sample, in KLUE-NLI's format (sample.py builds on it)
+
+
+def sample_dir(work_dir, corpus: "Corpus") -> Path:
+    """Where the sample is written in another corpus's format (its `write_sample`): WORK_DIR/sample-<data folder>."""
+    return Path(work_dir) / f"sample-{corpus.data_folder}"
+
+
+def is_sample_data(data_dir, corpus: "Corpus") -> bool:
+    """Whether data_dir holds the sample (bundled, or as `corpus` writes it): a run on it checks the pipeline only."""
+    data_dir = Path(data_dir)
+    return data_dir.resolve() == SAMPLE_DATA_DIR.resolve() or data_dir.name == sample_dir("", corpus).name
 
 
 @dataclass(frozen=True)

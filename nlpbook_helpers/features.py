@@ -33,10 +33,7 @@ ENCODE_BATCH = 50_000  # pairs per tokenizer call
 
 def load_tokenizer(model_name: str):
     """The model's own tokenizer (book: code 3-7); one with no Rust (`tokenizers`) version is refused by name.
-
-    do_lower_case=False matters for Korean: BERT's lower-casing also strips accents, which splits every Hangul
-    syllable into its jamo and turns Korean words into [UNK].
-    """
+    do_lower_case=False: BERT's lower-casing also strips accents, splitting Hangul into jamo ([UNK] words)."""
     from transformers import AutoTokenizer
     check_model_folder(model_name)
     with explained_hub_errors(model_name):
@@ -51,13 +48,9 @@ def load_tokenizer(model_name: str):
 
 
 def encode_pairs(tokenizer, examples: list[NliExample], max_seq_length: int, token_types: bool = True) -> "PairDataset":
-    """Tokenize all pairs into a PairDataset of unpadded ids and labels.
-
-    The same ids as `tokenizer(premises, hypotheses, truncation="longest_first", max_length=max_seq_length)`
-    (a test checks it), straight from the Rust tokenizer in large batches, each turned into flat arrays and
-    dropped before the next (KorNLI's pairs held as Encodings at once need about 4 GB). token_types=False is
-    for models with one segment embedding (klue/roberta-base would crash on segment id 1).
-    """
+    """All pairs as a PairDataset: the ids of `tokenizer(premises, hypotheses, truncation="longest_first",
+    max_length=max_seq_length)`, from the Rust tokenizer in batches turned into flat arrays one at a time (KorNLI
+    held as Encodings at once needs about 4 GB). token_types=False: one segment embedding (klue/roberta-base)."""
     backend = tokenizer.backend_tokenizer
     backend.enable_truncation(max_seq_length, strategy="longest_first", direction=tokenizer.truncation_side)
     backend.no_padding()
@@ -100,13 +93,10 @@ class PairDataset(Dataset):
 
 def cached_dataset(tokenizer, read_examples, max_seq_length, token_types, corpus_files: list[Path],
                    cache_dir: Path) -> PairDataset:
-    """Encode once, then reload from a safetensors cache; `read_examples()` is called only to build it.
-
-    The key covers everything that changes the ids: the tokenizer's vocabulary and rules, max_seq_length, token
-    types and the corpus files' git blob ids. (The book keyed its cache by tokenizer class only, so switching
-    models reused stale ids; and it pickled, which broke on torch 2.6.) The file carries a hash of its own
-    tensors, checked on every load: a damaged or edited cache is rebuilt, never trusted.
-    """
+    """Encode once (`read_examples()` only then), then reload from a safetensors cache keyed by all that changes
+    the ids: the tokenizer's vocabulary and rules, max_seq_length, token types and the corpus files' blob ids (the
+    book keyed by tokenizer class, and pickled). A hash of its tensors is checked on every load: a damaged or
+    edited cache is rebuilt."""
     key = hashlib.sha256(json.dumps([CACHE_VERSION, max_seq_length, token_types]).encode())
     rules = json.loads(tokenizer.backend_tokenizer.to_str())  # vocabulary and rules (tokenizers keeps their order)
     for set_per_call in ("truncation", "padding"):  # not part of the ids
@@ -170,11 +160,8 @@ class PadCollator:
 
 
 class LengthGroupedSampler(EpochSampler):
-    """Shuffle, then sort within windows of 50 batches so each batch holds pairs of similar length.
-
-    The batches are shuffled again: only the padding inside a batch shrinks. Deterministic for a seed and epoch;
-    resumable and dealt to DDP processes as EpochSampler is.
-    """
+    """Shuffle, sort within windows of 50 batches, shuffle the batches: each holds pairs of similar length, so
+    only padding shrinks. Deterministic per seed and epoch; resumable and dealt to DDP ranks as EpochSampler is."""
 
     def __init__(self, lengths: list[int], batch_size: int, seed: int, window_batches: int = 50):
         super().__init__(len(lengths), batch_size, seed)
@@ -194,11 +181,8 @@ class LengthGroupedSampler(EpochSampler):
 def make_loaders(train: PairDataset, dev: PairDataset, batch_size: int, pad_token_id: int, *,
                  fixed_length: int | None = None, length_grouped: bool = False, seed: int = 7,
                  pin_memory: bool = False, pad_multiple: int | None = None) -> tuple[DataLoader, DataLoader]:
-    """The train loader (shuffled) and the validation loader (in order) (book: code 3-9, 3-10).
-
-    num_workers=0: batches are built from ready-made tensors in microseconds, and worker processes are what
-    breaks DataLoaders inside Jupyter and Colab kernels.
-    """
+    """The train loader (shuffled) and the validation loader (in order) (book: code 3-9, 3-10). num_workers=0:
+    batches take microseconds, and worker processes are what breaks DataLoaders in Jupyter and Colab kernels."""
     # a sampler that can start mid-epoch and a loader that tells Lightning where it is, so a resumed run trains on
     # the same batches (run/sampling.py); generator: worker seeds are drawn from it, not from the state of dropout
     sampler = LengthGroupedSampler(train.lengths(), batch_size, seed) if length_grouped else EpochSampler(

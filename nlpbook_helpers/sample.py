@@ -1,4 +1,4 @@
-"""The offline stand-ins, and the one place that knows where the sample lives and how a run on it is recognised.
+"""The offline stand-ins: the bundled sample corpus, a tiny model built from it, and kcbert-base's shape.
 
 The whole pipeline runs with no network: `data/` holds a small corpus in KLUE-NLI's format, written for this
 project; `build_tiny_model` saves a random encoder with a vocabulary counted from it, loaded through the same
@@ -9,9 +9,9 @@ its own vocab.txt and config.json (`data/kcbert-base/`, MIT), so lessons 04-06 s
 import json
 from pathlib import Path
 
+from .corpus import SAMPLE_DATA_DIR
 from .support.drive_files import remove_tree, replace_dir
 
-SAMPLE_DATA_DIR = Path(__file__).parent / "data"  # the bundled sample, in KLUE-NLI's format
 KCBERT_DIR = SAMPLE_DATA_DIR / "kcbert-base"  # vocab.txt, config.json, LICENSE (MIT)
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 # ~75k parameters. Dropout 0.3 (BERT's is 0.1) is what made it generalise: best val_acc 0.69 -> 0.94 in 30 epochs.
@@ -20,19 +20,6 @@ TINY_SHAPE = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, in
 # What a tiny model needs instead of the book's values (`train --sample --help` shows these): a random model
 # needs a far larger learning rate than fine-tuning a pretrained one.
 SAMPLE_VALUES = dict(batch_size=16, learning_rate=3e-3, epochs=30, checkpoint_every_n_steps=100)
-
-
-def sample_dir(work_dir, data_folder: str) -> Path:
-    """Where the sample is written in another corpus's format: WORK_DIR/sample-<that corpus's data folder>."""
-    return Path(work_dir) / f"sample-{data_folder}"
-
-
-def is_sample_data(data_dir) -> bool:
-    """Whether a run's data dir is the bundled sample, in any corpus's format: it checks the pipeline, no model."""
-    from .corpora import CORPORA
-    data_dir = Path(data_dir)
-    return (data_dir.resolve() == SAMPLE_DATA_DIR.resolve()
-            or data_dir.name in {sample_dir("", corpus.data_folder).name for corpus in CORPORA.values()})
 
 
 def sample_texts() -> list[str]:

@@ -195,7 +195,7 @@ def test_help_imports_no_torch(argv):
 
 
 def test_download_imports_no_torch(http_server, tmp_path):
-    from nlpbook_helpers.sample import SAMPLE_DATA_DIR
+    from nlpbook_helpers.corpus import SAMPLE_DATA_DIR
 
     sample = (SAMPLE_DATA_DIR / "klue-nli-v1.1_dev.json").read_bytes()  # refused as "not KLUE-NLI": the whole path runs
     http_server.routes = {"/klue-nli-v1.1_train.json": [(200, sample)], "/klue-nli-v1.1_dev.json": [(200, sample)]}

@@ -10,8 +10,7 @@ from pathlib import Path
 
 from nlpbook_helpers import corpora
 from nlpbook_helpers.cli import main
-from nlpbook_helpers.corpus import LABEL2ID, Corpus, CorpusFile, NliExample
-from nlpbook_helpers.sample import SAMPLE_DATA_DIR
+from nlpbook_helpers.corpus import LABEL2ID, SAMPLE_DATA_DIR, Corpus, CorpusFile, NliExample
 from nlpbook_helpers.support.errors import NlpbookError
 
 

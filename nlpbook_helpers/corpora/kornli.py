@@ -10,8 +10,7 @@ import json
 import warnings
 from pathlib import Path
 
-from ..corpus import LABEL2ID, LABELS, Corpus, CorpusFile, NliExample
-from ..sample import SAMPLE_DATA_DIR, sample_dir
+from ..corpus import LABEL2ID, LABELS, SAMPLE_DATA_DIR, Corpus, CorpusFile, NliExample, sample_dir
 from ..support.drive_files import atomic_write
 from ..support.errors import NlpbookError
 from ..support.korean import josa
@@ -127,7 +126,7 @@ def write_kornli_sample(root: str | Path) -> dict[str, CorpusFile]:
 
 
 def _sample(work_dir: Path) -> Path:
-    write_kornli_sample(root := sample_dir(work_dir, KORNLI.data_folder))  # where sample.py says it goes
+    write_kornli_sample(root := sample_dir(work_dir, KORNLI))
     return root
 
 
