@@ -7,12 +7,9 @@
     python -m nlpbook_helpers serve --model-dir DIR [--port N]
     python -m nlpbook_helpers push --model-dir DIR --repo-id NAME [--private] [--space]
 
-`--corpus kornli` (train, evaluate, download) switches from KLUE-NLI to KorNLI.
-Without `--data-dir`, all three use the corpus's folder in the work dir
-(NLPBOOK_WORK_DIR, Google Drive in Colab, else ./nlpbook-work).
-
-Every subcommand calls the same functions as the notebooks. A problem the
-user can fix ends with one line on stderr and exit code 2, no traceback.
+`--corpus kornli` (train, evaluate, download) switches from KLUE-NLI to KorNLI; without `--data-dir`, all
+three use the corpus's folder in the work dir. Every subcommand calls the same functions as the notebooks. A
+problem the user can fix ends with one line on stderr and exit code 2, no traceback.
 """
 
 import argparse
@@ -25,9 +22,11 @@ import sys
 import warnings
 from pathlib import Path
 
+from .support.drive_files import write_json
 from .support.errors import NlpbookError
 
 CLUSTER_VARIABLES = ("MASTER_ADDR", "SLURM_NTASKS", "TORCHELASTIC_RUN_ID")  # set where a second machine takes part
+PAIR_LINE = '{"premise": ..., "hypothesis": ...}'  # a line of predict's --input
 
 
 def main(argv=None) -> int:
@@ -43,16 +42,14 @@ def main(argv=None) -> int:
         return 0
     except Exception as error:  # a library broke under us: say which one and what to pin, under its traceback
         from .support.library_errors import explain_library_error
-
         explain_library_error(error)
         raise
     return 0
 
 
 def print_error(error) -> None:
-    """The one `error:` line, on a line of its own: a progress bar a failure left open (Lightning's, on stdout)
-    is closed first, which ends its line; a line break inside the message (a folder name with a newline) is
-    written as \\n, so the line stays one."""
+    """The one `error:` line, on a line of its own: a progress bar left open (Lightning's, on stdout) is closed
+    first; a line break inside the message (a folder name with a newline) is written as \\n."""
     tqdm = sys.modules.get("tqdm")
     if tqdm is not None:
         for bar in list(tqdm.tqdm._instances):
@@ -65,8 +62,7 @@ LINE_BREAKS = re.compile("[\x00-\x1f\x7f\x85\u2028\u2029]")  # control character
 
 
 class OneLineParser(argparse.ArgumentParser):
-    """argparse, with a mistyped argument reported like every other mistake: one `error:` line and exit code 2
-    (argparse's own prints the usage over several lines first)."""
+    """argparse, with a mistyped argument reported like every other mistake: one `error:` line, exit code 2."""
 
     def error(self, message):
         print_error(NlpbookError(f"명령줄 인자가 잘못되었습니다: {message}. `{self.prog} --help`로 쓰는 법을 보세요.",
@@ -75,73 +71,51 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def parser(sample: bool = False, train_flags: bool = True) -> argparse.ArgumentParser:
-    """The subcommands; with sample=True, `train --help` shows the sample's defaults.
-
-    train_flags=False leaves out train's own flags, which take transformers' HfArgumentParser (seconds to
-    import): `--help` and the other commands do not need them.
-    """
+    """The subcommands; with sample=True, `train --help` shows the sample's defaults. train_flags=False leaves out
+    train's own flags: their HfArgumentParser takes seconds to import, and the other commands need none."""
     top = OneLineParser(prog="python -m nlpbook_helpers", description=__doc__.split("\n\n")[0])
     commands = top.add_subparsers(required=True, metavar="COMMAND")
 
-    train = commands.add_parser("train", parents=[settings_flags(sample)] if train_flags else [],
-                                help="fine-tune on KLUE-NLI (or the bundled sample) and keep the best model")
-    train.set_defaults(command=run_train)
+    def command(name, run, help, parents=(), model_dir=True, corpus=False):
+        sub = commands.add_parser(name, help=help, parents=list(parents))
+        sub.set_defaults(command=run)
+        if model_dir:
+            sub.add_argument("--model-dir", required=True)
+        if corpus:  # as train's --corpus and --data-dir, which are generated from Settings
+            from .settings import Settings, default
+            helps = {field.name: field.metadata["help"] for field in dataclasses.fields(Settings)}
+            sub.add_argument("--corpus", default=default("corpus"), help=helps["corpus"])
+            sub.add_argument("--data-dir", help="as for train: " + helps["data_dir"])
+        return sub
+
+    train = command("train", run_train, "fine-tune on KLUE-NLI (or the bundled sample) and keep the best model",
+                    [settings_flags(sample)] if train_flags else [], model_dir=False)
     train.add_argument("--sample", action="store_true", help="offline: the bundled sample corpus and a tiny model")
-
-    evaluate = commands.add_parser("evaluate", help="accuracy, per-class F1 and confusion matrix on KLUE-NLI dev "
-                                                    "(or KorNLI's XNLI test)")
-    evaluate.set_defaults(command=run_evaluate)
-    evaluate.add_argument("--model-dir", required=True)
-    add_corpus_flags(evaluate)
+    evaluate = command("evaluate", run_evaluate, "accuracy, per-class F1 and confusion matrix on KLUE-NLI dev "
+                                                 "(or KorNLI's XNLI test)", corpus=True)
     evaluate.add_argument("--output", help="also write the results as JSON to this file")
-
-    predict = commands.add_parser("predict", help="label a premise/hypothesis pair, or a JSONL file of pairs")
-    predict.set_defaults(command=run_predict)
-    predict.add_argument("--model-dir", required=True)
+    predict = command("predict", run_predict, "label a premise/hypothesis pair, or a JSONL file of pairs")
     predict.add_argument("pair", nargs="*", metavar="TEXT", help="PREMISE HYPOTHESIS")
-    predict.add_argument("--input", help='JSONL file, one {"premise": ..., "hypothesis": ...} a line')
+    predict.add_argument("--input", help=f"JSONL file, one {PAIR_LINE} a line")
     predict.add_argument("--json", action="store_true", help="machine-readable output, one JSON object a line")
-
-    download = commands.add_parser("download", help="fetch and verify a corpus only")
-    download.set_defaults(command=run_download)
+    download = command("download", run_download, "fetch and verify a corpus only", model_dir=False, corpus=True)
     download.add_argument("--base-url", help="a folder holding the same file names (a mirror of the corpus's own)")
-    add_corpus_flags(download)
-
-    serve = commands.add_parser("serve", help="the model as a web page and a JSON API on 127.0.0.1 (Ctrl+C stops it)")
-    serve.set_defaults(command=run_serve)
-    serve.add_argument("--model-dir", required=True)
+    serve = command("serve", run_serve, "the model as a web page and a JSON API on 127.0.0.1 (Ctrl+C stops it)")
     serve.add_argument("--port", type=int, help="default: 8000, or the next port up that is free")
-
-    push = commands.add_parser("push", help="upload the model and its card to the Hugging Face Hub (and a demo Space)")
-    push.set_defaults(command=run_push)
-    push.add_argument("--model-dir", required=True)
+    push = command("push", run_push, "upload the model and its card to the Hugging Face Hub (and a demo Space)")
     push.add_argument("--repo-id", required=True, help="NAME or USER/NAME on the Hub")
     push.add_argument("--private", action="store_true")
     push.add_argument("--space", action="store_true", help="also create a Gradio Space that serves the model")
     return top
 
 
-def add_corpus_flags(command: argparse.ArgumentParser) -> None:
-    """--corpus and --data-dir for the subcommands not generated from Settings, with the same meaning."""
-    from .settings import Settings, default
-
-    helps = {field.name: field.metadata["help"] for field in dataclasses.fields(Settings)}
-    command.add_argument("--corpus", default=default("corpus"), help=helps["corpus"])
-    command.add_argument("--data-dir", help="as for train: " + helps["data_dir"])
-
-
 def settings_flags(sample: bool = False) -> argparse.ArgumentParser:
-    """The `train` flags, generated from the Settings dataclass: its field names, types, choices and help.
-
-    Every flag defaults to argparse.SUPPRESS, so a flag not given is left out
-    of the parsed arguments and the settings' own defaults (or the sample's,
-    with --sample) apply; its help shows that default.
-    """
+    """The `train` flags, generated from the Settings fields' names, types, choices and help. A flag not given is
+    left out of the arguments (argparse.SUPPRESS), so the settings' defaults (or the sample's) apply."""
     from transformers import HfArgumentParser
 
     from .sample import SAMPLE_VALUES
     from .settings import Settings
-
     shown = {field.name: field.default for field in dataclasses.fields(Settings)}
     if sample:
         shown.update(SAMPLE_VALUES, model_name="WORK_DIR/tiny-bert", data_dir="the bundled sample")
@@ -153,14 +127,13 @@ def settings_flags(sample: bool = False) -> argparse.ArgumentParser:
 
 
 def run_train(args):
-    from .run.best_model import metrics_best
     from .pipeline import train
-    from .support.quiet import quiet_libraries
+    from .run.best_model import metrics_best
+    from .run.sampling import process_rank
     from .runtime import check_writable, resolve_work_dir
     from .sample import sample_settings
-    from .run.sampling import process_rank
     from .settings import Settings
-
+    from .support.quiet import quiet_libraries
     quiet_libraries()  # before the sample's tiny model is written, see support/quiet.py
     given = {name: value for name, value in vars(args).items() if name not in ("command", "sample")}
     work_dir = Path(given.pop("work_dir", None) or resolve_work_dir())
@@ -177,20 +150,19 @@ def run_train(args):
 
 
 def check_one_machine(settings) -> None:
-    """More than one machine (num_nodes) needs a cluster that starts the others: without one, training waits forever."""
+    """num_nodes > 1 needs a cluster that starts the other machines: without one, training waits forever."""
     if settings.num_nodes > 1 and not any(os.environ.get(name) for name in CLUSTER_VARIABLES):
+        cluster = ", ".join(CLUSTER_VARIABLES)
         raise NlpbookError(
-            f"num_nodes={settings.num_nodes}: 다른 컴퓨터가 함께 학습한다는 클러스터 설정({', '.join(CLUSTER_VARIABLES)})이 "
-            "없어 영원히 기다리게 됩니다. 한 컴퓨터에서는 --num-nodes 1을 쓰고, 여러 대라면 torchrun이나 SLURM으로 실행하세요.",
-            f"num_nodes={settings.num_nodes}, but no cluster ({', '.join(CLUSTER_VARIABLES)}) says another machine takes "
-            "part, so training would wait for it forever: use --num-nodes 1 on one machine, or launch with torchrun or SLURM.",
-        )
+            f"num_nodes={settings.num_nodes}: 다른 컴퓨터가 함께 학습한다는 클러스터 설정({cluster})이 없어 영원히 "
+            "기다리게 됩니다. 한 컴퓨터에서는 --num-nodes 1을 쓰고, 여러 대라면 torchrun이나 SLURM으로 실행하세요.",
+            f"num_nodes={settings.num_nodes}, but no cluster ({cluster}) says another machine takes part, so training "
+            "would wait for it forever: use --num-nodes 1 on one machine, or launch with torchrun or SLURM.")
 
 
 def run_evaluate(args):
     from .corpora import get_corpus
     from .inference import Predictor, evaluate
-
     output = Path(args.output) if args.output else None
     if output:
         check_output_file(output)  # before an evaluation that may take minutes
@@ -203,11 +175,11 @@ def run_evaluate(args):
     for row in results["confusion_matrix"]:
         print("  " + " ".join(f"{n:6d}" for n in row))
     if output:
-        output.write_text(json.dumps(results, ensure_ascii=False, indent=2), encoding="utf-8")
+        write_json(output, results)
 
 
 def check_output_file(path: Path) -> None:
-    """A file that can be written: not a folder, in a folder that exists (made here) and accepts writes."""
+    """A file that can be written: not a folder, in a folder that exists (made here) and takes writes."""
     if path.is_dir():
         raise NlpbookError(f"--output {path}: 폴더입니다. 결과를 쓸 파일 이름(예: {path / 'results.json'})을 주세요.",
                            f"--output {path} is a folder: give a file name, such as {path / 'results.json'}.")
@@ -224,36 +196,33 @@ def check_output_file(path: Path) -> None:
 
 
 def corpus_data_dir(args) -> str:
-    """--data-dir, or the folder train uses for that corpus (in the work dir: NLPBOOK_WORK_DIR, Drive in Colab)."""
+    """--data-dir, or the folder train uses for that corpus in the work dir."""
     from .runtime import resolve_work_dir
     from .settings import Settings
-
     return args.data_dir or Settings(work_dir=str(resolve_work_dir()), corpus=args.corpus).data_dir
 
 
 def run_predict(args):
     """Label the pair given, or every pair in --input: the whole file is checked before the model loads, then
-    labelled in chunks, each printed as soon as it is done, under a progress bar on stderr."""
+    labelled in chunks, each printed when done, under a progress bar on stderr."""
     from tqdm.auto import tqdm
 
     from .inference import Predictor, check_pair
-
     if args.input and args.pair:
-        raise NlpbookError("문장 쌍과 --input을 함께 줄 수 없습니다.", "Give either PREMISE HYPOTHESIS or --input, not both.")
+        raise NlpbookError("문장 쌍과 --input을 함께 줄 수 없습니다.",
+                           "Give either PREMISE HYPOTHESIS or --input, not both.")
     if not args.input:
         if len(args.pair) != 2:
-            raise NlpbookError(
-                f"전제와 가설, 두 문장이 필요합니다({len(args.pair)}개를 받았습니다). 따옴표로 감싸 주세요.",
-                f"Expected two texts, PREMISE and HYPOTHESIS, got {len(args.pair)}; quote each sentence.",
-            )
+            raise NlpbookError(f"전제와 가설, 두 문장이 필요합니다({len(args.pair)}개를 받았습니다). 따옴표로 감싸 주세요.", "Expected "
+                               f"two texts, PREMISE and HYPOTHESIS, got {len(args.pair)}; quote each sentence.")
         print_predictions(args, Predictor(args.model_dir), [tuple(args.pair)])
         return
     total = 0
     for total, pair in enumerate(input_pairs(args.input), start=1):
         check_pair(pair, total - 1)  # an empty or non-text field is refused now, naming its pair, not after hours
     if not total:
-        raise NlpbookError(f"{args.input}: 문장 쌍이 하나도 없습니다. 한 줄에 {{\"premise\": ..., \"hypothesis\": ...}} 하나씩 쓰세요.",
-                           f"{args.input} holds no pairs: write one {{\"premise\": ..., \"hypothesis\": ...}} a line.")
+        raise NlpbookError(f"{args.input}: 문장 쌍이 하나도 없습니다. 한 줄에 {PAIR_LINE} 하나씩 쓰세요.",
+                           f"{args.input} holds no pairs: write one {PAIR_LINE} a line.")
     predictor = Predictor(args.model_dir)
     pairs = input_pairs(args.input)
     with tqdm(total=total, unit="pair", file=sys.stderr, leave=False, disable=total < PROGRESS_FROM) as bar, \
@@ -282,7 +251,7 @@ def print_predictions(args, predictor, pairs: list) -> None:
 
 
 def input_pairs(path: str):
-    """The (premise, hypothesis) pairs of a JSONL file, read a line at a time; a line that is not one is refused,
+    """The (premise, hypothesis) pairs of a JSONL file, a line at a time; a line that is not one is refused,
     naming it. utf-8-sig: Windows Notepad starts a UTF-8 file with a byte-order mark."""
     if not Path(path).is_file():
         raise NlpbookError(f"입력 파일이 없습니다: {path}", f"The input file {path} does not exist.")
@@ -290,39 +259,33 @@ def input_pairs(path: str):
         with open(path, encoding="utf-8-sig", newline="\n") as file:
             for number, line in enumerate(file, start=1):
                 if line.strip():
-                    yield input_pair(path, number, line)
+                    yield _input_pair(path, number, line)
     except UnicodeDecodeError:
         raise NlpbookError(f"{path}: UTF-8 파일이 아닙니다(cp949로 저장했나요?). UTF-8로 다시 저장하세요.",
                            f"{path} is not UTF-8 (saved as cp949?): save it again as UTF-8.") from None
 
 
-def input_pair(path: str, number: int, line: str) -> tuple:
+def _input_pair(path: str, number: int, line: str) -> tuple:
     try:
-        record = json.loads(line)
-        return record["premise"], record["hypothesis"]
+        return tuple(json.loads(line)[key] for key in ("premise", "hypothesis"))
     except (ValueError, KeyError, TypeError, RecursionError) as error:
-        raise NlpbookError(
-            f"{path}의 {number}번째 줄: {{\"premise\": ..., \"hypothesis\": ...}} 형식이 아닙니다.",
-            f"{path}, line {number}: expected {{\"premise\": ..., \"hypothesis\": ...}} ({type(error).__name__}).",
-        ) from None
+        raise NlpbookError(f"{path}의 {number}번째 줄: {PAIR_LINE} 형식이 아닙니다.",
+                           f"{path}, line {number}: expected {PAIR_LINE} ({type(error).__name__}).") from None
 
 
 def run_download(args):
     from .corpora import get_corpus
     from .support.download import download
-
     for name, path in download(get_corpus(args.corpus), corpus_data_dir(args), args.base_url).items():
         print(f"{name}: {path}")
 
 
 def run_serve(args):
     from .sharing.serve import serve_forever
-
     serve_forever(args.model_dir, args.port)
 
 
 def run_push(args):
     from .sharing.share import push
-
     for url in push(args.model_dir, args.repo_id, private=args.private, space=args.space):
         print(url)

@@ -1,13 +1,9 @@
 """What a corpus is, and KLUE-NLI, the book's corpus: its files, its reader (book: code 3-6, 3-8).
 
-A `Corpus` describes one corpus in one place: its files and where they come
-from, what each must be (record count and git blob id), how a file is read,
-and its default folders. Downloading (support/download.py), the feature cache, the
-settings, the command line and resuming all work from that description, so
-none of them names a corpus; `corpora.CORPORA` lists the ones there are.
-
-Labels are mapped by name, never by position, because the Hugging Face copy
-of KLUE numbers them in another order.
+A `Corpus` describes one corpus in one place (its files, where they come from, what each must be, how one is
+read, its default folders), so downloading, the feature cache, the settings, the command line and resuming name
+no corpus. Labels are mapped by name, never by position: the Hugging Face copy of KLUE numbers them otherwise.
+It also says, once, where the bundled sample lives and how a run on it is recognised.
 """
 
 import json
@@ -22,8 +18,19 @@ from .support.korean import josa
 LABELS = ("entailment", "contradiction", "neutral")  # ids 0, 1, 2, as in the book
 LABEL2ID = {name: i for i, name in enumerate(LABELS)}
 LABELS_KO = {"entailment": "참", "contradiction": "거짓", "neutral": "중립"}
+MAX_JSON_BYTES = 256 * 2**20  # KLUE-NLI's train file is about 10 MB; a 2 GB file read whole would exhaust Colab
+SAMPLE_DATA_DIR = Path(__file__).parent / "data"  # the bundled sample, in KLUE-NLI's format (sample.py builds on it)
 
-SAMPLE_DATA_DIR = Path(__file__).parent / "data"  # the bundled sample, in KLUE-NLI's format (see sample.py)
+
+def sample_dir(work_dir, corpus: "Corpus") -> Path:
+    """Where the sample is written in another corpus's format (its `write_sample`): WORK_DIR/sample-<data folder>."""
+    return Path(work_dir) / f"sample-{corpus.data_folder}"
+
+
+def is_sample_data(data_dir, corpus: "Corpus") -> bool:
+    """Whether data_dir holds the sample (bundled, or as `corpus` writes it): a run on it checks the pipeline only."""
+    data_dir = Path(data_dir)
+    return data_dir.resolve() == SAMPLE_DATA_DIR.resolve() or data_dir.name == sample_dir("", corpus).name
 
 
 @dataclass(frozen=True)
@@ -76,84 +83,80 @@ class Corpus:
 
     def load(self, data_dir, split: str) -> list[NliExample]:
         """The pairs of a split, read with no network; a missing file says how to download it."""
-        examples = []
+        examples, folder = [], self.folder(data_dir)
         for path in self.paths(data_dir, split):
             if not path.exists():
-                command = f"python -m nlpbook_helpers download --corpus {self.name} --data-dir {shlex.quote(str(data_dir))}"
+                command = (f"python -m nlpbook_helpers download --corpus {self.name} "
+                           f"--data-dir {shlex.quote(str(data_dir))}")
                 raise NlpbookError(f"{josa(path, '이/가')} 없습니다. 다음 명령으로 먼저 내려받으세요: {command}",
                                    f"{path} does not exist: download it first with {command}")
             examples += self.read(path)
         if not examples:
-            raise NlpbookError(f"{self.folder(data_dir)}: {split} 분할에 문장 쌍이 하나도 없습니다.",
-                               f"{self.folder(data_dir)}: the {split} split holds no pairs.")
+            raise NlpbookError(f"{folder}: {split} 분할에 문장 쌍이 하나도 없습니다.",
+                               f"{folder}: the {split} split holds no pairs.")
         return examples
 
     def ensure(self, data_dir) -> None:
         """Download unless every file is there (each was verified when it was written): no network then."""
         if not all(path.exists() for split in ("train", "dev", "test") for path in self.paths(data_dir, split)):
             from .support.download import download
-
             download(self, data_dir)
 
 
 # --- KLUE-NLI ---------------------------------------------------------------------------------
 
 def read_klue_nli(path: str | Path) -> list[NliExample]:
-    """Read one KLUE-NLI JSON file, checking every record.
-
-    The train file names the text source `genre`, the dev file `source`; both
-    are accepted. A bad record is reported with the file and its index.
-    """
+    """One KLUE-NLI JSON file, every record checked (the train file names the source `genre`, dev `source`)."""
     path = Path(path)
-    check_json_size(path)
-    try:
-        records = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as error:  # ValueError: bad JSON, huge integers
-        reason = "nested too deeply" if isinstance(error, RecursionError) else str(error)[:200]
-        raise NlpbookError(
-            f"{path}: KLUE-NLI JSON으로 읽을 수 없습니다({reason}). 파일을 지우고 다시 내려받으세요.",
-            f"{path} is not readable KLUE-NLI JSON ({reason}): delete it and download it again.",
-        ) from None
-    if not isinstance(records, list):
-        raise NlpbookError(
-            f"{path}: 레코드 목록(JSON 배열)이 아닙니다. KLUE-NLI 원본 파일을 쓰세요.",
-            f"{path} is not a JSON array of records: use the original KLUE-NLI file.",
-        )
-    if not records:
-        raise NlpbookError(f"{path}: 레코드가 하나도 없습니다. KLUE-NLI 원본 파일을 쓰세요.",
-                           f"{path} holds no records: use the original KLUE-NLI file.")
-    return [_parse_record(record, path, index) for index, record in enumerate(records)]
-
-
-MAX_JSON_BYTES = 256 * 2**20  # KLUE-NLI's train file is about 10 MB; parsed, a file takes several times its size
-
-
-def check_json_size(path: Path) -> None:
-    """Refuse a file far larger than any KLUE-NLI file before reading it whole: read and parsed at once, a 2 GB
-    file (a wrong file, a sparse or damaged copy) would take more memory than Colab has."""
     try:
         size = path.stat().st_size
     except OSError:
-        return  # reading it says what is wrong
+        size = 0  # reading it says what is wrong
     if size > MAX_JSON_BYTES:
         raise NlpbookError(
             f"{path}: KLUE-NLI 파일이라기에는 너무 큽니다({size / 2**30:.1f} GB, KLUE-NLI 파일은 10 MB 안팎). "
             "파일을 지우고 다시 내려받으세요.",
             f"{path} is far too large for a KLUE-NLI file ({size / 2**30:.1f} GB; those are about 10 MB): delete it "
-            "and download it again.",
-        )
+            "and download it again.")
+    try:
+        records = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as error:  # ValueError: bad JSON, huge integers
+        reason = "nested too deeply" if isinstance(error, RecursionError) else str(error)[:200]
+        raise NlpbookError(f"{path}: KLUE-NLI JSON으로 읽을 수 없습니다({reason}). 파일을 지우고 다시 내려받으세요.", f"{path} is "
+                           f"not readable KLUE-NLI JSON ({reason}): delete it and download it again.") from None
+    if not isinstance(records, list) or not records:
+        what_ko, what_en = ("레코드가 하나도 없습니다", "holds no records") if isinstance(records, list) else (
+            "레코드 목록(JSON 배열)이 아닙니다", "is not a JSON array of records")
+        raise NlpbookError(f"{path}: {what_ko}. KLUE-NLI 원본 파일을 쓰세요.",
+                           f"{path} {what_en}: use the original KLUE-NLI file.")
+    return [_parse_record(record, path, index) for index, record in enumerate(records)]
 
 
 def _parse_record(record, path, index) -> NliExample:
-    """One record as an NliExample. The checks cost nothing on good records; a bad one is explained."""
+    """One record as an NliExample; a bad one is explained, naming its file and its place (counted from 1)."""
     try:
         example = NliExample(record["premise"].strip(), record["hypothesis"].strip(), LABEL2ID[record["gold_label"]],
                              str(record.get("genre", record.get("source", ""))))
+        if example.premise and example.hypothesis and _encodable(example.premise + example.hypothesis):
+            return example
     except (TypeError, KeyError, AttributeError):  # not an object, a text missing or not a string, a bad label
-        raise _bad_record(record, path, index) from None
-    if not (example.premise and example.hypothesis) or not _encodable(example.premise + example.hypothesis):
-        raise _bad_record(record, path, index)
-    return example
+        pass
+
+    def bad(what_ko, what_en):
+        return NlpbookError(f"{path}의 {index + 1}번째 레코드: {what_ko}. 그 레코드를 고치거나 지우세요.",
+                            f"{path}, record {index + 1}: {what_en}; fix or remove that record.")
+
+    if not isinstance(record, dict):
+        raise bad("객체가 아닙니다", "not a JSON object")
+    for key, key_ko in (("premise", "전제"), ("hypothesis", "가설")):
+        text = record.get(key)
+        if not isinstance(text, str) or not text.strip():
+            raise bad(f"{key_ko}('{key}'): 없거나 비어 있습니다", f"'{key}' is missing or empty")
+        if not _encodable(text):
+            raise bad(f"{key_ko}('{key}'): 짝이 없는 서로게이트 문자가 있습니다",
+                      f"'{key}' holds a lone surrogate character, not text")
+    label = record.get("gold_label")
+    raise bad(f"알 수 없는 레이블 {label!r}", f"unknown gold_label {label!r} (expected one of {', '.join(LABELS)})")
 
 
 def _encodable(text: str) -> bool:
@@ -165,31 +168,6 @@ def _encodable(text: str) -> bool:
     return True
 
 
-def _bad_record(record, path, index) -> NlpbookError:
-    """What is wrong with a record that _parse_record refused, naming its file and its place (counted from 1)."""
-    def bad(what_ko, what_en):
-        return NlpbookError(
-            f"{path}의 {index + 1}번째 레코드: {what_ko}. 그 레코드를 고치거나 지우세요.",
-            f"{path}, record {index + 1}: {what_en}; fix or remove that record.",
-        )
-
-    if not isinstance(record, dict):
-        return bad("객체가 아닙니다", "not a JSON object")
-    for key, key_ko in (("premise", "전제"), ("hypothesis", "가설")):
-        text = record.get(key)
-        if not isinstance(text, str) or not text.strip():
-            return bad(f"{key_ko}('{key}'): 없거나 비어 있습니다", f"'{key}' is missing or empty")
-        if not _encodable(text):
-            return bad(f"{key_ko}('{key}'): 짝이 없는 서로게이트 문자가 있습니다",
-                       f"'{key}' holds a lone surrogate character, not text")
-    label = record.get("gold_label")
-    return bad(f"알 수 없는 레이블 {label!r}", f"unknown gold_label {label!r} (expected one of {', '.join(LABELS)})")
-
-
-def _klue_sample(work_dir: Path) -> Path:
-    return SAMPLE_DATA_DIR
-
-
 HF_REPO, HF_PARQUET = "klue/klue", {"train": "nli/train-00000-of-00001.parquet",
                                      "dev": "nli/validation-00000-of-00001.parquet"}
 
@@ -197,35 +175,25 @@ HF_REPO, HF_PARQUET = "klue/klue", {"train": "nli/train-00000-of-00001.parquet",
 def _klue_from_hub(file: CorpusFile, dest: Path, first_error: NlpbookError) -> None:
     """Fallback when GitHub fails: fetch the Hugging Face parquet copy and rewrite it as KLUE JSON."""
     from .support.hub import explain_hub_error
-
     try:
         from huggingface_hub import hf_hub_download
-
         split = "train" if file.filename.endswith("_train.json") else "dev"
         parquet = hf_hub_download(HF_REPO, HF_PARQUET[split], repo_type="dataset")
     except Exception as error:  # any hub failure leaves the learner without a corpus; say why where we can
         reason = explain_hub_error(error, HF_REPO, "dataset")
         ko, en = (reason.ko, reason.en) if reason else (type(error).__name__,) * 2
-        raise NlpbookError(
-            f"{first_error.ko} Hugging Face 사본도 받지 못했습니다: {ko}",
-            f"{first_error.en} The Hugging Face copy failed too: {en}",
-        ) from error
+        raise NlpbookError(f"{first_error.ko} Hugging Face 사본도 받지 못했습니다: {ko}",
+                           f"{first_error.en} The Hugging Face copy failed too: {en}") from error
     parquet_to_klue_json(parquet, dest, file)
 
 
 def parquet_to_klue_json(parquet_path: str | Path, dest: Path, file: CorpusFile) -> None:
-    """Rewrite a Hugging Face KLUE-NLI parquet file in the official JSON format.
-
-    The hub numbers labels 0 entailment, 1 neutral, 2 contradiction; the names
-    are read from the file's own schema, so the ids are never trusted blindly.
-    The rewrite is not byte for byte the published file, so it is checked by
-    its structure and record count.
-    """
+    """A Hugging Face KLUE-NLI parquet file in the official JSON format, labels named by the file's own schema;
+    not the published bytes, so it is checked by structure and record count before it takes `dest`."""
     import pyarrow.parquet as pq
 
     from .support.download import problem
-    from .support.drive_files import remove_file, replace_file
-
+    from .support.drive_files import atomic_write
     table = pq.read_table(parquet_path)
     info = json.loads((table.schema.metadata or {}).get(b"huggingface", b"{}"))
     names = info.get("info", {}).get("features", {}).get("label", {}).get("names")
@@ -233,30 +201,24 @@ def parquet_to_klue_json(parquet_path: str | Path, dest: Path, file: CorpusFile)
     key = "genre" if dest.name.endswith("_train.json") else "source"
     records = [{"guid": row["guid"], key: row["source"], "premise": row["premise"], "hypothesis": row["hypothesis"],
                 "gold_label": names[row["label"]]} for row in table.to_pylist()]
-    part = dest.with_name(dest.name + ".part")
-    part.write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
-    wrong = problem(part, CorpusFile(file.filename, file.records, None), KLUE_NLI.records)
-    if wrong:
-        remove_file(part)
-        raise NlpbookError(f"Hugging Face 사본이 올바르지 않습니다({wrong}).", f"The Hugging Face copy is not valid ({wrong}).")
-    replace_file(part, dest)
+    with atomic_write(dest, "w", encoding="utf-8") as out:  # written as dest.name + ".part"
+        out.write(json.dumps(records, ensure_ascii=False))
+        out.flush()
+        wrong = problem(dest.with_name(dest.name + ".part"), CorpusFile(file.filename, file.records, None),
+                        KLUE_NLI.records)
+        if wrong:  # the .part is removed, dest never touched
+            raise NlpbookError(f"Hugging Face 사본이 올바르지 않습니다({wrong}).",
+                               f"The Hugging Face copy is not valid ({wrong}).")
 
 
 _KLUE_DEV = CorpusFile("klue-nli-v1.1_dev.json", 3_000, "db052b2459c68d1ec57dd1573bfe90a9bb3f8157")
 KLUE_NLI = Corpus(
-    name="klue-nli",
-    base_url="https://raw.githubusercontent.com/KLUE-benchmark/KLUE/main/klue_benchmark/klue-nli-v1.1",
+    name="klue-nli", base_url="https://raw.githubusercontent.com/KLUE-benchmark/KLUE/main/klue_benchmark/klue-nli-v1.1",
     train=(CorpusFile("klue-nli-v1.1_train.json", 24_998, "a7903d15f09a3663d8f1d78e68d8d6c10dbd8618"),),
-    dev=(_KLUE_DEV,),
-    test=(_KLUE_DEV,),  # KLUE's test labels are not public: evaluate scores dev
-    read=read_klue_nli,
-    data_folder="klue-nli",
-    run_folder="paircls",
-    write_sample=_klue_sample,
-    fallback=_klue_from_hub,
-    title="KLUE-NLI",
-    license="cc-by-sa-4.0",
-    hub_dataset=("klue/klue", "nli", "validation"),
+    dev=(_KLUE_DEV,), test=(_KLUE_DEV,),  # KLUE's test labels are not public: evaluate scores dev
+    read=read_klue_nli, fallback=_klue_from_hub, data_folder="klue-nli", run_folder="paircls",
+    write_sample=lambda work_dir: SAMPLE_DATA_DIR,  # bundled in this very format
+    title="KLUE-NLI", license="cc-by-sa-4.0", hub_dataset=("klue/klue", "nli", "validation"),
 )
 
 

@@ -1,15 +1,8 @@
 """What every notebook starts from: the book's settings (code 3-3), with the work dir on Drive in Colab.
 
-The notebooks write the book's values out (model, max_seq_length 64, batch
-32, learning rate 5e-5, 5 epochs, seed 7) and get a `Settings` back, as the
-book's `ClassificationTrainArguments(...)` gave its `args`.
-
-The headless tests run the same notebooks with NLPBOOK_SMOKE=1; then
-`smoke_settings` puts the bundled sample corpus in place of KLUE-NLI, and in
-place of kcbert-base either a model of its exact shape (the lessons that
-never train) or a tiny model (those that train, or read what training left)
-(docs/notebooks.md). It lives apart, below, so the learner's call reads as
-the book's.
+The notebooks write the book's values out and get a `Settings` back, as the book's
+`ClassificationTrainArguments(...)` gave its `args`. The headless tests run them with NLPBOOK_SMOKE=1, where
+`smoke_settings` (apart, so the learner's call reads as the book's) puts in the offline stand-ins.
 """
 
 import os
@@ -19,55 +12,39 @@ from .runtime import resolve_work_dir
 from .sample import build_kcbert_standin, sample_settings
 from .settings import WORK_DIR, Settings, default
 
-SMOKE_LINE = "NLPBOOK_SMOKE=1: 번들 샘플 말뭉치와 작은 모델로 빠르게 실행합니다 / running on the bundled sample and a tiny model"
+SMOKE_LINE = ("NLPBOOK_SMOKE=1: 번들 샘플 말뭉치와 작은 모델로 빠르게 실행합니다 / running on the bundled sample "
+              "and a tiny model")
 STANDIN_LINE = ("NLPBOOK_SMOKE=1: 번들 샘플 말뭉치와 kcbert-base의 어휘·모양(무작위 가중치)으로 실행합니다 / running on the "
                 "bundled sample with kcbert-base's vocabulary and shape (random weights)")
-SAMPLE_DECIDES = ("model_name", "data_dir", "learning_rate", "batch_size", "epochs")  # what a tiny model needs its own of
+SAMPLE_DECIDES = ("model_name", "data_dir", "learning_rate", "batch_size", "epochs")  # a tiny model's own
 SMOKE_EPOCHS = 8  # enough for the tiny model to learn the sample
 BOOK_MODEL = "beomi/kcbert-base"
 TRAINING_VALUES = ("learning_rate", "epochs")  # a lesson that writes these out trains (07), or shows them (02)
 
 
 def course_settings(work_dir=None, **values) -> Settings:
-    """The run's settings from the values a notebook writes out (book: code 3-3).
-
-    The work dir is MyDrive/nlpbook in Colab (see resolve_work_dir); the
-    values not given keep the book's defaults.
-    """
+    """The run's settings from the values a notebook writes out (book: code 3-3); the rest keep the book's.
+    The work dir is MyDrive/nlpbook in Colab (see runtime.resolve_work_dir)."""
     work_dir = work_dir or resolve_work_dir()
-    if smoke_mode():  # the headless tests only: see smoke_settings below
+    if os.environ.get("NLPBOOK_SMOKE", "") == "1":  # the headless tests only: see smoke_settings below
         return smoke_settings(work_dir, values)
     return Settings(work_dir=str(work_dir), **values)
 
 
 def local_work_dir() -> Path:
-    """A work dir on this machine's own disk, never Google Drive: for a notebook that keeps nothing (04).
-
-    NLPBOOK_WORK_DIR overrides it, as it overrides resolve_work_dir(); in
-    Colab the default lands in /content/nlpbook-work, gone with the runtime.
-    """
+    """A work dir on this machine's own disk, never Drive, for a notebook that keeps nothing (04);
+    NLPBOOK_WORK_DIR overrides it, as it overrides resolve_work_dir()."""
     return Path(os.environ.get("NLPBOOK_WORK_DIR") or WORK_DIR)
 
 
-def smoke_mode() -> bool:
-    """True when NLPBOOK_SMOKE=1: the headless tests of the notebooks (docs/notebooks.md)."""
-    return os.environ.get("NLPBOOK_SMOKE", "") == "1"
-
-
 def smoke_settings(work_dir, values: dict) -> Settings:
-    """The sample's stand-ins for the values a tiny model needs its own of; every other value given is kept.
+    """The sample in place of KLUE-NLI, and for kcbert-base either a model of its exact shape and vocabulary (a
+    lesson that never trains: 04-06, so their checked cells show what kcbert-base shows) or the tiny model.
 
-    A lesson that names kcbert-base and writes out no training values (04,
-    05, 06: they tokenize, batch and run the model forward) gets kcbert-base
-    itself as far as it exists offline: its real vocabulary and a model of
-    its exact shape (sample.build_kcbert_standin), with the book's batch
-    size, so what their checked cells store is what kcbert-base shows. Every
-    other call gets the tiny model the sample trains in seconds.
-
-    It prints SMOKE_LINE (STANDIN_LINE for those lessons), the canary the tests look for: without it a test
-    run would start hours of kcbert-base training.
+    It prints SMOKE_LINE or STANDIN_LINE, the canary the tests look for: without it a test run would start
+    hours of kcbert-base training (docs/notebooks.md).
     """
-    if lesson_without_training(values):
+    if values.get("model_name") == BOOK_MODEL and not any(name in values for name in TRAINING_VALUES):
         print(STANDIN_LINE)
         book = {name: default(name) for name in ("batch_size", "learning_rate", "epochs")}
         standin = build_kcbert_standin(Path(work_dir) / "kcbert-base")
@@ -75,8 +52,3 @@ def smoke_settings(work_dir, values: dict) -> Settings:
     print(SMOKE_LINE)
     kept = {name: value for name, value in values.items() if name not in SAMPLE_DECIDES}
     return sample_settings(work_dir, **{"epochs": SMOKE_EPOCHS, **kept})
-
-
-def lesson_without_training(values: dict) -> bool:
-    """kcbert-base named, and neither a learning rate nor epochs: the lesson only tokenizes and runs it forward."""
-    return values.get("model_name") == BOOK_MODEL and not any(name in values for name in TRAINING_VALUES)

@@ -1,16 +1,13 @@
 """From text pairs to padded batches (book: code 3-7 … 3-10).
 
-Pairs are tokenized in one batched call of the model's own (Rust) tokenizer
-into `[CLS] premise [SEP] hypothesis [SEP]`, with token_type_ids 0 for the
-premise and 1 for the hypothesis. The ids are stored unpadded; each batch is
-padded only to its longest pair (GPU, CPU), or to max_seq_length on a TPU,
-where every new shape would cost a recompilation.
+Pairs are tokenized in batched calls of the model's own (Rust) tokenizer into `[CLS] premise [SEP] hypothesis
+[SEP]`, token_type_ids 0 for the premise and 1 for the hypothesis. The ids are stored unpadded; each batch is
+padded only to its longest pair, or to max_seq_length on a TPU, where every new shape costs a recompilation.
 """
 
 import hashlib
 import itertools
 import json
-import os
 import random
 from functools import partial
 from pathlib import Path
@@ -18,13 +15,13 @@ from pathlib import Path
 import numpy as np
 import torch
 from safetensors import safe_open
-from safetensors.torch import save_file
+from safetensors.torch import save
 from torch.utils.data import DataLoader, Dataset
 
 from .corpora import get_corpus
 from .corpus import NliExample
 from .support.download import file_id
-from .support.drive_files import remove_file, replace_file
+from .support.drive_files import atomic_write, remove_file
 from .support.errors import NlpbookError
 from .support.hub import check_model_folder, explained_hub_errors, hub_options
 from .support.log import get_logger
@@ -35,16 +32,9 @@ ENCODE_BATCH = 50_000  # pairs per tokenizer call
 
 
 def load_tokenizer(model_name: str):
-    """The model's own tokenizer (book: code 3-7).
-
-    do_lower_case=False matters for Korean: lower-casing in BERT's tokenizer
-    also strips accents, which splits every Hangul syllable into its jamo and
-    turns Korean words into [UNK].
-    Features are encoded by the Rust `tokenizers` library behind it, so a
-    model whose tokenizer exists only in Python is refused here, by name.
-    """
+    """The model's own tokenizer (book: code 3-7); one with no Rust (`tokenizers`) version is refused by name.
+    do_lower_case=False: BERT's lower-casing also strips accents, splitting Hangul into jamo ([UNK] words)."""
     from transformers import AutoTokenizer
-
     check_model_folder(model_name)
     with explained_hub_errors(model_name):
         tokenizer = AutoTokenizer.from_pretrained(model_name, do_lower_case=False, **hub_options(model_name))
@@ -53,24 +43,14 @@ def load_tokenizer(model_name: str):
             f"{model_name}의 토크나이저는 Rust(tokenizers) 버전이 없어 이 실습에서 쓸 수 없습니다. "
             "tokenizer.json이 있는 모델(예: beomi/kcbert-base, klue/bert-base, klue/roberta-base)을 고르세요.",
             f"The tokenizer of {model_name} has no Rust (tokenizers) version, which this course needs: "
-            "pick a model that ships tokenizer.json (e.g. beomi/kcbert-base, klue/bert-base, klue/roberta-base).",
-        )
+            "pick a model that ships tokenizer.json (e.g. beomi/kcbert-base, klue/bert-base, klue/roberta-base).")
     return tokenizer
 
 
 def encode_pairs(tokenizer, examples: list[NliExample], max_seq_length: int, token_types: bool = True) -> "PairDataset":
-    """Tokenize all pairs into a PairDataset of unpadded ids and labels.
-
-    The pairs go straight to the Rust tokenizer behind `tokenizer`, in large
-    batches and without the character offsets nobody here reads: the same ids
-    as `tokenizer(premises, hypotheses, truncation="longest_first",
-    max_length=max_seq_length)` (a test checks it), in less time and memory.
-    Each batch's Encoding objects are turned into flat arrays and dropped
-    before the next: KorNLI's 942,854 pairs held as Encodings at once need
-    about 4 GB. token_types=False drops token_type_ids for models that have a
-    single segment embedding (klue/roberta-base uses a BERT tokenizer but
-    would crash on segment id 1).
-    """
+    """All pairs as a PairDataset: the ids of `tokenizer(premises, hypotheses, truncation="longest_first",
+    max_length=max_seq_length)`, from the Rust tokenizer in batches turned into flat arrays one at a time (KorNLI
+    held as Encodings at once needs about 4 GB). token_types=False: one segment embedding (klue/roberta-base)."""
     backend = tokenizer.backend_tokenizer
     backend.enable_truncation(max_seq_length, strategy="longest_first", direction=tokenizer.truncation_side)
     backend.no_padding()
@@ -79,17 +59,13 @@ def encode_pairs(tokenizer, examples: list[NliExample], max_seq_length: int, tok
         encodings = backend.encode_batch_fast([(e.premise, e.hypothesis) for e in examples[start:start + ENCODE_BATCH]])
         lengths.append(np.fromiter(map(len, encodings), dtype=np.int64, count=len(encodings)))
         count = int(lengths[-1].sum())
-        # straight into one array per batch: no list per pair is kept, which also spares the GC
         ids.append(np.fromiter(itertools.chain.from_iterable(e.ids for e in encodings), np.int32, count=count))
         if token_types:
             type_ids.append(np.fromiter(itertools.chain.from_iterable(e.type_ids for e in encodings), np.int8,
                                         count=count))
-    lengths = np.concatenate(lengths)
-    features = {
-        "offsets": torch.from_numpy(np.concatenate([[0], lengths.cumsum()])),
-        "labels": torch.tensor([e.label for e in examples], dtype=torch.long),
-        "input_ids": torch.from_numpy(np.concatenate(ids)),
-    }
+    features = {"offsets": torch.from_numpy(np.concatenate([[0], np.concatenate(lengths).cumsum()])),
+                "labels": torch.tensor([e.label for e in examples], dtype=torch.long),
+                "input_ids": torch.from_numpy(np.concatenate(ids))}
     if token_types:
         features["token_type_ids"] = torch.from_numpy(np.concatenate(type_ids))
     return PairDataset(features)
@@ -99,17 +75,16 @@ class PairDataset(Dataset):
     """Unpadded features held as flat tensors plus offsets: compact, and saved without pickle."""
 
     def __init__(self, flat: dict[str, torch.Tensor]):
-        self.flat = flat
-        self.offsets = flat["offsets"]
+        self.flat, self.offsets = flat, flat["offsets"]
 
     def __len__(self):
         return len(self.flat["labels"])
 
     def __getitem__(self, i):
-        start, end = self.offsets[i], self.offsets[i + 1]
-        item = {"input_ids": self.flat["input_ids"][start:end], "labels": self.flat["labels"][i]}
+        pair = slice(self.offsets[i], self.offsets[i + 1])
+        item = {"input_ids": self.flat["input_ids"][pair], "labels": self.flat["labels"][i]}
         if "token_type_ids" in self.flat:
-            item["token_type_ids"] = self.flat["token_type_ids"][start:end]
+            item["token_type_ids"] = self.flat["token_type_ids"][pair]
         return item
 
     def lengths(self) -> list[int]:
@@ -118,24 +93,15 @@ class PairDataset(Dataset):
 
 def cached_dataset(tokenizer, read_examples, max_seq_length, token_types, corpus_files: list[Path],
                    cache_dir: Path) -> PairDataset:
-    """Encode once, then reload from a safetensors cache.
-
-    The cache key covers everything that changes the ids: the tokenizer's
-    vocabulary and settings, max_seq_length, token types and the corpus
-    files' contents (their git blob ids, hashed once per run). (The book keyed
-    its cache by tokenizer class only, so switching models silently reused
-    stale ids; and it pickled, which broke on torch 2.6.) safetensors loads on
-    any torch version. The file carries a hash of its own tensors, checked on
-    every load: a damaged or edited cache is rebuilt, never trusted.
-    `read_examples()` is called only when the cache must be built: parsing
-    KorNLI's training files takes longer than hashing them.
-    """
-    key = hashlib.sha256()
-    key.update(json.dumps([CACHE_VERSION, max_seq_length, token_types]).encode())
-    vocabulary_and_rules = json.loads(tokenizer.backend_tokenizer.to_str())
-    for changes_per_call in ("truncation", "padding"):  # set by each tokenizer call, not part of the ids
-        vocabulary_and_rules.pop(changes_per_call, None)
-    key.update(json.dumps(vocabulary_and_rules).encode())  # tokenizers writes its JSON in a fixed order
+    """Encode once (`read_examples()` only then), then reload from a safetensors cache keyed by all that changes
+    the ids: the tokenizer's vocabulary and rules, max_seq_length, token types and the corpus files' blob ids (the
+    book keyed by tokenizer class, and pickled). A hash of its tensors is checked on every load: a damaged or
+    edited cache is rebuilt."""
+    key = hashlib.sha256(json.dumps([CACHE_VERSION, max_seq_length, token_types]).encode())
+    rules = json.loads(tokenizer.backend_tokenizer.to_str())  # vocabulary and rules (tokenizers keeps their order)
+    for set_per_call in ("truncation", "padding"):  # not part of the ids
+        rules.pop(set_per_call, None)
+    key.update(json.dumps(rules).encode())
     key.update(" ".join(file_id(path) for path in corpus_files).encode())
     path = Path(cache_dir) / f"{Path(corpus_files[0]).stem}-{key.hexdigest()[:16]}.safetensors"
     if path.exists():
@@ -146,10 +112,8 @@ def cached_dataset(tokenizer, read_examples, max_seq_length, token_types, corpus
         remove_file(path)
     dataset = encode_pairs(tokenizer, read_examples(), max_seq_length, token_types)
     path.parent.mkdir(parents=True, exist_ok=True)
-    part = path.with_name(f"{path.name}.{os.getpid()}.part")  # several processes (DDP ranks) may write at once
-    remove_file(part)  # a leftover, or a link left at that name: save_file would write through it
-    save_file(dataset.flat, part, metadata={"content_sha256": _content_hash(dataset.flat)})
-    replace_file(part, path)
+    with atomic_write(path, what=("특징 캐시를", "the feature cache"), shared=True) as file:  # DDP ranks write it too
+        file.write(save(dataset.flat, metadata={"content_sha256": _content_hash(dataset.flat)}))
     return dataset
 
 
@@ -173,45 +137,35 @@ def _load_verified(path: Path) -> dict[str, torch.Tensor] | None:
 
 
 class PadCollator:
-    """Stack a list of items into a batch, padding to the longest item (rounded up to a multiple) or to a fixed length."""
+    """Stack items into a batch, padded to the longest item (rounded up to a multiple) or to a fixed length."""
 
     def __init__(self, pad_token_id: int, fixed_length: int | None = None, multiple: int | None = None):
-        self.pad_token_id = pad_token_id
-        self.fixed_length = fixed_length
-        self.multiple = multiple
+        self.pad_token_id, self.fixed_length, self.multiple = pad_token_id, fixed_length, multiple
 
     def __call__(self, items: list[dict]) -> dict[str, torch.Tensor]:
         width = self.fixed_length or max(len(item["input_ids"]) for item in items)
         if self.multiple:
             width = -(-width // self.multiple) * self.multiple
-        batch = {
-            "input_ids": torch.full((len(items), width), self.pad_token_id, dtype=torch.long),
-            "attention_mask": torch.zeros((len(items), width), dtype=torch.long),
-            "labels": torch.stack([item["labels"] for item in items]),
-        }
+        batch = {"input_ids": torch.full((len(items), width), self.pad_token_id, dtype=torch.long),
+                 "attention_mask": torch.zeros((len(items), width), dtype=torch.long),
+                 "labels": torch.stack([item["labels"] for item in items])}
         if "token_type_ids" in items[0]:
             batch["token_type_ids"] = torch.zeros((len(items), width), dtype=torch.long)
         for row, item in enumerate(items):
             n = len(item["input_ids"])
-            batch["input_ids"][row, :n] = item["input_ids"]
             batch["attention_mask"][row, :n] = 1
-            if "token_type_ids" in batch:
-                batch["token_type_ids"][row, :n] = item["token_type_ids"]
+            for name in ("input_ids", "token_type_ids") if "token_type_ids" in batch else ("input_ids",):
+                batch[name][row, :n] = item[name]
         return batch
 
 
 class LengthGroupedSampler(EpochSampler):
-    """Shuffle, then sort within windows of 50 batches so each batch holds pairs of similar length.
-
-    The batches are shuffled again, so training still sees them in random
-    order; only the padding inside a batch shrinks. Deterministic for a given
-    seed and epoch; resumable and dealt to DDP processes as EpochSampler is.
-    """
+    """Shuffle, sort within windows of 50 batches, shuffle the batches: each holds pairs of similar length, so
+    only padding shrinks. Deterministic per seed and epoch; resumable and dealt to DDP ranks as EpochSampler is."""
 
     def __init__(self, lengths: list[int], batch_size: int, seed: int, window_batches: int = 50):
         super().__init__(len(lengths), batch_size, seed)
-        self.lengths = lengths
-        self.window = batch_size * window_batches
+        self.lengths, self.window = lengths, batch_size * window_batches
 
     def epoch_batches(self, rng: random.Random) -> list[list[int]]:
         order = list(range(len(self.lengths)))
@@ -227,44 +181,33 @@ class LengthGroupedSampler(EpochSampler):
 def make_loaders(train: PairDataset, dev: PairDataset, batch_size: int, pad_token_id: int, *,
                  fixed_length: int | None = None, length_grouped: bool = False, seed: int = 7,
                  pin_memory: bool = False, pad_multiple: int | None = None) -> tuple[DataLoader, DataLoader]:
-    """The train loader (shuffled) and the validation loader (in order) (book: code 3-9, 3-10).
-
-    num_workers=0: the batches are built from ready-made tensors in
-    microseconds, and worker processes are what breaks DataLoaders inside
-    Jupyter and Colab kernels.
-    """
-    collate = PadCollator(pad_token_id, fixed_length, pad_multiple)
-    # a sampler that can start mid-epoch and a loader that tells Lightning where it is, so a resumed run
-    # trains on the same batches (see run/sampling.py)
+    """The train loader (shuffled) and the validation loader (in order) (book: code 3-9, 3-10). num_workers=0:
+    batches take microseconds, and worker processes are what breaks DataLoaders in Jupyter and Colab kernels."""
+    # a sampler that can start mid-epoch and a loader that tells Lightning where it is, so a resumed run trains on
+    # the same batches (run/sampling.py); generator: worker seeds are drawn from it, not from the state of dropout
     sampler = LengthGroupedSampler(train.lengths(), batch_size, seed) if length_grouped else EpochSampler(
         len(train), batch_size, seed)
-    # generator: each iter() draws a seed for workers from it, not from the global state that drives dropout
-    train_loader = ResumableLoader(train, batch_size=batch_size, sampler=sampler, generator=torch.Generator(),
-                                   collate_fn=collate, num_workers=0, pin_memory=pin_memory)
-    dev_loader = DataLoader(dev, batch_size=batch_size, shuffle=False, collate_fn=collate, generator=torch.Generator(),
-                            num_workers=0, pin_memory=pin_memory)
-    return train_loader, dev_loader
+    common = dict(batch_size=batch_size, collate_fn=PadCollator(pad_token_id, fixed_length, pad_multiple),
+                  num_workers=0, pin_memory=pin_memory)
+    return (ResumableLoader(train, sampler=sampler, generator=torch.Generator(), **common),
+            DataLoader(dev, shuffle=False, generator=torch.Generator(), **common))
 
 
 def build_datasets(settings, tokenizer, token_types: bool) -> tuple[PairDataset, PairDataset]:
     """The train and dev splits of the settings' corpus, downloaded if missing and encoded through the feature
     cache (book: code 3-8, 3-10)."""
-    corpus = get_corpus(settings.corpus)
-    corpus.ensure(settings.data_dir)
-    cache_dir = Path(settings.work_dir) / "cache"
-    return tuple(cached_dataset(tokenizer, partial(corpus.load, settings.data_dir, split), settings.max_seq_length,
-                                token_types, corpus.paths(settings.data_dir, split), cache_dir)
+    corpus, data_dir = get_corpus(settings.corpus), settings.data_dir
+    corpus.ensure(data_dir)
+    return tuple(cached_dataset(tokenizer, partial(corpus.load, data_dir, split), settings.max_seq_length, token_types,
+                                corpus.paths(data_dir, split), Path(settings.work_dir) / "cache")
                  for split in ("train", "dev"))
 
 
-def runtime_loaders(settings, runtime, tokenizer, train: PairDataset, dev: PairDataset, pad_multiple: int | None = None):
-    """make_loaders with the choices a runtime dictates: fixed shapes on a TPU, pinned memory on a GPU.
-
-    pad_multiple rounds each batch's length up (for a compiled model, see support/speedups.py).
-    """
-    return make_loaders(
-        train, dev, settings.batch_size, tokenizer.pad_token_id,
-        fixed_length=settings.max_seq_length if runtime.accelerator == "tpu" else None,
-        length_grouped=settings.length_grouped, seed=settings.seed, pin_memory=runtime.accelerator == "gpu",
-        pad_multiple=pad_multiple,
-    )
+def runtime_loaders(settings, runtime, tokenizer, train: PairDataset, dev: PairDataset,
+                    pad_multiple: int | None = None):
+    """make_loaders with a runtime's choices: fixed shapes on a TPU, pinned memory on a GPU; pad_multiple rounds
+    each batch's length up (for a compiled model, see support/speedups.py)."""
+    return make_loaders(train, dev, settings.batch_size, tokenizer.pad_token_id,
+                        fixed_length=settings.max_seq_length if runtime.accelerator == "tpu" else None,
+                        length_grouped=settings.length_grouped, seed=settings.seed,
+                        pin_memory=runtime.accelerator == "gpu", pad_multiple=pad_multiple)

@@ -1,62 +1,40 @@
 """The offline stand-ins: the bundled sample corpus, a tiny model built from it, and kcbert-base's shape.
 
-No network is needed to run the whole pipeline: `data/` holds a small
-corpus in KLUE-NLI's exact JSON format, written for this project, and
-`build_tiny_model` trains a WordPiece vocabulary on it and saves a randomly
-initialised ~75k-parameter encoder with `save_pretrained`. That folder is
-then loaded through the same `from_pretrained` calls as beomi/kcbert-base,
-so the tests exercise the real loading path. The tiny model checks the
-pipeline; real results come from kcbert-base.
-
-`data/kcbert-base/` holds kcbert-base's own vocab.txt and config.json (from
-the Beomi/KcBERT repository, MIT, LICENSE beside them). `build_kcbert_standin`
-saves a model of exactly kcbert-base's shape from them, with random weights:
-the lessons that tokenize and run the model forward (04-06) show kcbert-base's
-real pieces, ids and sizes offline.
+The whole pipeline runs with no network: `data/` holds a small corpus in KLUE-NLI's format, written for this
+project; `build_tiny_model` saves a random encoder with a vocabulary counted from it, loaded through the same
+`from_pretrained` calls as beomi/kcbert-base; `build_kcbert_standin` saves one of kcbert-base's exact shape from
+its own vocab.txt and config.json (`data/kcbert-base/`, MIT), so lessons 04-06 show its real pieces and sizes.
 """
 
 import json
 from pathlib import Path
 
-from .corpora import DEFAULT_CORPUS, get_corpus
 from .corpus import SAMPLE_DATA_DIR
-from .support.drive_files import remove_tree
-from .settings import Settings
+from .support.drive_files import remove_tree, replace_dir
 
-KCBERT_DIR = Path(__file__).parent / "data" / "kcbert-base"  # vocab.txt, config.json, LICENSE (MIT)
+KCBERT_DIR = SAMPLE_DATA_DIR / "kcbert-base"  # vocab.txt, config.json, LICENSE (MIT)
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-
-# ~75k parameters: a 2-layer encoder of width 32 over a 1.6k-token vocabulary. With a few hundred
-# training pairs it memorises the sample quickly; dropout 0.3 (instead of BERT's 0.1) is what made it
-# generalise: best val_acc 0.69 -> 0.94 on the sample dev set in the same 30 epochs.
+# ~75k parameters. Dropout 0.3 (BERT's is 0.1) is what made it generalise: best val_acc 0.69 -> 0.94 in 30 epochs.
 TINY_SHAPE = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
                   hidden_dropout_prob=0.3)
+# What a tiny model needs instead of the book's values (`train --sample --help` shows these): a random model
+# needs a far larger learning rate than fine-tuning a pretrained one.
+SAMPLE_VALUES = dict(batch_size=16, learning_rate=3e-3, epochs=30, checkpoint_every_n_steps=100)
 
 
 def sample_texts() -> list[str]:
-    texts = []
-    for path in sorted(SAMPLE_DATA_DIR.glob("*.json")):
-        for record in json.loads(path.read_text(encoding="utf-8")):
-            texts += [record["premise"], record["hypothesis"]]
-    return texts
+    return [record[key] for path in sorted(SAMPLE_DATA_DIR.glob("*.json"))
+            for record in json.loads(path.read_text(encoding="utf-8")) for key in ("premise", "hypothesis")]
 
 
 def build_tokenizer(vocab_size: int = 1600):
-    """A WordPiece tokenizer whose vocabulary is counted from the sample, deterministically.
-
-    The `tokenizers` WordPieceTrainer breaks ties between equally frequent
-    merges differently on every run, so even the *set* of tokens it learns
-    changes (measured: 4 runs, 4 vocabularies). We count instead: every
-    character (as a word start and as a ## continuation), then the most
-    frequent word starts and ## endings of 2-4 characters, ties broken by the
-    token's text. Korean words are stem + ending, so frequent endings like
-    ##었다 or ##지 않았다's pieces become tokens of their own.
-    """
+    """A WordPiece vocabulary counted from the sample, deterministically (WordPieceTrainer breaks ties anew on each
+    run): every character, then the most frequent word starts and ## endings (Korean: stem + ending) of 2-4
+    characters, ties broken by the token's text."""
     from collections import Counter
 
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
     from transformers import BertTokenizerFast
-
     normalizer = normalizers.BertNormalizer(lowercase=False, strip_accents=False)
     pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     words = [word for text in sample_texts()
@@ -76,107 +54,79 @@ def build_tokenizer(vocab_size: int = 1600):
     tokenizer.pre_tokenizer = pre_tokenizer
     tokenizer.decoder = decoders.WordPiece()
     tokenizer.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]",
-        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
-        special_tokens=[("[CLS]", tokens.index("[CLS]")), ("[SEP]", tokens.index("[SEP]"))],
-    )
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", tokens.index("[CLS]")), ("[SEP]", tokens.index("[SEP]"))])
     return BertTokenizerFast(tokenizer_object=tokenizer, do_lower_case=False, model_max_length=128)
 
 
 def tiny_config(arch: str, vocab_size: int, pad_token_id: int):
     """A small BERT, RoBERTa or ELECTRA config; the tests check all three families."""
     from transformers import BertConfig, ElectraConfig, RobertaConfig
+    config, shape = {"bert": (BertConfig, dict(max_position_embeddings=128)),
+                     # like klue/roberta-base: a BERT tokenizer, one segment, positions offset by 2
+                     "roberta": (RobertaConfig, dict(max_position_embeddings=130, type_vocab_size=1)),
+                     "electra": (ElectraConfig, dict(max_position_embeddings=128, embedding_size=32))}[arch]
+    return config(vocab_size=vocab_size, pad_token_id=pad_token_id, **TINY_SHAPE, **shape)
 
-    if arch == "bert":
-        return BertConfig(vocab_size=vocab_size, max_position_embeddings=128, pad_token_id=pad_token_id, **TINY_SHAPE)
-    if arch == "roberta":  # like klue/roberta-base: a BERT tokenizer, one segment, positions offset by 2
-        return RobertaConfig(vocab_size=vocab_size, max_position_embeddings=130, type_vocab_size=1,
-                             pad_token_id=pad_token_id, **TINY_SHAPE)
-    if arch == "electra":
-        return ElectraConfig(vocab_size=vocab_size, max_position_embeddings=128, embedding_size=32,
-                             pad_token_id=pad_token_id, **TINY_SHAPE)
-    raise ValueError(f"unknown arch {arch!r}")
+
+def _build(out_dir: Path, write) -> Path:
+    """Write a model folder as `<name>.part`, then swap it in: a half-built model never passes for a whole one."""
+    part = out_dir.with_name(out_dir.name + ".part")
+    remove_tree(part)
+    write(part)
+    replace_dir(part, out_dir)
+    return out_dir
 
 
 def build_tiny_model(out_dir: str | Path, arch: str = "bert", seed: int = 7) -> Path:
-    """Save a random tiny encoder and its tokenizer to out_dir, as a hub model would be laid out.
-
-    Built in a temporary folder and renamed, so a half-built model is never
-    mistaken for a finished one; an existing folder is reused.
-    """
+    """Save a random tiny encoder and its tokenizer to out_dir, laid out as a hub model; an existing one is reused."""
     import torch
     from transformers import AutoModel
-
     out_dir = Path(out_dir)
     if (out_dir / "config.json").exists():
         return out_dir
     tokenizer = build_tokenizer()
     torch.manual_seed(seed)
     model = AutoModel.from_config(tiny_config(arch, len(tokenizer), tokenizer.pad_token_id))
-    part = out_dir.with_name(out_dir.name + ".part")
-    remove_tree(part)
-    model.save_pretrained(part)
-    tokenizer.save_pretrained(part)
-    remove_tree(out_dir)
-    part.rename(out_dir)
-    return out_dir
+    return _build(out_dir, lambda part: (model.save_pretrained(part), tokenizer.save_pretrained(part)))
 
 
 def build_kcbert_standin(out_dir: str | Path, seed: int = 7) -> Path:
-    """kcbert-base's folder as the Hub lays it out, from its real vocab.txt and config.json, with random weights.
-
-    The weights are BertForPreTraining's (the encoder, its pooler and both
-    pretraining heads), so loading it for classification reports what
-    loading beomi/kcbert-base does: the new `classifier.*` MISSING, the
-    pretraining heads `cls.*` UNEXPECTED. No tokenizer_config.json: the
-    tokenizer is built from vocab.txt and config.json alone, as
-    tests/test_kcbert.py checks against one that has it. About 420 MB,
-    built in a few seconds; an existing folder is reused.
-    """
+    """kcbert-base's folder as the Hub lays it out (no tokenizer_config.json), random BertForPreTraining weights:
+    loaded for classification it reports what beomi/kcbert-base does. About 420 MB; an existing one is reused."""
     import shutil
 
     import torch
     from transformers import BertConfig, BertForPreTraining
     from transformers.utils import logging as transformers_logging
-
     out_dir = Path(out_dir)
     if (out_dir / "model.safetensors").exists():
         return out_dir
-    part = out_dir.with_name(out_dir.name + ".part")
-    remove_tree(part)
-    torch.manual_seed(seed)
-    bars = transformers_logging.is_progress_bar_enabled()
-    transformers_logging.disable_progress_bar()  # "Writing model shards" is no part of the lesson
-    try:
-        BertForPreTraining(BertConfig.from_json_file(KCBERT_DIR / "config.json")).save_pretrained(part)
-    finally:
-        if bars:
-            transformers_logging.enable_progress_bar()
-    shutil.copyfile(KCBERT_DIR / "vocab.txt", part / "vocab.txt")
-    remove_tree(out_dir)
-    part.rename(out_dir)
-    return out_dir
+
+    def write(part):
+        torch.manual_seed(seed)
+        bars = transformers_logging.is_progress_bar_enabled()
+        transformers_logging.disable_progress_bar()  # "Writing model shards" is no part of the lesson
+        try:
+            BertForPreTraining(BertConfig.from_json_file(KCBERT_DIR / "config.json")).save_pretrained(part)
+        finally:
+            if bars:
+                transformers_logging.enable_progress_bar()
+        shutil.copyfile(KCBERT_DIR / "vocab.txt", part / "vocab.txt")
+
+    return _build(out_dir, write)
 
 
-# What a tiny model needs instead of the book's values (`train --sample --help` shows these).
-SAMPLE_VALUES = dict(batch_size=16, learning_rate=3e-3, epochs=30, checkpoint_every_n_steps=100)
-
-
-def sample_settings(work_dir: str | Path, **overrides) -> Settings:
-    """Settings for the offline sample: the bundled corpus, the tiny model, and values tuned to learn it fast.
-
-    A tiny randomly initialised model needs a far larger learning rate than
-    fine-tuning a pretrained one (5e-5 would barely move it). With another
-    corpus (corpus="kornli"), the same sample is written in that corpus's
-    format (its `write_sample`) and trained into its own output dir.
-    """
+def sample_settings(work_dir: str | Path, **overrides):
+    """Settings for the offline sample: the bundled corpus (in the format of the corpus given: its `write_sample`),
+    the tiny model, SAMPLE_VALUES, and an output dir of its own, runs/sample[-<corpus>]."""
+    from .corpora import DEFAULT_CORPUS, get_corpus
+    from .settings import Settings
     work_dir = Path(work_dir)
     corpus = get_corpus(overrides.get("corpus") or DEFAULT_CORPUS)
     run = "sample" if corpus.name == DEFAULT_CORPUS else f"sample-{corpus.name}"
     model_name = overrides.get("model_name") or str(build_tiny_model(work_dir / "tiny-bert"))
-    values = dict(model_name=model_name, work_dir=str(work_dir),
-                  data_dir=str(corpus.write_sample(work_dir)), output_dir=str(work_dir / "runs" / run),
-                  **SAMPLE_VALUES)
+    values = dict(model_name=model_name, work_dir=str(work_dir), data_dir=str(corpus.write_sample(work_dir)),
+                  output_dir=str(work_dir / "runs" / run), **SAMPLE_VALUES)
     values.update({key: value for key, value in overrides.items() if value is not None})
     return Settings(**values)
-

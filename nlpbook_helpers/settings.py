@@ -1,15 +1,9 @@
 """The course's training settings in one validated dataclass (book: code 3-3).
 
-The defaults are the book's: kcbert-base fine-tuned on KLUE-NLI with
-max_seq_length 64, batch 32, learning rate 5e-5, 5 epochs, seed 7. A bad
-value is refused when the settings are made, with the field, the value and
-what is allowed, instead of failing twenty minutes into training.
-
-This dataclass is the one source of the settings: the command line's
-`train` flags, their defaults, help texts and choices are generated from its
-fields by transformers' HfArgumentParser. The corpus is looked up by name
-in corpora/__init__.py; `data_dir` and `output_dir` left empty are that corpus's
-folders under `work_dir`, derived whenever they are read (see _Folder).
+The defaults are the book's: kcbert-base fine-tuned on KLUE-NLI, max_seq_length 64, batch 32, learning rate
+5e-5, 5 epochs, seed 7. A bad value is refused when the settings are made, naming the field, the value and
+what is allowed, not twenty minutes into training. The command line's `train` flags (names, defaults, help,
+choices) are generated from these fields (cli.settings_flags), so this is their one source.
 """
 
 import math
@@ -20,13 +14,16 @@ from typing import Literal, get_args
 from .corpora import CORPORA, DEFAULT_CORPUS, get_corpus
 from .support.errors import NlpbookError
 
-
-WORK_DIR = "nlpbook-work"  # the work dir off Colab, and the folder name everything else derives from
+WORK_DIR = "nlpbook-work"  # the work dir off Colab: the one place its name is written
 
 
 def setting(default, help: str, *aliases: str):
     """A field with the help text (and short flag names) the command line shows."""
     return field(default=default, metadata={"help": help, "aliases": list(aliases)})
+
+
+def _per_corpus(attribute: str) -> str:
+    return ", ".join(f"{corpus.name}: {getattr(corpus, attribute)}" for corpus in CORPORA.values())
 
 
 @dataclass
@@ -35,9 +32,9 @@ class Settings:
     corpus: str = setting(DEFAULT_CORPUS, f"one of {', '.join(CORPORA)} (see corpora/__init__.py)")
     work_dir: str = setting(WORK_DIR, "corpus, caches and runs live here (on Drive in Colab)")
     data_dir: str = setting("", "the corpus folder (downloaded if missing); empty means the corpus's own folder "
-                                "under WORK_DIR (" + ", ".join(f"{c.name}: {c.data_folder}" for c in CORPORA.values()) + ")")
+                                f"under WORK_DIR ({_per_corpus('data_folder')})")
     output_dir: str = setting("", "metrics.json, best/ and checkpoints/; empty means the corpus's own folder under "
-                                  "WORK_DIR/runs (" + ", ".join(f"{c.name}: {c.run_folder}" for c in CORPORA.values()) + ")")
+                                  f"WORK_DIR/runs ({_per_corpus('run_folder')})")
     max_seq_length: int = setting(64, "tokens per pair, [CLS] and two [SEP] included")
     batch_size: int = setting(32, "pairs per optimizer step")
     learning_rate: float = setting(5e-5, "AdamW's learning rate (the peak, with the recommended schedule)", "--lr")
@@ -55,60 +52,54 @@ class Settings:
     checkpoint_every_n_steps: int = setting(
         1000, "write checkpoints/last.ckpt every N optimizer steps (and at each epoch end)", "--checkpoint-every")
     length_grouped: bool = setting(False, "batch pairs of similar length together (less padding, still shuffled)")
-    compile: Literal["auto", "on", "off"] = setting(
-        "auto", "torch.compile the model; auto: on with an A100, L4, H100 or newer GPU, else off (see support/speedups.py)")
+    compile: Literal["auto", "on", "off"] = setting("auto", "torch.compile the model; auto: on with an A100, L4, "
+                                                            "H100 or newer GPU, else off (see support/speedups.py)")
 
     def __post_init__(self):
         get_corpus(self.corpus)
         for name in ("schedule", "accelerator", "precision", "compile"):
-            _check_choice(name, getattr(self, name), choices(name))
+            value, allowed = getattr(self, name), ", ".join(choices(name))
+            if value not in choices(name):
+                raise NlpbookError(f"{name}={value!r}: 지원하지 않는 값입니다. 다음 중 하나를 쓰세요: {allowed}",
+                                   f"{name}={value!r} is not supported; use one of: {allowed}")
         if not math.isfinite(self.learning_rate):
             raise NlpbookError(f"learning_rate={self.learning_rate}: 유한한 수여야 합니다(책은 5e-5).",
                                f"learning_rate={self.learning_rate} must be a finite number (the book uses 5e-5).")
         if not 0 <= self.seed < 2**32:
-            raise NlpbookError(f"seed={self.seed}: 0 이상 {2**32 - 1} 이하의 정수를 쓰세요(책은 7).",
-                               f"seed={self.seed} is out of range: use a whole number from 0 to {2**32 - 1} (the book uses 7).")
-        _check_positive("learning_rate", self.learning_rate)
-        for name in ("batch_size", "epochs", "max_seq_length", "devices", "num_nodes", "checkpoint_every_n_steps"):
-            _check_positive(name, getattr(self, name))
+            raise NlpbookError(f"seed={self.seed}: 0 이상 {2**32 - 1} 이하의 정수를 쓰세요(책은 7).", f"seed={self.seed} "
+                               f"is out of range: use a whole number from 0 to {2**32 - 1} (the book uses 7).")
+        for name in ("learning_rate", "batch_size", "epochs", "max_seq_length", "devices", "num_nodes",
+                     "checkpoint_every_n_steps"):
+            if not getattr(self, name) > 0:
+                raise NlpbookError(f"{name}={getattr(self, name)}: 0보다 커야 합니다.",
+                                   f"{name}={getattr(self, name)} must be greater than 0.")
         if self.max_seq_length < 8:
-            raise NlpbookError(
-                f"max_seq_length={self.max_seq_length}: 너무 짧습니다. 8 이상(책은 64)을 쓰세요.",
-                f"max_seq_length={self.max_seq_length} is too short: use 8 or more (the book uses 64).",
-            )
+            raise NlpbookError(f"max_seq_length={self.max_seq_length}: 너무 짧습니다. 8 이상(책은 64)을 쓰세요.",
+                               f"max_seq_length={self.max_seq_length} is too short: use 8 or more (the book uses 64).")
         if self.max_steps == 0 or self.max_steps < -1:
-            raise NlpbookError(
-                f"max_steps={self.max_steps}: 쓸 수 없는 값입니다. 양수 또는 -1(전체 에폭)을 주세요.",
-                f"max_steps={self.max_steps} is not allowed: give a positive number, or -1 for all epochs.",
-            )
+            raise NlpbookError(f"max_steps={self.max_steps}: 쓸 수 없는 값입니다. 양수 또는 -1(전체 에폭)을 주세요.", f"max_steps="
+                               f"{self.max_steps} is not allowed: give a positive number, or -1 for all epochs.")
 
 
-class _Derived(str):
-    """A folder derived from work_dir and corpus: given back to Settings (dataclasses.replace), it is derived anew."""
+class Derived(str):
+    """A folder that folders() derived: given back to Settings (as dataclasses.replace does), it is derived anew."""
 
 
-class _Folder:
-    """data_dir / output_dir: as given, or when empty derived from the current work_dir and corpus.
-
-    Derived on every read, not stored, so dataclasses.replace(settings,
-    corpus=...) gives the new corpus's folders rather than the old ones.
-    """
-
-    def __init__(self, name, derive):
-        self.key, self.derive = "_" + name, derive
-
-    def __get__(self, settings, owner=None):
-        if settings is None:
-            return self
-        return settings.__dict__[self.key] or _Derived(self.derive(settings))
-
-    def __set__(self, settings, value):
-        settings.__dict__[self.key] = "" if isinstance(value, _Derived) else str(value)
+def folders(settings) -> dict[str, str]:
+    """data_dir and output_dir as given, or when empty the corpus's own folders under the work dir, derived on
+    every read: dataclasses.replace(settings, corpus=...) gives the new corpus's folders."""
+    corpus, work_dir, given = get_corpus(settings.corpus), Path(settings.work_dir), vars(settings)
+    return {"data_dir": given["_data_dir"] or Derived(work_dir / corpus.data_folder),
+            "output_dir": given["_output_dir"] or Derived(work_dir / "runs" / corpus.run_folder)}
 
 
-# Set after @dataclass has read the fields' defaults (""): from here on, reading one derives it.
-Settings.data_dir = _Folder("data_dir", lambda s: Path(s.work_dir) / get_corpus(s.corpus).data_folder)
-Settings.output_dir = _Folder("output_dir", lambda s: Path(s.work_dir) / "runs" / get_corpus(s.corpus).run_folder)
+def _store(name):
+    return lambda settings, value: vars(settings).__setitem__(name, "" if isinstance(value, Derived) else str(value))
+
+
+# Set after @dataclass has read the fields' defaults (""): the given value is kept, and reading derives.
+Settings.data_dir = property(lambda settings: folders(settings)["data_dir"], _store("_data_dir"))
+Settings.output_dir = property(lambda settings: folders(settings)["output_dir"], _store("_output_dir"))
 
 
 def choices(name: str) -> tuple:
@@ -124,25 +115,6 @@ def default(name: str):
 def check_max_seq_length(max_seq_length: int, model_positions: int, model_name: str) -> None:
     """Refuse a max_seq_length the model has no position embeddings for."""
     if max_seq_length > model_positions:
-        raise NlpbookError(
-            f"max_seq_length={max_seq_length}: 모델 {model_name}의 최대 길이 {model_positions}보다 깁니다. "
-            f"{model_positions} 이하로 줄이세요.",
-            f"max_seq_length={max_seq_length} exceeds the {model_positions} positions of {model_name}: "
-            f"use {model_positions} or less.",
-        )
-
-
-def _check_choice(name, value, allowed):
-    if value not in allowed:
-        raise NlpbookError(
-            f"{name}={value!r}: 지원하지 않는 값입니다. 다음 중 하나를 쓰세요: {', '.join(allowed)}",
-            f"{name}={value!r} is not supported; use one of: {', '.join(allowed)}",
-        )
-
-
-def _check_positive(name, value):
-    if not value > 0:
-        raise NlpbookError(
-            f"{name}={value}: 0보다 커야 합니다.",
-            f"{name}={value} must be greater than 0.",
-        )
+        raise NlpbookError(f"max_seq_length={max_seq_length}: 모델 {model_name}의 최대 길이 {model_positions}보다 "
+                           f"깁니다. {model_positions} 이하로 줄이세요.", f"max_seq_length={max_seq_length} exceeds "
+                           f"the {model_positions} positions of {model_name}: use {model_positions} or less.")

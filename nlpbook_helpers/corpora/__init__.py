@@ -1,8 +1,7 @@
 """The corpora a run can train on, by name: the one place a new corpus is added.
 
-Each is a `corpus.Corpus` description, written next to its reader. The
-settings, the command line, the features and resuming look a corpus up here
-by the `corpus` setting and never name one.
+Each is a `corpus.Corpus` description, written next to its reader. The settings, the command line, the
+features and resuming look a corpus up here by the `corpus` setting and never name one.
 """
 
 from pathlib import Path
@@ -17,19 +16,14 @@ DEFAULT_CORPUS = KLUE_NLI.name
 
 def get_corpus(name: str) -> Corpus:
     if name not in CORPORA:
-        raise NlpbookError(
-            f"corpus={name!r}: 지원하지 않는 값입니다. 다음 중 하나를 쓰세요: {', '.join(CORPORA)}",
-            f"corpus={name!r} is not supported; use one of: {', '.join(CORPORA)}",
-        )
+        raise NlpbookError(f"corpus={name!r}: 지원하지 않는 값입니다. 다음 중 하나를 쓰세요: {', '.join(CORPORA)}",
+                           f"corpus={name!r} is not supported; use one of: {', '.join(CORPORA)}")
     return CORPORA[name]
 
 
 def corpus_identity(name: str, data_dir: str | Path) -> str:
-    """The train and dev files by name and content (not folder or date): 'klue-nli-v1.1_train.json a7903d15f09a, ...'.
-
-    The content is the file's git blob id, computed once per run (download.file_id)."""
+    """The train and dev files by name and content (git blob id, hashed once per run): 'klue-nli-v1.1_train.json
+    a7903d15f09a, ...'."""
     from ..support.download import file_id
-
-    corpus = get_corpus(name)
     return ", ".join(f"{path.name} {file_id(path)[:12]}"
-                     for split in ("train", "dev") for path in corpus.paths(data_dir, split))
+                     for split in ("train", "dev") for path in get_corpus(name).paths(data_dir, split))
