@@ -18,7 +18,7 @@ from pytorch_lightning.callbacks import Callback
 from .checkpoints import check_finite
 from .sampling import process_rank
 from ..corpora import get_corpus
-from ..corpus import LABELS, LABELS_KO, SAMPLE_DATA_DIR
+from ..corpus import LABELS, LABELS_KO, is_sample_data
 from ..support.drive_files import (atomic_write, ensure_free_space, ran_out_of_space, remove_tree, replace_dir,
                                    write_json)
 from ..support.errors import NlpbookError
@@ -164,7 +164,7 @@ def card_metadata(settings, corpus, best: dict, sample: bool):
 def card_text(settings, metrics: dict, sizes: dict, precision: str) -> str:
     """best/README.md in Korean and English: metrics.json's rows by step, the exported one too if it was replaced."""
     best, corpus = metrics_best(metrics), get_corpus(settings.corpus)
-    sample = Path(settings.data_dir).resolve() == SAMPLE_DATA_DIR.resolve()  # a pipeline check, not a model
+    sample = is_sample_data(settings.data_dir, corpus)  # a pipeline check, not a model
     rows = sorted(metrics["epochs"] + ([] if best in metrics["epochs"] else [best]), key=lambda row: row["step"])
     epochs = "\n".join(f"| {row['epoch']}{' (best)' if row == best else ''} | {row['step']} | {row['val_loss']} "
                        f"| {row['val_acc']} | {row['macro_f1']} |" for row in rows)  # as metrics.json holds them
