@@ -6,9 +6,8 @@ Python's own `http.server`, with nothing to install. Colab shows it in the noteb
     GET  /             the page: premise and hypothesis boxes, the label, three probability bars
     POST /api/predict  {"premise": ..., "hypothesis": ...} -> {"label", "label_ko", "probabilities"}
 
-Any other answer is JSON holding the package's message (bad input, unknown address, other method, a request
-http.server refuses), which the page shows. One thread serves each connection, so connections are capped and timed
-out (MAX_CONNECTIONS, SLOT_WAIT_S, CONNECTION_*): clients that send nothing, or trickle, cannot hold the threads.
+Any other answer is JSON with the package's message, which the page shows. Connections are capped and timed out
+(MAX_CONNECTIONS, CONNECTION_*): clients that send nothing, or trickle, cannot hold the server's threads.
 """
 
 import json
@@ -29,7 +28,7 @@ from ..support.korean import josa
 DEFAULT_PORT = 8000
 MAX_BODY = 64 * 1024  # two texts of MAX_CHARS characters fit many times over
 MAX_CONNECTIONS = 64  # served at once; a burst of 200 requests waits its turn (benchmarks/serve_load.py)
-SLOT_WAIT_S = 5  # how long a connection beyond the cap waits for a free thread
+SLOT_WAIT_S = 5  # how long a connection beyond the cap waits for a free thread before its 503
 CONNECTION_TIMEOUT_S = 10  # of silence from a client
 CONNECTION_DEADLINE_S = 60  # one connection, start to end, however slowly it trickles
 _running: dict = {}  # port -> the server this process started there, so a rerun can stop it first
@@ -58,31 +57,22 @@ class PageServer(ThreadingHTTPServer):
         self.port = self.server_address[1]
         self.url = f"http://{self.server_address[0]}:{self.port}"
 
-    def process_request(self, request, client_address):
-        """A thread per connection while a slot is free; else, after SLOT_WAIT_S, a 503 from this accepting thread."""
+    def process_request(self, request, client_address):  # in the accepting thread
         if not self.slots.acquire(timeout=SLOT_WAIT_S):
             with suppress(OSError):
                 request.settimeout(1)
-                body = as_json(BUSY)
                 request.sendall(b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: application/json; charset=utf-8"
-                                b"\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+                                b"\r\nConnection: close\r\n\r\n" + as_json(BUSY))
             return self.shutdown_request(request)
         self.opened[request] = time.monotonic()
-        try:
-            super().process_request(request, client_address)
-        except BaseException:  # no thread started: the slot is not used
-            self.release(request)
-            raise
+        super().process_request(request, client_address)
 
     def process_request_thread(self, request, client_address):
         try:
             super().process_request_thread(request, client_address)
         finally:
-            self.release(request)
-
-    def release(self, request):
-        self.opened.pop(request, None)
-        self.slots.release()
+            self.opened.pop(request, None)
+            self.slots.release()
 
     def service_actions(self):  # run by serve_forever between accepts
         self.cut(older_than=CONNECTION_DEADLINE_S)
@@ -102,8 +92,7 @@ class PageServer(ThreadingHTTPServer):
         while self.opened and time.monotonic() < deadline:
             time.sleep(0.01)
 
-    def handle_error(self, request, client_address):
-        """A client that went away or went quiet is no fault of ours: no traceback in the notebook for it."""
+    def handle_error(self, request, client_address):  # a client that went away or quiet: no traceback for it
         if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
             super().handle_error(request, client_address)
 
@@ -126,26 +115,25 @@ def predict_json(predictor: Predictor, lock: threading.Lock, payload) -> dict:
 class Handler(BaseHTTPRequestHandler):
     timeout = CONNECTION_TIMEOUT_S  # of silence, per read and write: StreamRequestHandler sets it on the socket
     default_request_version = "HTTP/1.0"  # so that a garbled request line is answered with a status line too
-    body_unread = False  # an answer went out before the request's body was read
+    body_unread = False  # an error went out before the request's body was read
 
     def do_GET(self):
-        if urlsplit(self.path).path in ("/", "/index.html"):
-            self.send(HTTPStatus.OK, PAGE.encode("utf-8"), "text/html; charset=utf-8")
-        else:
-            self.refuse(HTTPStatus.NOT_FOUND, NOT_FOUND)
+        if urlsplit(self.path).path not in ("/", "/index.html"):  # the path without Colab's ?authuser=0
+            return self.send(HTTPStatus.NOT_FOUND, NOT_FOUND)
+        self.send(HTTPStatus.OK, PAGE.encode("utf-8"), "text/html; charset=utf-8")
 
     def do_POST(self):
         if urlsplit(self.path).path != "/api/predict":
-            return self.refuse(HTTPStatus.NOT_FOUND, NOT_FOUND)
+            return self.send(HTTPStatus.NOT_FOUND, NOT_FOUND)
         try:
             answer = predict_json(self.server.predictor, self.server.lock, self.read_json())
         except NlpbookError as error:  # bad input, or a length refused before its body was read
-            return self.refuse(HTTPStatus.BAD_REQUEST, error)
+            return self.send(HTTPStatus.BAD_REQUEST, error)
         except TimeoutError:  # the client stopped sending before its Content-Length was reached
-            return self.refuse(HTTPStatus.REQUEST_TIMEOUT, LATE)
+            return self.send(HTTPStatus.REQUEST_TIMEOUT, LATE)
         except Exception as error:  # a bug of ours: say so in the page, keep the details in the server's log
             print(f"serve: {type(error).__name__}: {error}", file=sys.stderr)
-            return self.refuse(HTTPStatus.INTERNAL_SERVER_ERROR, FAILED)
+            return self.send(HTTPStatus.INTERNAL_SERVER_ERROR, FAILED)
         self.send(HTTPStatus.OK, json.dumps(answer, ensure_ascii=False).encode("utf-8"))
 
     def read_json(self):  # None when the body is not JSON; a length that is not 0 to MAX_BODY is refused unread
@@ -166,15 +154,14 @@ class Handler(BaseHTTPRequestHandler):
 
     def send_error(self, code, message=None, explain=None):  # what http.server refuses by itself, in JSON
         if code == HTTPStatus.NOT_IMPLEMENTED:  # HEAD, PUT, DELETE, ...: no do_ method
-            return self.refuse(HTTPStatus.METHOD_NOT_ALLOWED, NOT_ALLOWED, {"Allow": "GET, POST"})
+            return self.send(HTTPStatus.METHOD_NOT_ALLOWED, NOT_ALLOWED, headers={"Allow": "GET, POST"})
         phrase = message or HTTPStatus(code).phrase
-        self.refuse(code, NlpbookError(f"요청을 처리할 수 없습니다({code} {phrase}).", f"{code} {phrase}."))
+        self.send(code, NlpbookError(f"요청을 처리할 수 없습니다({code} {phrase}).", f"{code} {phrase}."))
 
-    def refuse(self, status, error: NlpbookError, headers: dict | None = None):  # the body may be left unread
-        self.body_unread = self.close_connection = True
-        self.send(status, as_json(error), headers=headers)
-
-    def send(self, status, body: bytes, content_type="application/json; charset=utf-8", headers: dict | None = None):
+    def send(self, status, body: "bytes | NlpbookError", content_type="application/json; charset=utf-8", headers=None):
+        if isinstance(body, NlpbookError):  # an error: the connection closes, the request's body maybe unread
+            self.body_unread = self.close_connection = True
+            body = as_json(body)
         self.send_response(status)
         for name, value in {"Content-Type": content_type, "Content-Length": str(len(body)), **(headers or {})}.items():
             self.send_header(name, value)
@@ -183,8 +170,8 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def finish(self):
-        """Closing a socket that still holds unread bytes resets the connection, and the client may lose the answer
-        before reading it: after a refusal, stop sending, and drop what the client still sends for up to a second."""
+        """Closing a socket that holds unread bytes resets the connection, and the client may lose the answer: after
+        an error, stop sending, and drop what the client still sends for up to a second."""
         super().finish()
         if self.body_unread:
             with suppress(OSError):
@@ -252,10 +239,11 @@ def serve_forever(model_dir: str, port: int | None = None) -> None:
 
 PAGE = """<!doctype html>
 <html lang="ko"><head><meta charset="utf-8"><title>문장 쌍 분류</title><style>
-body { font-family: "Noto Sans CJK KR", "Malgun Gothic", sans-serif; max-width: 640px; margin: 24px auto; padding: 0 12px }
-textarea { width: 100%; height: 3.5em; font: inherit; box-sizing: border-box } #error { color: #b00020; min-height: 1.2em }
-button { font: inherit; padding: 6px 20px; margin: 8px 0 } .row { display: flex; align-items: center; gap: 8px; margin: 4px 0 }
-.name { width: 150px } .bar { flex: 1; background: #eee; height: 18px } .fill { background: #4a7bd0; height: 100%; width: 0 }
+body { font-family: "Noto Sans CJK KR", "Malgun Gothic", sans-serif; max-width: 640px; margin: 24px auto }
+textarea { width: 100%; height: 3.5em; font: inherit; box-sizing: border-box } body { padding: 0 12px }
+button { font: inherit; padding: 6px 20px; margin: 8px 0 } #error { color: #b00020; min-height: 1.2em }
+.row { display: flex; align-items: center; gap: 8px; margin: 4px 0 } .name { width: 150px }
+.bar { flex: 1; background: #eee; height: 18px } .fill { background: #4a7bd0; height: 100%; width: 0 }
 .pct { width: 60px; text-align: right }
 </style></head><body><h2>문장 쌍 분류 (참 · 거짓 · 중립)</h2>
 <label>전제 (premise)<textarea id="premise"></textarea></label>

@@ -7,7 +7,6 @@ Gradio Space beside it, NAME-demo, whose app.py loads the model with transformer
 Each way it can fail ends in one NlpbookError: what only an upload meets is worded here, the rest in support/hub.py.
 """
 
-import tempfile
 from pathlib import Path
 
 from ..support.errors import NlpbookError
@@ -23,14 +22,13 @@ NO_TOKEN = NlpbookError(
     "터미널에서는 `hf auth login` 또는 환경 변수 HF_TOKEN입니다.",
     f"No Hugging Face token: create one with write access at {TOKENS_PAGE}, then in Colab add it as the secret "
     "HF_TOKEN (key icon on the left, notebook access on) or run huggingface_hub.notebook_login(); "
-    "in a terminal, `hf auth login` or the HF_TOKEN environment variable.",
-)
+    "in a terminal, `hf auth login` or the HF_TOKEN environment variable.")
 
 
 def push(model_dir: str | Path, repo_id: str, private: bool = False, space: bool = False,
          token: str | None = None) -> list:
     """Upload model_dir (a best/ folder) to `repo_id` (NAME or USER/NAME); return the page URL of each repo made."""
-    from huggingface_hub import HfApi, get_token
+    from huggingface_hub import CommitOperationAdd, HfApi, get_token
 
     check_repo_id(repo_id, space)
     check_model_folder(str(model_dir))
@@ -42,15 +40,14 @@ def push(model_dir: str | Path, repo_id: str, private: bool = False, space: bool
         api.create_repo(repo_id, private=private, exist_ok=True)
         api.upload_folder(repo_id=repo_id, folder_path=str(model_dir), ignore_patterns=["*.part"],
                           commit_message="Upload a model trained with nlpbook_helpers")
-        if not space:
-            return [f"{api.endpoint}/{repo_id}"]
-        api.create_repo(f"{repo_id}-demo", repo_type="space", space_sdk="gradio", private=private, exist_ok=True)
-        with tempfile.TemporaryDirectory() as folder:
-            for name, text in space_files(repo_id).items():
-                (Path(folder) / name).write_text(text, encoding="utf-8")
-            api.upload_folder(repo_id=f"{repo_id}-demo", repo_type="space", folder_path=folder,
+        urls = [f"{api.endpoint}/{repo_id}"]
+        if space:
+            api.create_repo(f"{repo_id}-demo", repo_type="space", space_sdk="gradio", private=private, exist_ok=True)
+            files = [CommitOperationAdd(name, text.encode("utf-8")) for name, text in space_files(repo_id).items()]
+            api.create_commit(f"{repo_id}-demo", files, repo_type="space",
                               commit_message="A demo of the model, written by nlpbook_helpers")
-        return [f"{api.endpoint}/{repo_id}", f"{api.endpoint}/spaces/{repo_id}-demo"]
+            urls.append(f"{api.endpoint}/spaces/{repo_id}-demo")
+        return urls
     except Exception as error:
         explained = explain_push_error(error, repo_id)
         if explained is None:
@@ -71,8 +68,7 @@ def check_repo_id(repo_id: str, space: bool = False) -> None:
             f"'{repo_id}': 허브 저장소 이름으로 쓸 수 없습니다. '이름' 또는 '사용자/이름' 형식으로, 영문자·숫자·-·_·.만 써서 "
             "96자 이하로 지으세요(-나 .으로 시작하거나 끝나지 않고, --나 ..이 없게). 예: 'my-nli-model'",
             f"'{repo_id}' is not a valid Hub repository name ({error}): use NAME or USER/NAME, with letters, digits, "
-            "'-', '_' and '.', such as 'my-nli-model'.",
-        ) from None
+            "'-', '_' and '.', such as 'my-nli-model'.") from None
 
 
 def writable_repo_id(me: dict, repo_id: str) -> str:
@@ -81,16 +77,14 @@ def writable_repo_id(me: dict, repo_id: str) -> str:
         raise NlpbookError(
             f"이 토큰은 읽기(read) 전용이라 업로드할 수 없습니다. {TOKENS_PAGE} 에서 write 권한 토큰을 만들어 HF_TOKEN을 바꾸세요.",
             f"This token is read-only and cannot upload: create a token with write access at {TOKENS_PAGE} "
-            "and replace HF_TOKEN.",
-        )
+            "and replace HF_TOKEN.")
     namespace, _, name = repo_id.rpartition("/")
     if namespace and namespace not in [me["name"]] + [org["name"] for org in me.get("orgs", [])]:
         raise NlpbookError(
             f"{josa(repr(namespace), '은/는')} 다른 사람의 이름공간이라 '{repo_id}'에 올릴 수 없습니다. '{me['name']}/{name}'처럼 "
             "내 이름으로 시작하는 이름을 쓰세요.",
             f"'{namespace}' is someone else's namespace, so '{repo_id}' cannot be yours: use a name under your own, "
-            f"such as '{me['name']}/{name}'.",
-        )
+            f"such as '{me['name']}/{name}'.")
     return f"{namespace or me['name']}/{name}"
 
 
@@ -100,21 +94,18 @@ def explain_push_error(error: Exception, repo_id: str) -> NlpbookError | None:
     if status == 401:
         return NlpbookError(
             f"Hugging Face 토큰이 올바르지 않거나 만료되었습니다. {TOKENS_PAGE} 에서 새로 만들어 HF_TOKEN을 바꾸세요.",
-            f"The Hugging Face token is invalid or expired: create a new one at {TOKENS_PAGE} and replace HF_TOKEN.",
-        )
+            f"The Hugging Face token is invalid or expired: create a new one at {TOKENS_PAGE} and replace HF_TOKEN.")
     if status == 403:
         return NlpbookError(
             f"'{repo_id}'에 쓸 권한이 없습니다. 토큰에 write 권한이 있는지, 이름이 내 이름공간(사용자/이름)에 있는지 확인하세요.",
             f"No permission to write to '{repo_id}': check that the token has write access and that the name is in "
-            "your own namespace (USER/NAME).",
-        )
+            "your own namespace (USER/NAME).")
     network = any(base.__name__ == "TransportError" for base in type(error).__mro__)  # httpx's (httpx2's in hub 2.x)
     if network or isinstance(error, (ConnectionError, TimeoutError)):
         return NlpbookError(
             "Hugging Face 허브에 연결할 수 없습니다. 인터넷 연결을 확인하고(Colab이라면 런타임이 연결되어 있는지) 다시 실행하세요.",
             "Could not reach the Hugging Face hub: check the internet connection (in Colab, that the runtime is "
-            "connected) and run again.",
-        )
+            "connected) and run again.")
     return explain_hub_error(error, repo_id)
 
 
