@@ -1,15 +1,9 @@
 """Using the trained model: predict one pair or many, and evaluate a split.
 
-`Predictor` loads a folder written by `save_pretrained` (the run's best/)
-and returns, for each pair, the label in English and Korean and the three
-probabilities. Inputs are checked first: an empty premise would otherwise
-still get a confident-looking answer.
-
-It reads what training read: the first max_seq_length tokens of a pair,
-which best/ also stores as its tokenizer's model_max_length, so
-transformers' `pipeline("text-classification", ..., truncation=True)`, the
-Space's app.py and `serve` give the same label and probabilities. The labels
-are read by name from the folder's config (model.load_trained_model).
+`Predictor` loads a folder written by `save_pretrained` (the run's best/) and returns, for each pair, the label in
+English and Korean and the three probabilities. Inputs are checked first: an empty premise would otherwise still get
+a confident-looking answer. It reads what training read, the first max_seq_length tokens of a pair (best/ keeps it
+as its tokenizer's model_max_length), so transformers' `pipeline(..., truncation=True)`, the Space and `serve` agree.
 """
 
 import json
@@ -18,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-
 from safetensors import SafetensorError
 
 from .corpus import LABELS, LABELS_KO, NliExample
@@ -28,7 +21,6 @@ from .support.hub import check_model_folder
 from .model import load_trained_model, usable_positions, uses_token_types
 from .support.quiet import quiet_libraries
 from .settings import default
-
 
 
 @dataclass(frozen=True)
@@ -48,11 +40,15 @@ class Predictor:
             info_file = Path(model_dir) / "nlpbook.json"
             info = json.loads(info_file.read_text(encoding="utf-8")) if info_file.exists() else {}
         except (OSError, ValueError, SafetensorError) as error:  # a damaged config.json, nlpbook.json or weights file
+            kind = type(error).__name__
             raise NlpbookError(
-                f"{model_dir}: 모델 폴더의 파일이 손상되었습니다({type(error).__name__}). 학습으로 best/를 다시 만들어 쓰세요.",
-                f"A file in the model folder {model_dir} is damaged ({type(error).__name__}): train again to write best/.",
-            ) from None
-        self.max_seq_length = info.get("max_seq_length") or read_length(self.tokenizer, self.model.config)
+                f"{model_dir}: 모델 폴더의 파일이 손상되었습니다({kind}). 학습으로 best/를 다시 만들어 쓰세요.",
+                f"A file in the model folder {model_dir} is damaged ({kind}): train again to write best/.") from None
+        # Without nlpbook.json: what pipeline() reads, the tokenizer's model_max_length within the model's positions,
+        # or the book's 64 when neither says.
+        limit = self.tokenizer.model_max_length
+        self.max_seq_length = info.get("max_seq_length") or (
+            min(limit, usable_positions(self.model.config)) if limit < 1e9 else default("max_seq_length"))
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.model.to(self.device)
         self.token_types = uses_token_types(self.model.config)
@@ -67,56 +63,36 @@ class Predictor:
         results = []
         for start in range(0, len(pairs), batch_size):
             chunk = pairs[start : start + batch_size]
-            batch = self.tokenizer(
-                [p for p, _ in chunk], [h for _, h in chunk], truncation="longest_first",
-                max_length=self.max_seq_length, padding=True, return_tensors="pt",
-                return_token_type_ids=self.token_types,
-            ).to(self.device)
-            probabilities = self.model(**batch).logits.float().softmax(-1).cpu()
-            results += [self._prediction(row) for row in probabilities]
+            batch = self.tokenizer([p for p, _ in chunk], [h for _, h in chunk], truncation="longest_first",
+                                   max_length=self.max_seq_length, padding=True, return_tensors="pt",
+                                   return_token_type_ids=self.token_types).to(self.device)
+            for row in self.model(**batch).logits.float().softmax(-1).cpu():
+                label = LABELS[int(row.argmax())]
+                probabilities = {name: round(float(p), 4) for name, p in zip(LABELS, row)}
+                results.append(Prediction(label, LABELS_KO[label], probabilities))
         return results
-
-    def _prediction(self, row) -> Prediction:
-        label = LABELS[int(row.argmax())]
-        return Prediction(label, LABELS_KO[label], {name: round(float(p), 4) for name, p in zip(LABELS, row)})
-
-
-def read_length(tokenizer, config) -> int:
-    """How many tokens of a pair a folder without nlpbook.json is read with: what pipeline() reads, its
-    tokenizer's model_max_length, within the model's positions; the book's 64 when neither says."""
-    limit = min(tokenizer.model_max_length, usable_positions(config))
-    return limit if tokenizer.model_max_length < 1e9 else default("max_seq_length")
 
 
 MAX_CHARS = 2000  # far beyond max_seq_length tokens; longer text is cut with a warning
 
 
 def check_pair(pair, index: int = 0) -> tuple[str, str]:
-    """Both texts must be non-empty strings; very long ones are shortened with a warning.
-
-    `index` counts from 0; messages count pairs from 1, as people do.
-    """
+    """Both texts must be non-empty strings; very long ones are cut with a warning. Messages count pairs from 1."""
     number = index + 1
     if not isinstance(pair, (tuple, list)) or len(pair) != 2:
         raise NlpbookError(f"{number}번째 입력이 (전제, 가설) 쌍이 아닙니다.",
                            f"Pair {number} is not a (premise, hypothesis) pair.")
     checked = []
     for name, name_ko, text in zip(("premise", "hypothesis"), ("전제", "가설"), pair):
+        ko, en = f"{number}번째 쌍의 {name_ko}:", f"Pair {number}: the {name}"
         if not isinstance(text, str):
-            raise NlpbookError(
-                f"{number}번째 쌍의 {name_ko}: 문자열이 아닙니다({type(text).__name__}).",
-                f"Pair {number}: the {name} must be a string, got {type(text).__name__}.",
-            )
+            raise NlpbookError(f"{ko} 문자열이 아닙니다({type(text).__name__}).",
+                               f"{en} must be a string, got {type(text).__name__}.")
         if not text.strip():
-            raise NlpbookError(
-                f"{number}번째 쌍의 {name_ko}: 비어 있습니다. 문장을 입력하세요.",
-                f"Pair {number}: the {name} is empty; type a sentence.",
-            )
+            raise NlpbookError(f"{ko} 비어 있습니다. 문장을 입력하세요.", f"{en} is empty; type a sentence.")
         if any("\ud800" <= c <= "\udfff" for c in text):  # how Python keeps argv bytes that were not UTF-8
-            raise NlpbookError(
-                f"{number}번째 쌍의 {name_ko}: UTF-8이 아닌 바이트가 섞여 있습니다. 터미널의 인코딩을 UTF-8로 맞추세요.",
-                f"Pair {number}: the {name} holds bytes that are not UTF-8; set the terminal's encoding to UTF-8.",
-            )
+            raise NlpbookError(f"{ko} UTF-8이 아닌 바이트가 섞여 있습니다. 터미널의 인코딩을 UTF-8로 맞추세요.",
+                               f"{en} holds bytes that are not UTF-8; set the terminal's encoding to UTF-8.")
         if len(text) > MAX_CHARS:
             warnings.warn(f"pair {number}: the {name} has {len(text)} characters; only the first {MAX_CHARS} are used "
                           f"(and at most max_seq_length tokens)", stacklevel=3)
@@ -131,29 +107,20 @@ def evaluate(predictor: Predictor, examples: list[NliExample], batch_size: int =
 
 
 def score(examples: list[NliExample], predictions: list[Prediction]) -> dict:
-    """Accuracy, per-class precision/recall/F1 and the confusion matrix (rows: gold, columns: predicted).
-
-    Computed with torchmetrics, the library that logs val_acc and val_f1 during training.
-    """
-    from torchmetrics.functional.classification import (multiclass_accuracy, multiclass_confusion_matrix,
-                                                        multiclass_f1_score, multiclass_precision,
-                                                        multiclass_recall)
+    """Accuracy, per-class precision/recall/F1 and the confusion matrix (rows: gold, columns: predicted), computed
+    with torchmetrics, the library that logs val_acc and val_f1 during training."""
+    from torchmetrics.functional import classification as metrics
 
     gold = torch.tensor([e.label for e in examples])
     predicted = torch.tensor([LABELS.index(p.label) for p in predictions])
     n = len(LABELS)
-    precision, recall, f1 = (metric(predicted, gold, num_classes=n, average=None)
-                             for metric in (multiclass_precision, multiclass_recall, multiclass_f1_score))
-    # torchmetrics' macro average: the mean over the classes that occur in gold or predicted
-    present = torch.bincount(torch.cat([gold, predicted]), minlength=n) > 0
-    macro_f1 = f1[present].mean().item()
-    precision, recall, f1 = precision.tolist(), recall.tolist(), f1.tolist()
+    precision, recall, f1 = (metric(predicted, gold, num_classes=n, average=None) for metric in
+                             (metrics.multiclass_precision, metrics.multiclass_recall, metrics.multiclass_f1_score))
+    present = torch.bincount(torch.cat([gold, predicted]), minlength=n) > 0  # torchmetrics' macro: classes that occur
     support = torch.bincount(gold, minlength=n).tolist()
-    return {
-        "accuracy": round(multiclass_accuracy(predicted, gold, num_classes=n, average="micro").item(), 4),
-        "macro_f1": round(macro_f1, 4),
-        "per_class": {name: {"precision": round(precision[i], 4), "recall": round(recall[i], 4), "f1": round(f1[i], 4),
-                             "support": support[i]} for i, name in enumerate(LABELS)},
-        "confusion_matrix": multiclass_confusion_matrix(predicted, gold, num_classes=n).tolist(),
-        "labels": list(LABELS),
-    }
+    per_class = {name: {"precision": round(precision[i].item(), 4), "recall": round(recall[i].item(), 4),
+                        "f1": round(f1[i].item(), 4), "support": support[i]} for i, name in enumerate(LABELS)}
+    return {"accuracy": round(metrics.multiclass_accuracy(predicted, gold, num_classes=n, average="micro").item(), 4),
+            "macro_f1": round(f1[present].mean().item(), 4), "per_class": per_class,
+            "confusion_matrix": metrics.multiclass_confusion_matrix(predicted, gold, num_classes=n).tolist(),
+            "labels": list(LABELS)}

@@ -1,13 +1,9 @@
 """The pretrained encoder with a fresh 3-way classification head (book: code 3-11).
 
-Any BERT-family model on the hub works (kcbert-base, klue/bert-base,
-klue/roberta-base, KoELECTRA), or a folder written by `save_pretrained`.
-The label names travel inside the model's config, so a saved model knows
-that id 1 means contradiction. A trained model is always read by those
-names (`load_trained_model`): a folder that lists the three classes in
-another order, such as the Hub's KLUE order (entailment 0, neutral 1,
-contradiction 2), gives the same answers, and one with other labels is
-refused, naming what it holds.
+Any BERT-family model on the hub works (kcbert-base, klue/bert-base, klue/roberta-base, KoELECTRA), or a folder
+written by `save_pretrained`. The label names travel inside the model's config, so a saved model knows that id 1
+means contradiction; a trained model is always read by those names (`load_trained_model`), so a folder listing the
+three classes in another order (the Hub's KLUE order) gives the same answers, and one with other labels is refused.
 """
 
 import re
@@ -22,29 +18,16 @@ POSITION_OFFSET = {"roberta": 2, "xlm-roberta": 2, "camembert": 2}
 
 
 def load_model(model_name: str, max_seq_length: int | None = None):
-    """AutoModelForSequenceClassification with 3 labels and our label names.
+    """AutoModelForSequenceClassification with our 3 labels: a pretrained encoder (kcbert-base) gets a new head
+    whose outputs are LABELS in order; a model trained on them (a best/ folder) keeps its head (load_trained_model)."""
+    from transformers import AutoModelForSequenceClassification
 
-    A pretrained encoder (kcbert-base) gets a new head whose outputs are
-    LABELS in order. A model already trained on our three labels (a best/
-    folder, in any order) keeps its head, read by name (load_trained_model).
-    """
-    from transformers import AutoConfig, AutoModelForSequenceClassification
-
-    check_model_folder(model_name)
-    with explained_hub_errors(model_name):
-        own = AutoConfig.from_pretrained(model_name, **hub_options(model_name))
-    if has_our_labels(own):
-        model = load_trained_model(model_name)
-        if max_seq_length is not None:
-            check_max_seq_length(max_seq_length, usable_positions(model.config), model_name)
-        return model
-    with explained_hub_errors(model_name):
-        config = AutoConfig.from_pretrained(
-            model_name, num_labels=len(LABELS), id2label=dict(enumerate(LABELS)), label2id=dict(LABEL2ID),
-            **hub_options(model_name),
-        )
+    config = load_config(model_name)
     if max_seq_length is not None:
         check_max_seq_length(max_seq_length, usable_positions(config), model_name)
+    if has_our_labels(config):
+        return load_trained_model(model_name)
+    config.id2label, config.label2id = dict(enumerate(LABELS)), dict(LABEL2ID)
     with explained_hub_errors(model_name):
         # No Hub kernels: transformers 5.25 turned them on by default, and re-kernelizes on every train()/eval(),
         # which fails for a model on a TPU ("Unsupported device type 'xla'"). BERT has no kernel layers to swap anyway.
@@ -52,70 +35,48 @@ def load_model(model_name: str, max_seq_length: int | None = None):
                                                                   **hub_options(model_name))
 
 
-def label_names(config) -> list[str]:
-    """The model's outputs by name, in the order of its logits: config.id2label."""
-    return [str(config.id2label[i]) for i in sorted(config.id2label, key=int)]
-
-
-def is_classifier(config) -> bool:
-    """A config saved with a classification head: named labels, or a *ForSequenceClassification architecture.
-
-    A pretrained encoder alone (kcbert-base, the sample's tiny model) is not one: transformers gives every
-    config the placeholder labels LABEL_0 and LABEL_1.
-    """
-    named = any(not re.fullmatch(r"LABEL_\d+", name) for name in label_names(config))
-    return named or any(arch.endswith("ForSequenceClassification") for arch in config.architectures or [])
-
-
-def has_our_labels(config) -> bool:
-    return sorted(name.lower() for name in label_names(config)) == sorted(LABELS)
-
-
-def label_order(config, where) -> list[int]:
-    """For each of LABELS in turn, the logit that holds it, found by name; other labels are refused in one line."""
-    names = label_names(config)
-    if not has_our_labels(config):
-        held = ", ".join(names)
-        raise NlpbookError(
-            f"{where}: 이 모델의 레이블은 {len(names)}개({held})입니다. 참·거짓·중립 세 레이블(entailment, contradiction, "
-            "neutral)로 학습한 모델이 필요합니다. 이 과정의 학습이 만든 best/ 폴더를 주세요.",
-            f"{where}: this model's {len(names)} labels are {held}; it takes a model trained on the three labels "
-            "entailment, contradiction and neutral, such as the best/ folder a training run wrote.",
-        )
-    lowered = [name.lower() for name in names]
-    return [lowered.index(label) for label in LABELS]
-
-
 def load_trained_model(model_dir):
-    """A trained classifier whose outputs come in LABELS' order, whatever order its config lists them in.
-
-    The labels are read by name from the folder's own config.json before any
-    weight is loaded; the rows of the output layer are then put in LABELS'
-    order, so every caller (Predictor, evaluate, predict, serve) reads the
-    logits by position as LABELS.
-    """
+    """A trained classifier whose outputs come in LABELS' order, whatever order its config lists them in: the rows
+    of its output layer are put in that order, so every caller (Predictor, evaluate, serve) reads logits by position."""
     import torch
-    from transformers import AutoConfig, AutoModelForSequenceClassification
+    from transformers import AutoModelForSequenceClassification
 
     model_dir = str(model_dir)
-    check_model_folder(model_dir)
-    with explained_hub_errors(model_dir):
-        config = AutoConfig.from_pretrained(model_dir, **hub_options(model_dir))
-    if not is_classifier(config):  # an encoder without a head: a new head, untrained, as for training
-        return load_model(model_dir)
-    order = label_order(config, model_dir)
+    config = load_config(model_dir)
+    names = [str(config.id2label[i]) for i in sorted(config.id2label, key=int)]  # the outputs, in logit order
+    # transformers gives every config the placeholder labels LABEL_0, LABEL_1: an encoder alone (kcbert-base)
+    if all(re.fullmatch(r"LABEL_\d+", name) for name in names) and not any(
+            arch.endswith("ForSequenceClassification") for arch in config.architectures or []):
+        return load_model(model_dir)  # a new head, untrained, as for training
+    if not has_our_labels(config):
+        raise NlpbookError(
+            f"{model_dir}: 이 모델의 레이블은 {len(names)}개({', '.join(names)})입니다. 참·거짓·중립 세 레이블(entailment, "
+            "contradiction, neutral)로 학습한 모델이 필요합니다. 이 과정의 학습이 만든 best/ 폴더를 주세요.",
+            f"{model_dir}: this model's {len(names)} labels are {', '.join(names)}; it takes a model trained on the "
+            "three labels entailment, contradiction and neutral, such as the best/ folder a training run wrote.")
+    order = [[name.lower() for name in names].index(label) for label in LABELS]
     with explained_hub_errors(model_dir):
         model = AutoModelForSequenceClassification.from_pretrained(model_dir, config=config, use_kernels=False,
                                                                    **hub_options(model_dir))
     if order != list(range(len(LABELS))):
-        head = [module for module in model.modules()
-                if isinstance(module, torch.nn.Linear) and module.out_features == len(LABELS)][-1]
+        head = [m for m in model.modules() if isinstance(m, torch.nn.Linear) and m.out_features == len(LABELS)][-1]
         with torch.no_grad():
-            head.weight.copy_(head.weight[order].clone())
-            if head.bias is not None:
-                head.bias.copy_(head.bias[order].clone())
+            for weights in [head.weight] + ([head.bias] if head.bias is not None else []):
+                weights.copy_(weights[order].clone())
     model.config.id2label, model.config.label2id = dict(enumerate(LABELS)), dict(LABEL2ID)
     return model
+
+
+def load_config(name: str):
+    from transformers import AutoConfig
+
+    check_model_folder(name)
+    with explained_hub_errors(name):
+        return AutoConfig.from_pretrained(name, **hub_options(name))
+
+
+def has_our_labels(config) -> bool:
+    return sorted(str(name).lower() for name in config.id2label.values()) == sorted(LABELS)
 
 
 def usable_positions(config) -> int:

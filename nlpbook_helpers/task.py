@@ -1,11 +1,9 @@
 """The training "system": the model, one shared step, the optimizer and its schedule (book: code 3-12).
 
-Two schedules, by name:
-- "faithful": what the book really ran. Its task asked for ExponentialLR but
-  returned it under the key "scheduler" instead of "lr_scheduler", so
-  Lightning never stepped it: constant lr 5e-5, AdamW(eps=1e-6), no weight decay.
-- "recommended" (default): the same AdamW with a linear warmup over the first
-  10% of steps and a linear decay to 0, the recipe of the KLUE baselines.
+Two schedules, by name: "faithful" is what the book really ran (its ExponentialLR came back under the key
+"scheduler", not "lr_scheduler", so Lightning never stepped it: a constant lr 5e-5, AdamW(eps=1e-6), no weight
+decay); "recommended" (default) is the same AdamW with a linear warmup over the first 10% of steps and a linear
+decay to 0, the recipe of the KLUE baselines.
 """
 
 import pytorch_lightning as pl
@@ -21,14 +19,11 @@ WARMUP_RATIO = 0.1
 class NliTask(pl.LightningModule):
     def __init__(self, model, learning_rate: float = 5e-5, schedule: str = "recommended"):
         super().__init__()
-        self.model = model
-        # from_pretrained returns a model in eval mode, and Lightning 2 keeps
-        # each submodule's mode: without this, dropout would be off all training.
-        self.model.train()
+        self.model = model.train()  # from_pretrained gives eval mode, which Lightning 2 keeps: dropout would be off
         self.learning_rate = learning_rate
         self.schedule = schedule
-        # Validation accumulates over the whole dev set, so it needs metric objects. Our labels are
-        # always valid class ids, so the per-batch argument checks (which cost a host sync) are off.
+        # The dev set's scores accumulate over all its batches; our labels are always valid class ids, so the
+        # per-batch argument checks (a host sync each) are off.
         self.val_acc = MulticlassAccuracy(num_classes=len(LABELS), average="micro", validate_args=False)
         self.val_f1 = MulticlassF1Score(num_classes=len(LABELS), average="macro", validate_args=False)
 

@@ -193,3 +193,24 @@ def test_an_invalid_name_is_one_line_before_any_token_or_request(trained_sample,
     line = one_line(capsys)
     assert f"'{repo_id}' is not a valid Hub repository name" in line and "허브 저장소 이름으로 쓸 수 없습니다" in line
     assert "namespace" not in line.split("(")[0] and "pip install" not in line
+
+
+@pytest.mark.parametrize("status, words", [
+    (401, "token is invalid or expired"),
+    (403, "No permission to write to 'learner/x'"),
+    (500, "answered the request for the model 'learner/x' with an error (HTTP 500)"),  # support/hub.py's wording
+])
+def test_a_hub_error_is_worded_for_the_upload_or_as_hub_py_words_it(status, words):
+    from types import SimpleNamespace
+
+    from huggingface_hub.errors import HfHubHTTPError
+
+    from nlpbook_helpers.sharing.share import explain_push_error
+    from nlpbook_helpers.support.hub import explain_hub_error
+
+    # the response as far as the error reads it (httpx's or httpx2's, as the hub version has it)
+    error = HfHubHTTPError("refused", response=SimpleNamespace(status_code=status, headers={}, request=None))
+    assert words in explain_push_error(error, "learner/x").en
+    if status == 500:
+        assert explain_push_error(error, "learner/x").en == explain_hub_error(error, "learner/x").en
+    assert explain_push_error(ValueError("a bug"), "learner/x") is None  # not the hub's: raised as it is

@@ -1,25 +1,13 @@
 """The trained model as a web page and a JSON API (notebook 08, section 6; `python -m nlpbook_helpers serve`).
 
-The book served its classifier with Flask, a jQuery page and flask-ngrok,
-a tunnel that no longer works without an account. This is the same page
-with Python's own `http.server`: nothing to install, on Colab or anywhere.
-Colab shows it inside the notebook through its own proxy (`show_in_colab`);
-elsewhere it is a local address.
+The book served it with Flask, jQuery and flask-ngrok, a tunnel that now needs an account; this is the same page on
+Python's own `http.server`, with nothing to install. Colab shows it in the notebook through its proxy (`show_in_colab`).
 
     GET  /             the page: premise and hypothesis boxes, the label, three probability bars
     POST /api/predict  {"premise": ..., "hypothesis": ...} -> {"label", "label_ko", "probabilities"}
 
-A bad input (an empty box, a text too long) is answered with status 400 and
-the package's message, which the page shows; nothing else reaches the page.
-Every other answer is JSON too: an unknown address (404), another method
-(405), a request http.server itself refuses. Colab's proxy adds a query string
-(`/?authuser=0`), which is ignored.
-
-One thread serves each connection, so connections are capped
-(MAX_CONNECTIONS; one more waits up to SLOT_WAIT_S for a free thread, then
-gets a 503) and each is closed after CONNECTION_TIMEOUT_S without a byte, or
-CONNECTION_DEADLINE_S in all: a client that opens many and sends nothing, or
-trickles, cannot hold the server's threads.
+Any other answer is JSON with the package's message, which the page shows. Connections are capped and timed out
+(MAX_CONNECTIONS, CONNECTION_*): clients that send nothing, or trickle, cannot hold the server's threads.
 """
 
 import json
@@ -27,6 +15,7 @@ import socket
 import sys
 import threading
 import time
+from contextlib import suppress
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -39,37 +28,44 @@ from ..support.korean import josa
 DEFAULT_PORT = 8000
 MAX_BODY = 64 * 1024  # two texts of MAX_CHARS characters fit many times over
 MAX_CONNECTIONS = 64  # served at once; a burst of 200 requests waits its turn (benchmarks/serve_load.py)
-SLOT_WAIT_S = 5  # how long a connection beyond the cap waits for a free thread
+SLOT_WAIT_S = 5  # how long a connection beyond the cap waits for a free thread before its 503
 CONNECTION_TIMEOUT_S = 10  # of silence from a client
 CONNECTION_DEADLINE_S = 60  # one connection, start to end, however slowly it trickles
 _running: dict = {}  # port -> the server this process started there, so a rerun can stop it first
 
+BUSY = NlpbookError("서버가 바쁩니다. 잠시 뒤 다시 시도하세요.", "The server is busy; try again in a moment.")
+NOT_FOUND = NlpbookError("없는 주소입니다.", "Not found.")
+NOT_ALLOWED = NlpbookError("허용되지 않는 요청 방식입니다(GET과 POST만 받습니다).", "Method not allowed: only GET and POST.")
+LATE = NlpbookError("요청 본문이 끝까지 오지 않았습니다.", "The request body did not arrive in time.")
+FAILED = NlpbookError("서버에서 예측하지 못했습니다. 서버 로그를 확인하세요.", "The server failed to predict; see its log.")
+
+
+def as_json(error: NlpbookError) -> bytes:
+    return json.dumps({"error": error.ko, "error_en": error.en}, ensure_ascii=False).encode("utf-8")
+
 
 class PageServer(ThreadingHTTPServer):
-    daemon_threads = True  # a stuck client never keeps the process alive (HTTPServer already sets SO_REUSEADDR)
+    daemon_threads = True  # a stuck client never keeps the process alive
     request_queue_size = 256  # connections waiting to be accepted; the default 5 drops a burst of users
 
     def __init__(self, predictor: Predictor, port: int, host: str = "127.0.0.1"):
         self.predictor = predictor
         self.lock = threading.Lock()  # one prediction at a time: a fast tokenizer must not be shared across threads
         self.slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
-        self.opened: dict = {}  # connection -> when it was accepted, for the reaper
-        self.closed = threading.Event()
+        self.opened: dict = {}  # connection -> when it was accepted
         super().__init__((host, port), Handler)
-        threading.Thread(target=self.reap, name=f"serve-reaper-{self.port}", daemon=True).start()
+        self.port = self.server_address[1]
+        self.url = f"http://{self.server_address[0]}:{self.port}"
 
-    def process_request(self, request, client_address):
-        """A thread per connection, up to MAX_CONNECTIONS; beyond that, a wait for a free one, then a 503 from this
-        (the accepting) thread."""
+    def process_request(self, request, client_address):  # in the accepting thread
         if not self.slots.acquire(timeout=SLOT_WAIT_S):
-            return self.refuse_busy(request)
+            with suppress(OSError):
+                request.settimeout(1)
+                request.sendall(b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: application/json; charset=utf-8"
+                                b"\r\nConnection: close\r\n\r\n" + as_json(BUSY))
+            return self.shutdown_request(request)
         self.opened[request] = time.monotonic()
-        try:
-            super().process_request(request, client_address)
-        except BaseException:  # no thread started: the slot is not used
-            self.opened.pop(request, None)
-            self.slots.release()
-            raise
+        super().process_request(request, client_address)
 
     def process_request_thread(self, request, client_address):
         try:
@@ -78,44 +74,27 @@ class PageServer(ThreadingHTTPServer):
             self.opened.pop(request, None)
             self.slots.release()
 
-    def refuse_busy(self, request) -> None:
-        body = json.dumps({"error": "서버가 바쁩니다. 잠시 뒤 다시 시도하세요.",
-                           "error_en": "The server is busy; try again in a moment."}, ensure_ascii=False).encode()
-        try:
-            request.settimeout(1)
-            request.sendall(b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: application/json; charset=utf-8\r\n"
-                            b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
-        except OSError:
-            pass
-        self.shutdown_request(request)
+    def service_actions(self):  # run by serve_forever between accepts
+        self.cut(older_than=CONNECTION_DEADLINE_S)
 
-    def reap(self) -> None:
-        """Once a second, cut every connection older than CONNECTION_DEADLINE_S (its thread then ends)."""
-        while not self.closed.wait(1):
-            now = time.monotonic()
-            for request, since in list(self.opened.items()):
-                if now - since > CONNECTION_DEADLINE_S:
-                    try:
-                        request.shutdown(socket.SHUT_RDWR)
-                    except OSError:  # closed meanwhile
-                        pass
-
-    def handle_error(self, request, client_address):
-        """A client that went away or went quiet is no fault of ours: no traceback in the notebook for it."""
-        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
-            super().handle_error(request, client_address)
+    def cut(self, older_than: float = -1):
+        for request, since in list(self.opened.items()):
+            if time.monotonic() - since > older_than:
+                with suppress(OSError):  # closed meanwhile
+                    request.shutdown(socket.SHUT_RDWR)
 
     def server_close(self):
-        self.closed.set()
+        """Cut every connection and wait (10 s at most) for its thread to end: a thread still inside torch when the
+        interpreter exits aborts it ("terminate called without an active exception")."""
         super().server_close()
+        self.cut()
+        deadline = time.monotonic() + 10
+        while self.opened and time.monotonic() < deadline:
+            time.sleep(0.01)
 
-    @property
-    def port(self) -> int:
-        return self.server_address[1]
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.server_address[0]}:{self.port}"
+    def handle_error(self, request, client_address):  # a client that went away or quiet: no traceback for it
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
 
 
 def predict_json(predictor: Predictor, lock: threading.Lock, payload) -> dict:
@@ -133,128 +112,87 @@ def predict_json(predictor: Predictor, lock: threading.Lock, payload) -> dict:
     return {"label": prediction.label, "label_ko": prediction.label_ko, "probabilities": prediction.probabilities}
 
 
-NOT_FOUND = {"error": "없는 주소입니다.", "error_en": "Not found."}
-
-
 class Handler(BaseHTTPRequestHandler):
     timeout = CONNECTION_TIMEOUT_S  # of silence, per read and write: StreamRequestHandler sets it on the socket
     default_request_version = "HTTP/1.0"  # so that a garbled request line is answered with a status line too
-
-    body_unread = False  # set when an answer is sent before the request's body was read
-
-    def refuse(self, status, body: dict, headers: dict | None = None):
-        """Answer without reading the body; the connection is then closed (see finish)."""
-        self.body_unread = self.close_connection = True
-        self.send_json(status, body, headers)
-
-    def finish(self):
-        """Closing a socket that still holds unread bytes resets the connection, and the client may lose the answer
-        before reading it: after a refusal, stop sending, and drop what the client still sends for up to a second."""
-        super().finish()
-        if self.body_unread:
-            try:
-                self.connection.shutdown(socket.SHUT_WR)
-                self.connection.settimeout(0.2)
-                deadline = time.monotonic() + 1
-                while time.monotonic() < deadline and self.connection.recv(1 << 16):
-                    pass
-            except OSError:
-                pass
-
-    @property
-    def route(self) -> str:
-        return urlsplit(self.path).path  # without Colab's ?authuser=0
+    body_unread = False  # an error went out before the request's body was read
 
     def do_GET(self):
-        if self.route in ("/", "/index.html"):
-            self.send(HTTPStatus.OK, PAGE.encode("utf-8"), "text/html; charset=utf-8")
-        else:
-            self.send_json(HTTPStatus.NOT_FOUND, NOT_FOUND)
+        if urlsplit(self.path).path not in ("/", "/index.html"):  # the path without Colab's ?authuser=0
+            return self.send(HTTPStatus.NOT_FOUND, NOT_FOUND)
+        self.send(HTTPStatus.OK, PAGE.encode("utf-8"), "text/html; charset=utf-8")
 
     def do_POST(self):
-        if self.route != "/api/predict":
-            return self.refuse(HTTPStatus.NOT_FOUND, NOT_FOUND)
+        if urlsplit(self.path).path != "/api/predict":
+            return self.send(HTTPStatus.NOT_FOUND, NOT_FOUND)
         try:
-            payload = self.read_json()
-            answer = predict_json(self.server.predictor, self.server.lock, payload)
+            answer = predict_json(self.server.predictor, self.server.lock, self.read_json())
         except NlpbookError as error:  # bad input, or a length refused before its body was read
-            return self.refuse(HTTPStatus.BAD_REQUEST, {"error": error.ko, "error_en": error.en})
+            return self.send(HTTPStatus.BAD_REQUEST, error)
         except TimeoutError:  # the client stopped sending before its Content-Length was reached
-            return self.refuse(HTTPStatus.REQUEST_TIMEOUT, {"error": "요청 본문이 끝까지 오지 않았습니다.",
-                                                            "error_en": "The request body did not arrive in time."})
+            return self.send(HTTPStatus.REQUEST_TIMEOUT, LATE)
         except Exception as error:  # a bug of ours: say so in the page, keep the details in the server's log
             print(f"serve: {type(error).__name__}: {error}", file=sys.stderr)
-            return self.send_json(HTTPStatus.INTERNAL_SERVER_ERROR,
-                                  {"error": "서버에서 예측하지 못했습니다. 서버 로그를 확인하세요.",
-                                   "error_en": "The server failed to predict; see its log."})
-        self.send_json(HTTPStatus.OK, answer)
+            return self.send(HTTPStatus.INTERNAL_SERVER_ERROR, FAILED)
+        self.send(HTTPStatus.OK, json.dumps(answer, ensure_ascii=False).encode("utf-8"))
 
-    def read_json(self):
-        """The request body as JSON (None when it is not JSON); a length that is not 0 to MAX_BODY is refused unread."""
+    def read_json(self):  # None when the body is not JSON; a length that is not 0 to MAX_BODY is refused unread
         length = (self.headers.get("Content-Length") or "0").strip()
         if not (length.isascii() and length.isdigit()):  # "-1" would read until the client closes, "abc" is no length
             raise NlpbookError(f"요청의 Content-Length가 올바르지 않습니다({length[:40]!r}).",
                                f"The request's Content-Length is not valid ({length[:40]!r}).")
         if int(length) > MAX_BODY:
             raise NlpbookError(f"요청이 너무 큽니다({int(length):,}바이트).", f"The request is too large ({int(length):,} bytes).")
-        try:
+        with suppress(ValueError, RecursionError):
             return json.loads(self.rfile.read(int(length)) or b"null")
-        except (ValueError, RecursionError):
-            return None
 
-    def do_not_allowed(self):
-        self.refuse(HTTPStatus.METHOD_NOT_ALLOWED, {"error": "허용되지 않는 요청 방식입니다(GET과 POST만 받습니다).",
-                                                       "error_en": "Method not allowed: only GET and POST."},
-                       {"Allow": "GET, POST"})
-
-    do_HEAD = do_PUT = do_DELETE = do_OPTIONS = do_PATCH = do_not_allowed
-
-    def parse_request(self):
-        """An empty request line is answered with a 400 too; http.server would close the connection without a word."""
+    def parse_request(self):  # an empty request line gets a 400 too; http.server would close without a word
         if self.raw_requestline.strip():
             return super().parse_request()
         self.command, self.requestline, self.request_version = None, "", self.default_request_version
         self.send_error(HTTPStatus.BAD_REQUEST, "Empty request line")
-        return False
 
-    def send_error(self, code, message=None, explain=None):
-        """What http.server refuses by itself (a bad request line, headers too long, an unknown method), in JSON."""
-        if code == HTTPStatus.NOT_IMPLEMENTED:  # a method no do_ handles
-            return self.do_not_allowed()
+    def send_error(self, code, message=None, explain=None):  # what http.server refuses by itself, in JSON
+        if code == HTTPStatus.NOT_IMPLEMENTED:  # HEAD, PUT, DELETE, ...: no do_ method
+            return self.send(HTTPStatus.METHOD_NOT_ALLOWED, NOT_ALLOWED, headers={"Allow": "GET, POST"})
         phrase = message or HTTPStatus(code).phrase
-        self.refuse(code, {"error": f"요청을 처리할 수 없습니다({code} {phrase}).", "error_en": f"{code} {phrase}."})
+        self.send(code, NlpbookError(f"요청을 처리할 수 없습니다({code} {phrase}).", f"{code} {phrase}."))
 
-    def send_json(self, status, body: dict, headers: dict | None = None):
-        self.send(status, json.dumps(body, ensure_ascii=False).encode("utf-8"), "application/json; charset=utf-8",
-                  headers)
-
-    def send(self, status, body: bytes, content_type: str, headers: dict | None = None):
+    def send(self, status, body: "bytes | NlpbookError", content_type="application/json; charset=utf-8", headers=None):
+        if isinstance(body, NlpbookError):  # an error: the connection closes, the request's body maybe unread
+            self.body_unread = self.close_connection = True
+            body = as_json(body)
         self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        for name, value in (headers or {}).items():
+        for name, value in {"Content-Type": content_type, "Content-Length": str(len(body)), **(headers or {})}.items():
             self.send_header(name, value)
         self.end_headers()
         if self.command != "HEAD":  # a HEAD answer has headers only
             self.wfile.write(body)
+
+    def finish(self):
+        """Closing a socket that holds unread bytes resets the connection, and the client may lose the answer: after
+        an error, stop sending, and drop what the client still sends for up to a second."""
+        super().finish()
+        if self.body_unread:
+            with suppress(OSError):
+                self.connection.shutdown(socket.SHUT_WR)
+                self.connection.settimeout(0.2)
+                deadline = time.monotonic() + 1
+                while time.monotonic() < deadline and self.connection.recv(1 << 16):
+                    pass
 
     def log_message(self, *args):
         pass  # one line per request would bury a notebook's output
 
 
 def start(model: "str | Path | Predictor", port: int | None = None, host: str = "127.0.0.1") -> PageServer:
-    """Serve `model` (a best/ folder or a Predictor) in a background thread and return the server.
-
-    Starting again on a port this process already serves (rerunning the
-    notebook cell) first stops that server, so the port is never "already in
-    use". Without `port`: 8000, or the next port up that no other program holds.
-    """
+    """Serve `model` (a best/ folder or a Predictor) in a background thread. A rerun of the cell first stops the
+    server it started on that port; without `port`: 8000, or the next port up that no other program holds."""
     if port is not None and not (isinstance(port, int) and 0 <= port <= 65535):
         raise NlpbookError(f"포트 {port}: 0에서 65535 사이의 수를 주세요(0은 비어 있는 아무 포트).",
                            f"Port {port} is not valid: give a number from 0 to 65535 (0: any free port).")
     predictor = model if isinstance(model, Predictor) else Predictor(model)
-    candidates = [port] if port is not None else range(DEFAULT_PORT, DEFAULT_PORT + 100)
-    for candidate in candidates:
+    for candidate in [port] if port is not None else range(DEFAULT_PORT, DEFAULT_PORT + 100):
         stop(candidate)
         try:
             server = PageServer(predictor, candidate, host)
@@ -265,25 +203,24 @@ def start(model: "str | Path | Predictor", port: int | None = None, host: str = 
         where = port if port is not None else f"{DEFAULT_PORT}~{DEFAULT_PORT + 99}"
         raise NlpbookError(f"포트 {josa(where, '을/를')} 쓸 수 없습니다({reason}). 다른 프로그램이 쓰고 있다면 다른 포트를 주세요.",
                            f"Cannot use port {where} ({reason}); if another program holds it, choose another port.")
-    threading.Thread(target=server.serve_forever, name=f"serve-{server.port}", daemon=True).start()
+    server.thread = threading.Thread(target=server.serve_forever, name=f"serve-{server.port}", daemon=True)
+    server.thread.start()
     _running[server.port] = server
     return server
 
 
 def stop(port: int) -> None:
-    """Stop the server this process runs on `port`, if any, and free the port."""
+    """Stop the server this process runs on `port`, if any, free the port and wait for its threads."""
     server = _running.pop(port, None)
     if server is not None:
         server.shutdown()
         server.server_close()
+        server.thread.join()
 
 
 def show_in_colab(port: int, height: int = 520) -> None:
-    """Show the page inside the notebook through Colab's proxy (no tunnel, no account), and its address.
-
-    The proxy sometimes leaves that frame blank (googlecolab/colabtools#4037 and #4781); the same page
-    then opens in a tab of its own at the proxy's address for the port, which Colab's JavaScript gives.
-    """
+    """Show the page in the notebook through Colab's proxy (no tunnel, no account), and print the proxy's address
+    for a tab of its own, as the frame is sometimes left blank (googlecolab/colabtools#4037 and #4781)."""
     from google.colab import output
 
     output.serve_kernel_port_as_iframe(port, height=str(height))
@@ -295,49 +232,36 @@ def serve_forever(model_dir: str, port: int | None = None) -> None:
     """What `python -m nlpbook_helpers serve` runs: serve until Ctrl+C, then free the port."""
     server = start(model_dir, port)
     print(f"serving {model_dir} at {server.url}  (Ctrl+C stops it)")
-    try:
+    with suppress(KeyboardInterrupt):
         threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        stop(server.port)
+    stop(server.port)
 
 
 PAGE = """<!doctype html>
-<html lang="ko"><head><meta charset="utf-8"><title>문장 쌍 분류</title>
-<style>
- body { font-family: "Noto Sans CJK KR", "Malgun Gothic", sans-serif; max-width: 640px; margin: 24px auto; padding: 0 12px; }
- textarea { width: 100%; height: 3.5em; font: inherit; box-sizing: border-box; }
- button { font: inherit; padding: 6px 20px; margin: 8px 0; }
- .row { display: flex; align-items: center; gap: 8px; margin: 4px 0; }
- .name { width: 150px; } .bar { flex: 1; background: #eee; height: 18px; }
- .fill { background: #4a7bd0; height: 100%; width: 0; } .pct { width: 60px; text-align: right; }
- #error { color: #b00020; min-height: 1.2em; }
-</style></head><body>
-<h2>문장 쌍 분류 (참 · 거짓 · 중립)</h2>
+<html lang="ko"><head><meta charset="utf-8"><title>문장 쌍 분류</title><style>
+body { font-family: "Noto Sans CJK KR", "Malgun Gothic", sans-serif; max-width: 640px; margin: 24px auto }
+textarea { width: 100%; height: 3.5em; font: inherit; box-sizing: border-box } body { padding: 0 12px }
+button { font: inherit; padding: 6px 20px; margin: 8px 0 } #error { color: #b00020; min-height: 1.2em }
+.row { display: flex; align-items: center; gap: 8px; margin: 4px 0 } .name { width: 150px }
+.bar { flex: 1; background: #eee; height: 18px } .fill { background: #4a7bd0; height: 100%; width: 0 }
+.pct { width: 60px; text-align: right }
+</style></head><body><h2>문장 쌍 분류 (참 · 거짓 · 중립)</h2>
 <label>전제 (premise)<textarea id="premise"></textarea></label>
 <label>가설 (hypothesis)<textarea id="hypothesis"></textarea></label>
-<button id="submit">판단하기</button>
-<div id="error" role="alert"></div>
-<h3 id="label"></h3>
-<div id="bars"></div>
+<button id="submit">판단하기</button><div id="error" role="alert"></div><h3 id="label"></h3><div id="bars"></div>
 <script>
 const NAMES = {entailment: "참 (entailment)", contradiction: "거짓 (contradiction)", neutral: "중립 (neutral)"};
-document.getElementById("submit").onclick = async () => {
-  const body = JSON.stringify({premise: document.getElementById("premise").value,
-                               hypothesis: document.getElementById("hypothesis").value});
-  const error = document.getElementById("error"), label = document.getElementById("label");
-  let answer;
-  try {
-    answer = await (await fetch("api/predict", {method: "POST", headers: {"Content-Type": "application/json"}, body})).json();
-  } catch (e) {
-    answer = {error: "서버에 연결할 수 없습니다. 서버를 시작한 셀이 실행 중인지 확인하세요."};
-  }
-  error.textContent = answer.error || "";
-  label.textContent = answer.error ? "" : `${answer.label_ko} (${answer.label})`;
-  document.getElementById("bars").innerHTML = answer.error ? "" : Object.entries(answer.probabilities).map(([name, p]) =>
-    `<div class="row" data-label="${name}"><span class="name">${NAMES[name]}</span>` +
-    `<span class="bar"><span class="fill" style="display:block;width:${(100 * p).toFixed(1)}%"></span></span>` +
+const $ = (id) => document.getElementById(id);
+$("submit").onclick = async () => {
+  const body = JSON.stringify({premise: $("premise").value, hypothesis: $("hypothesis").value});
+  const answer = await fetch("api/predict", {method: "POST", headers: {"Content-Type": "application/json"}, body})
+    .then((response) => response.json())
+    .catch(() => ({error: "서버에 연결할 수 없습니다. 서버를 시작한 셀이 실행 중인지 확인하세요."}));
+  $("error").textContent = answer.error || "";
+  $("label").textContent = answer.error ? "" : `${answer.label_ko} (${answer.label})`;
+  $("bars").innerHTML = answer.error ? "" : Object.entries(answer.probabilities).map(([name, p]) =>
+    `<div class="row" data-label="${name}"><span class="name">${NAMES[name]}</span><span class="bar">` +
+    `<span class="fill" style="display:block;width:${(100 * p).toFixed(1)}%"></span></span>` +
     `<span class="pct">${(100 * p).toFixed(1)}%</span></div>`).join("");
 };
 </script></body></html>
