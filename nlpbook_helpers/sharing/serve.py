@@ -31,6 +31,7 @@ MAX_CONNECTIONS = 64  # served at once; a burst of 200 requests waits its turn (
 SLOT_WAIT_S = 5  # how long a connection beyond the cap waits for a free thread before its 503
 CONNECTION_TIMEOUT_S = 10  # of silence from a client
 CONNECTION_DEADLINE_S = 60  # one connection, start to end, however slowly it trickles
+PAGE = (Path(__file__).parent.parent / "data" / "page.html").read_bytes()  # the form and its script
 _running: dict = {}  # port -> the server this process started there, so a rerun can stop it first
 
 BUSY = NlpbookError("서버가 바쁩니다. 잠시 뒤 다시 시도하세요.", "The server is busy; try again in a moment.")
@@ -120,7 +121,7 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         if urlsplit(self.path).path not in ("/", "/index.html"):  # the path without Colab's ?authuser=0
             return self.send(HTTPStatus.NOT_FOUND, NOT_FOUND)
-        self.send(HTTPStatus.OK, PAGE.encode("utf-8"), "text/html; charset=utf-8")
+        self.send(HTTPStatus.OK, PAGE, "text/html; charset=utf-8")
 
     def do_POST(self):
         if urlsplit(self.path).path != "/api/predict":
@@ -236,33 +237,3 @@ def serve_forever(model_dir: str, port: int | None = None) -> None:
         threading.Event().wait()
     stop(server.port)
 
-
-PAGE = """<!doctype html>
-<html lang="ko"><head><meta charset="utf-8"><title>문장 쌍 분류</title><style>
-body { font-family: "Noto Sans CJK KR", "Malgun Gothic", sans-serif; max-width: 640px; margin: 24px auto }
-textarea { width: 100%; height: 3.5em; font: inherit; box-sizing: border-box } body { padding: 0 12px }
-button { font: inherit; padding: 6px 20px; margin: 8px 0 } #error { color: #b00020; min-height: 1.2em }
-.row { display: flex; align-items: center; gap: 8px; margin: 4px 0 } .name { width: 150px }
-.bar { flex: 1; background: #eee; height: 18px } .fill { background: #4a7bd0; height: 100%; width: 0 }
-.pct { width: 60px; text-align: right }
-</style></head><body><h2>문장 쌍 분류 (참 · 거짓 · 중립)</h2>
-<label>전제 (premise)<textarea id="premise"></textarea></label>
-<label>가설 (hypothesis)<textarea id="hypothesis"></textarea></label>
-<button id="submit">판단하기</button><div id="error" role="alert"></div><h3 id="label"></h3><div id="bars"></div>
-<script>
-const NAMES = {entailment: "참 (entailment)", contradiction: "거짓 (contradiction)", neutral: "중립 (neutral)"};
-const $ = (id) => document.getElementById(id);
-$("submit").onclick = async () => {
-  const body = JSON.stringify({premise: $("premise").value, hypothesis: $("hypothesis").value});
-  const answer = await fetch("api/predict", {method: "POST", headers: {"Content-Type": "application/json"}, body})
-    .then((response) => response.json())
-    .catch(() => ({error: "서버에 연결할 수 없습니다. 서버를 시작한 셀이 실행 중인지 확인하세요."}));
-  $("error").textContent = answer.error || "";
-  $("label").textContent = answer.error ? "" : `${answer.label_ko} (${answer.label})`;
-  $("bars").innerHTML = answer.error ? "" : Object.entries(answer.probabilities).map(([name, p]) =>
-    `<div class="row" data-label="${name}"><span class="name">${NAMES[name]}</span><span class="bar">` +
-    `<span class="fill" style="display:block;width:${(100 * p).toFixed(1)}%"></span></span>` +
-    `<span class="pct">${(100 * p).toFixed(1)}%</span></div>`).join("");
-};
-</script></body></html>
-"""
