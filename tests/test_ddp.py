@@ -12,7 +12,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from torch.utils.data import DataLoader
 
-from nlpbook_helpers.run.checkpoints import LastCheckpoint
+from nlpbook_helpers.run.checkpoints import RandomStates
 from nlpbook_helpers.features import LengthGroupedSampler
 
 WORLD_SIZE = 2
@@ -40,7 +40,7 @@ def test_two_process_ddp_trains_and_writes_once(tmp_path, length_grouped):
     assert metrics["epochs"][-1]["step"] == steps_per_epoch
     assert (output / "best" / "model.safetensors").exists()
     checkpoint = torch.load(output / "checkpoints" / "last.ckpt", weights_only=True)
-    assert len(checkpoint["callbacks"]["LastCheckpoint"]["rng_per_rank"]) == WORLD_SIZE
+    assert len(checkpoint["callbacks"]["RandomStates"]["rng_per_rank"]) == WORLD_SIZE
 
 
 def test_two_process_ddp_resumed_mid_epoch_ends_as_an_uninterrupted_run(tmp_path):
@@ -107,7 +107,7 @@ def save_and_restore_random_states(rank, store, out):
 
     def work(rank):
         random.seed(rank), np.random.seed(rank), torch.manual_seed(rank)  # each process its own states
-        callback = LastCheckpoint(out / "unused", every_n_steps=1, run={})
+        callback = RandomStates()
         state = callback.state_dict()  # gathers every process's states, as Lightning calls it on each
         if rank == 0:
             torch.save(state, out / "rng.pt")

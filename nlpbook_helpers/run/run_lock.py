@@ -1,12 +1,11 @@
-"""One training run per output dir: output_dir/run.lock.
+"""One training run per output dir: output_dir/run.lock, taken by the first process while a fit runs.
 
-Two runs writing one folder (a second Colab tab, a rerun while the first
-still trains) empty each other's checkpoints. Colab kills a runtime without
-cleanup, so a lock must not outlive its run: the holder refreshes it every
-LOCK_REFRESH_SECONDS, and a lock that was not refreshed for
-LOCK_STALE_SECONDS is taken over, on any machine. On the same machine, a lock
-whose process is gone is taken over at once; a live process of that number is
-not enough to keep it, since numbers are reused (a restarted runtime, pid 1).
+Two runs writing one folder (a second Colab tab, a rerun while the first still
+trains) empty each other's checkpoints. Colab kills a runtime without cleanup,
+so the holder refreshes the lock every LOCK_REFRESH_SECONDS, and one not
+refreshed for LOCK_STALE_SECONDS is taken over, on any machine; on the same
+machine also one whose process is gone (a live process of that number is not
+enough to keep it: numbers are reused, a restarted runtime is pid 1 again).
 """
 
 import json
@@ -16,23 +15,30 @@ import socket
 import threading
 import time
 import uuid
+from contextlib import suppress
 from pathlib import Path
+
+from pytorch_lightning.callbacks import Callback
 
 from ..support.drive_files import open_new, remove_file, replace_file
 from ..support.errors import NlpbookError
+from .sampling import process_rank
 
 LOCK_STALE_SECONDS = 120
 LOCK_REFRESH_SECONDS = 20
 
 
-class RunLock:
-    """output_dir/run.lock: who trains in this folder. A lock that was not refreshed for LOCK_STALE_SECONDS (a Colab
-    runtime killed without cleanup), or whose process is gone (same machine), is taken over."""
+class RunLock(Callback):
+    """output_dir/run.lock: who trains in this folder, held from the fit's setup to its end and fresh at each save."""
 
     def __init__(self, output_dir: Path):
         self.path = Path(output_dir) / "run.lock"
         self.me = {"host": socket.gethostname(), "pid": os.getpid(), "token": uuid.uuid4().hex}
         self.stop: threading.Event | None = None
+
+    def setup(self, trainer, pl_module, stage):
+        if stage == "fit" and process_rank()[0] == 0:
+            self.acquire()
 
     def holder(self) -> dict | None:
         """Who holds the lock, if that one is alive and not us."""
@@ -71,37 +77,38 @@ class RunLock:
         self.stop = threading.Event()
         threading.Thread(target=self.keep_fresh, args=(self.stop,), daemon=True).start()
 
-    def remove_leftovers(self) -> None:
-        """run.lock.<token> files of runs killed while they took the lock; a rival's, written this instant, stays."""
+    def remove_leftovers(self) -> None:  # run.lock.<token> of runs killed while taking it; not a rival's of now
         for path in self.path.parent.glob(f"{self.path.name}.*"):
-            try:
-                old = time.time() - path.lstat().st_mtime > LOCK_STALE_SECONDS
-                if old and re.fullmatch(r"[0-9a-f]{32}", path.suffix[1:]):
+            with suppress(OSError):
+                if re.fullmatch(r"[0-9a-f]{32}", path.suffix[1:]) and time.time() - path.lstat().st_mtime > LOCK_STALE_SECONDS:
                     remove_file(path)
-            except OSError:
-                pass
 
     def keep_fresh(self, stop: threading.Event) -> None:
         while not stop.wait(LOCK_REFRESH_SECONDS):
             self.refresh()
 
+    def on_save_checkpoint(self, trainer, pl_module, checkpoint):
+        self.refresh()
+
     def refresh(self) -> None:
         if self.stop is not None:
-            try:
+            with suppress(OSError):
                 os.utime(self.path, follow_symlinks=False)
-            except OSError:
-                pass
+
+    def teardown(self, trainer, pl_module, stage):
+        self.release()
+
+    def on_exception(self, trainer, pl_module, exception):
+        self.release()
 
     def release(self) -> None:
-        if self.stop is None:
-            return
-        self.stop.set()
-        self.stop = None
-        try:
-            if json.loads(self.path.read_text(encoding="utf-8")) == self.me:
-                remove_file(self.path)
-        except (OSError, ValueError):
-            pass
+        if self.stop is not None:
+            self.stop.set()
+            self.stop = None
+            with suppress(OSError, ValueError):
+                if json.loads(self.path.read_text(encoding="utf-8")) == self.me:
+                    remove_file(self.path)
+
 
 
 def pid_alive(pid) -> bool:
