@@ -1,7 +1,6 @@
-"""The whole chapter in two functions: `prepare_run(settings)` builds every piece in the book's order (runtime, seed,
-tokenizer, model, features, loaders, task, trainer) so notebook 07 can show each; `fit(run)` trains, resuming from
-checkpoints/last.ckpt, and returns what metrics.json holds. The command line, 07, the benchmarks and the tests all
-go through these two; a benchmark adds its stopwatch as a callback.
+"""The whole chapter in two functions: `prepare_run(settings)` builds every piece in the book's order, so notebook 07
+can show each; `fit(run)` trains, resuming from checkpoints/last.ckpt, and returns what metrics.json holds. The
+command line, 07, the benchmarks and the tests all go through these two (a benchmark adds its stopwatch as a callback).
 """
 
 from dataclasses import dataclass
@@ -10,19 +9,18 @@ from pathlib import Path
 import pytorch_lightning as pl
 from torch.utils.data import DataLoader
 
-from .run.best_model import BestModelExport
-from .run.checkpoints import resume_checkpoint
 from .features import PairDataset, build_datasets, load_tokenizer, runtime_loaders
 from .model import load_model, uses_token_types
-from .support.quiet import quiet_libraries
+from .run.best_model import BestModelExport
+from .run.checkpoints import resume_checkpoint
 from .run.rerun import check_fresh
 from .runtime import (Runtime, check_cpu_training, check_writable, choose_precision, detect_runtime, get_logger,
                       seed_everything)
 from .settings import Settings
+from .support.quiet import quiet_libraries
 from .support.speedups import PAD_MULTIPLE, compile_model, use_gpu_speedups
 from .task import NliTask
 from .trainer import build_trainer
-
 
 @dataclass
 class Run:
@@ -74,8 +72,7 @@ def fit(run: Run, callbacks=()) -> dict:
     check_fresh(run.settings, run.trainer, run.task, run.train_loader, run.dev_loader)
     resume = resume_checkpoint(run.settings, run.runtime, run.precision)
     run.trainer.fit(run.task, run.train_loader, run.dev_loader, ckpt_path=resume)
-    history = next(callback for callback in run.trainer.callbacks if isinstance(callback, BestModelExport))
-    return history.summary()
+    return next(callback for callback in run.trainer.callbacks if isinstance(callback, BestModelExport)).summary()
 
 
 def train(settings: Settings, callbacks=()) -> dict:

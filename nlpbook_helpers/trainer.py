@@ -35,9 +35,9 @@ def build_trainer(settings, runtime: Runtime, precision: str, tokenizer) -> pl.T
             f"devices={settings.devices}, num_nodes={settings.num_nodes}: multi-process training (DDP) cannot run "
             "inside a notebook; run `python -m nlpbook_helpers train --devices N ...` from the command line.",
         )
-    device, every_n_steps = f"{runtime.device_name} ({precision})", settings.checkpoint_every_n_steps
+    device = f"{runtime.device_name} ({precision})"
     run = {"settings": run_fingerprint(settings), "precision": precision, "device": device}
-    last_checkpoint = LastCheckpoint(output_dir, every_n_steps, run)
+    last_checkpoint = LastCheckpoint(output_dir, settings.checkpoint_every_n_steps, run)
     return pl.Trainer(
         accelerator=runtime.accelerator,
         devices=settings.devices,
@@ -49,9 +49,9 @@ def build_trainer(settings, runtime: Runtime, precision: str, tokenizer) -> pl.T
         max_steps=settings.max_steps,
         callbacks=[
             BestModelExport(output_dir, tokenizer, settings.max_seq_length),  # metrics.json and best/
-            last_checkpoint,  # checkpoints/last.ckpt: Lightning's ModelCheckpoint (it runs after the others)
-            RandomStates(),  # each process's random states, in last.ckpt
-            StopOnNaN(every_n_steps),  # a loss that is no number stops the run before it is saved
+            last_checkpoint,  # checkpoints/last.ckpt: a ModelCheckpoint, so Lightning runs it after the others
+            RandomStates(),  # each process's random states, kept in last.ckpt
+            StopOnNaN(),  # a loss that is no number stops the run, before it is saved
             RunLock(output_dir),  # one run per output dir (run/run_lock.py)
             KernelGuard(settings, last_checkpoint),  # a fit cell run again in the same kernel (run/rerun.py)
             ModelCardWriter(settings),  # best/README.md from metrics.json (run/model_card.py)

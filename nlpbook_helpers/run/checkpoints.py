@@ -1,10 +1,9 @@
 """What a run keeps in checkpoints/last.ckpt, and how a rerun continues it (the book's Trainer wrote one per epoch).
 
 A Colab runtime disconnects without warning, and the learner runs the same cell again, maybe on another GPU. So
-last.ckpt holds all a rerun needs, saved by Lightning's ModelCheckpoint every N steps and after each validation,
-always through `<name>.part` (drive_files.atomic_write): a kill leaves the old file or a complete .part, which
-resume_checkpoint puts in place. Only the same run continues: other settings are refused, naming the change and
-the way to keep the progress. A change of GPU class (T4 16-mixed, L4 bf16-mixed, a CPU) continues: fp32 in all.
+last.ckpt holds all a rerun needs, saved by Lightning's ModelCheckpoint through `<name>.part` (a kill leaves the
+old file or a complete .part, which resume_checkpoint puts in place). Only the same run continues: other settings
+are refused, naming the change and the way to keep the progress; another GPU class continues (fp32 in all).
 """
 
 import random
@@ -39,10 +38,7 @@ def run_fingerprint(settings) -> dict:
 
 def resume_checkpoint(settings, runtime, precision: str) -> Path | None:
     """The `ckpt_path` for trainer.fit (book: code 3-14): checkpoints/last.ckpt if this run continues it, else None.
-
-    Refused before any training: a folder another run uses, a damaged checkpoint, one of other settings or another
-    length (a silent resume would mix the old optimizer and schedule with the new run).
-    """
+    Refused before any training: a folder in use, a damaged checkpoint, one of other settings or another length."""
     output_dir = Path(settings.output_dir)
     if process_rank()[0] == 0:  # DDP's other processes: the first one holds run.lock
         RunLock(output_dir).refuse_if_taken()
@@ -202,12 +198,9 @@ def finish_interrupted_save(path: Path) -> None:
 
 
 class LastCheckpoint(ModelCheckpoint):
-    """Lightning's ModelCheckpoint keeping checkpoints/last.ckpt, with what continuing the run needs.
-
-    Lightning saves it every `every_n_steps` optimizer steps; here also after each validation, and not between an
-    epoch's last step and its validation (a kill there would skip that validation for good). A run with max_steps
-    stops and is validated at that step, as at an epoch end. (Lightning runs it after the other callbacks.)
-    """
+    """Lightning's ModelCheckpoint keeping checkpoints/last.ckpt, with what continuing the run needs: saved every
+    `every_n_steps` optimizer steps and after each validation, never between an epoch's last step and its validation
+    (a kill there would skip that validation for good). A max_steps run stops and is validated at that step."""
 
     def __init__(self, output_dir: Path, every_n_steps: int, run: dict):
         super().__init__(dirpath=Path(output_dir) / "checkpoints", save_last=True, save_top_k=0,
@@ -287,16 +280,19 @@ class RandomStates(Callback):
 
 
 class StopOnNaN(Callback):
-    """Stop a run whose loss is no number, checked where Lightning logs and before each save (a check waits for the
-    GPU, so not every step). Lightning runs LastCheckpoint after it."""
+    """Stop a run whose loss is no number: checked where Lightning logs and before each save (not at every step: a
+    check waits for the GPU)."""
 
-    def __init__(self, every_n_steps: int):
-        self.every_n_steps = every_n_steps
+    loss = None
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-        step = trainer.global_step
-        if step % trainer.log_every_n_steps == 0 or step % self.every_n_steps == 0:
-            check_finite(outputs["loss"], step, pl_module)
+        self.loss = outputs["loss"].detach()
+        if trainer.global_step % trainer.log_every_n_steps == 0:
+            check_finite(self.loss, trainer.global_step, pl_module)
+
+    def on_save_checkpoint(self, trainer, pl_module, checkpoint):
+        if self.loss is not None:
+            check_finite(self.loss, trainer.global_step, pl_module)
 
 
 def check_finite(loss, step: int, pl_module) -> None:

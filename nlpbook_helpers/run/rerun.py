@@ -20,8 +20,6 @@ from .checkpoints import finished_run
 
 AGAIN = ("07의 3절부터 이 셀까지 차례로 다시 실행하거나 [런타임] → [모두 실행]을 누르세요",
          "run 07's cells again from §3 down to this one, or Runtime → Run all")
-IN_ENGLISH = {"트레이너": "trainer", "태스크": "task", "모델": "model", "학습 로더": "training loader",
-              "검증 로더": "validation loader"}
 
 _used = weakref.WeakSet()  # every trainer, task, model and loader a fit has started with in this kernel
 
@@ -57,8 +55,8 @@ class KernelGuard(Callback):
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second press while Lightning tidies up changes nothing
         step = self.last_checkpoint.saved_step
         if step is None:
-            raise StopPressed("학습을 멈췄습니다. 아직 저장된 체크포인트가 없으니, 다시 실행하면 처음부터(같은 시드로) 학습합니다: "
-                              + AGAIN[0] + ".")
+            raise StopPressed("학습을 멈췄습니다. 아직 저장된 체크포인트가 없으니, 다시 실행하면 처음부터(같은 시드로) "
+                              f"학습합니다: {AGAIN[0]}.")
         raise StopPressed(f"학습을 멈췄습니다. 스텝 {step}까지의 학습이 {self.last_checkpoint.path}에 남아 있습니다. "
                           f"{AGAIN[0]}. 그러면 스텝 {step}에서 이어서 학습합니다.")
 
@@ -80,30 +78,31 @@ def in_notebook_kernel() -> bool:
 def check_fresh(settings, trainer, task, train_loader, dev_loader) -> None:
     """Refuse objects a fit already used (except after a finished run: then say where its results are), or built
     from other settings than `settings`, before any training."""
-    objects = {"트레이너": trainer, "태스크": task, "모델": task.model, "학습 로더": train_loader, "검증 로더": dev_loader}
+    objects = {("트레이너", "trainer"): trainer, ("태스크", "task"): task, ("모델", "model"): task.model,
+               ("학습 로더", "training loader"): train_loader, ("검증 로더", "validation loader"): dev_loader}
     used = [name for name, thing in objects.items() if thing in _used]
-    if used:
-        done = finished_run(settings, len(train_loader))
-        if done is not None:
-            output_dir = Path(settings.output_dir)
-            raise NlpbookError(
-                f"이 학습은 이미 끝났습니다(스텝 {done}). 결과는 {output_dir / 'metrics.json'}과 {output_dir / 'best'}에 있고, "
-                "아무것도 바꾸지 않았습니다. 다음 셀부터 실행해 결과를 보세요.",
-                f"This run has already finished (step {done}); its results are in {output_dir / 'metrics.json'} and "
-                f"{output_dir / 'best'}, and nothing was changed. Run the next cells to see them.",
-            )
+    done = finished_run(settings, len(train_loader)) if used else None
+    if done is not None:
+        output_dir = Path(settings.output_dir)
         raise NlpbookError(
-            f"이 셀의 {', '.join(used)}는 앞선 학습에서 이미 쓰였습니다(멈춘 학습의 가중치와 진행이 메모리에 남아 있습니다). "
-            f"{AGAIN[0]}. 그러면 Drive의 마지막 체크포인트에서 이어서 학습합니다.",
-            f"This cell's {', '.join(IN_ENGLISH[name] for name in used)} were already used by an earlier fit (a stopped "
-            f"run's weights and progress are still in memory): {AGAIN[1]}, and the run continues from its last "
-            "checkpoint on Drive.",
+            f"이 학습은 이미 끝났습니다(스텝 {done}). 결과는 {output_dir / 'metrics.json'}과 {output_dir / 'best'}에 있고, "
+            "아무것도 바꾸지 않았습니다. 다음 셀부터 실행해 결과를 보세요.",
+            f"This run has already finished (step {done}); its results are in {output_dir / 'metrics.json'} and "
+            f"{output_dir / 'best'}, and nothing was changed. Run the next cells to see them.",
+        )
+    if used:
+        raise NlpbookError(
+            f"이 셀의 {', '.join(ko for ko, _ in used)}는 앞선 학습에서 이미 쓰였습니다(멈춘 학습의 가중치와 진행이 메모리에 "
+            f"남아 있습니다). {AGAIN[0]}. 그러면 Drive의 마지막 체크포인트에서 이어서 학습합니다.",
+            f"This cell's {', '.join(en for _, en in used)} were already used by an earlier fit (a stopped run's "
+            f"weights and progress are still in memory): {AGAIN[1]}, and the run continues from its last checkpoint "
+            "on Drive.",
         )
     changed = built_with_other_settings(settings, trainer, task, train_loader)
     if changed:
         raise NlpbookError(
-            f"1절의 설정이 이 셀의 트레이너, 태스크, 모델, 로더를 만들 때와 다릅니다({changed}). 두 설정이 섞인 학습을 하지 않도록 "
-            f"멈춥니다: {AGAIN[0]}.",
+            f"1절의 설정이 이 셀의 트레이너, 태스크, 모델, 로더를 만들 때와 다릅니다({changed}). 두 설정이 섞인 학습을 "
+            f"하지 않도록 멈춥니다: {AGAIN[0]}.",
             f"The settings of §1 differ from those the trainer, task, model and loaders were built with ({changed}); "
             f"so as not to train a mix of the two: {AGAIN[1]}.",
         )

@@ -1,16 +1,13 @@
-"""One training run per output dir: output_dir/run.lock, taken by the first process while a fit runs.
+"""One training run per output dir: output_dir/run.lock, held by the first process while a fit runs.
 
-Two runs writing one folder (a second Colab tab, a rerun while the first still
-trains) empty each other's checkpoints. Colab kills a runtime without cleanup,
-so the holder refreshes the lock every LOCK_REFRESH_SECONDS, and one not
-refreshed for LOCK_STALE_SECONDS is taken over, on any machine; on the same
-machine also one whose process is gone (a live process of that number is not
-enough to keep it: numbers are reused, a restarted runtime is pid 1 again).
+Two runs writing one folder (a second Colab tab, a rerun while the first still trains) empty each other's
+checkpoints. Colab kills a runtime without cleanup, so the holder refreshes the lock every LOCK_REFRESH_SECONDS and
+one not refreshed for LOCK_STALE_SECONDS is taken over; on the same machine also one whose process is gone (a live
+process of that number is not enough to keep it: numbers are reused, a restarted runtime is pid 1 again).
 """
 
 import json
 import os
-import re
 import socket
 import threading
 import time
@@ -29,7 +26,7 @@ LOCK_REFRESH_SECONDS = 20
 
 
 class RunLock(Callback):
-    """output_dir/run.lock: who trains in this folder, held from the fit's setup to its end and fresh at each save."""
+    """output_dir/run.lock: who trains here; taken at the fit's setup, fresh at each save, freed at its end."""
 
     def __init__(self, output_dir: Path):
         self.path = Path(output_dir) / "run.lock"
@@ -40,21 +37,25 @@ class RunLock(Callback):
         if stage == "fit" and process_rank()[0] == 0:
             self.acquire()
 
-    def holder(self) -> dict | None:
-        """Who holds the lock, if that one is alive and not us."""
-        try:
-            held = json.loads(self.path.read_text(encoding="utf-8"))
-            age = time.time() - self.path.stat().st_mtime
-        except (OSError, ValueError):
-            return None
-        alive = age < LOCK_STALE_SECONDS
-        if held.get("host") == self.me["host"]:
-            alive = alive and held.get("pid") != self.me["pid"] and pid_alive(held.get("pid"))
-        return held if alive else None
+    def on_save_checkpoint(self, trainer, pl_module, checkpoint):
+        self.refresh()
+
+    def teardown(self, trainer, pl_module, stage):
+        self.release()
+
+    def on_exception(self, trainer, pl_module, exception):
+        self.release()
 
     def refuse_if_taken(self) -> None:
-        held = self.holder()
-        if held:
+        """Refuse when another run holds the lock and is alive."""
+        try:
+            held = json.loads(self.path.read_text(encoding="utf-8"))
+            alive = time.time() - self.path.stat().st_mtime < LOCK_STALE_SECONDS
+        except (OSError, ValueError):
+            return
+        if held.get("host") == self.me["host"]:
+            alive = alive and held.get("pid") != self.me["pid"] and pid_alive(held.get("pid"))
+        if alive:
             raise NlpbookError(
                 f"{self.path.parent}: 다른 학습({held['host']}의 프로세스 {held['pid']})이 지금 이 폴더를 쓰고 있습니다. "
                 "그 학습이 끝나기를 기다리거나(다른 탭을 확인하세요) 다른 출력 폴더(output_dir)를 쓰세요. 그 학습이 "
@@ -67,7 +68,10 @@ class RunLock(Callback):
     def acquire(self) -> None:
         self.refuse_if_taken()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.remove_leftovers()
+        for leftover in self.path.parent.glob(f"{self.path.name}.{'[0-9a-f]' * 32}"):  # of runs killed taking it
+            with suppress(OSError):
+                if time.time() - leftover.lstat().st_mtime > LOCK_STALE_SECONDS:  # not a rival's of this instant
+                    remove_file(leftover)
         mine = self.path.with_name(f"{self.path.name}.{self.me['token']}")  # .part would be shared with a rival
         with open_new(mine, "w", encoding="utf-8") as file:
             file.write(json.dumps(self.me))
@@ -77,29 +81,14 @@ class RunLock(Callback):
         self.stop = threading.Event()
         threading.Thread(target=self.keep_fresh, args=(self.stop,), daemon=True).start()
 
-    def remove_leftovers(self) -> None:  # run.lock.<token> of runs killed while taking it; not a rival's of now
-        for path in self.path.parent.glob(f"{self.path.name}.*"):
-            with suppress(OSError):
-                if re.fullmatch(r"[0-9a-f]{32}", path.suffix[1:]) and time.time() - path.lstat().st_mtime > LOCK_STALE_SECONDS:
-                    remove_file(path)
-
     def keep_fresh(self, stop: threading.Event) -> None:
         while not stop.wait(LOCK_REFRESH_SECONDS):
             self.refresh()
-
-    def on_save_checkpoint(self, trainer, pl_module, checkpoint):
-        self.refresh()
 
     def refresh(self) -> None:
         if self.stop is not None:
             with suppress(OSError):
                 os.utime(self.path, follow_symlinks=False)
-
-    def teardown(self, trainer, pl_module, stage):
-        self.release()
-
-    def on_exception(self, trainer, pl_module, exception):
-        self.release()
 
     def release(self) -> None:
         if self.stop is not None:
@@ -108,7 +97,6 @@ class RunLock(Callback):
             with suppress(OSError, ValueError):
                 if json.loads(self.path.read_text(encoding="utf-8")) == self.me:
                     remove_file(self.path)
-
 
 
 def pid_alive(pid) -> bool:

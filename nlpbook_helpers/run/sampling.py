@@ -1,13 +1,10 @@
 """The order of the training pairs: shuffled anew each epoch, and the same again after a disconnect.
 
-DataLoader(shuffle=True) draws a fresh order when an epoch starts and cannot say
-how far it got, so a run resumed mid-epoch would see some pairs twice and others
-never. EpochSampler derives each epoch's order from (seed, epoch) alone and can
-start at any batch; ResumableLoader gives Lightning its place (Lightning's
-protocol: `state_dict` and `load_state_dict`). With several GPUs (DDP) every
-process builds the same batches and takes every world_size-th whole one, the
-same number each (the few left over sit out that epoch), so Lightning must not
-wrap these samplers in its DistributedSampler (build_trainer turns that off).
+DataLoader(shuffle=True) draws a fresh order each epoch and cannot say how far it got: a run resumed mid-epoch
+would see some pairs twice and others never. EpochSampler derives each epoch's order from (seed, epoch) alone and
+can start at any batch; ResumableLoader tells Lightning where it is (`state_dict`, `load_state_dict`). With DDP every
+process builds the same batches and takes every world_size-th whole one, as many as the others (the few left over
+sit out that epoch), so Lightning must not add its DistributedSampler (build_trainer turns that off).
 """
 
 import math
@@ -23,8 +20,7 @@ class EpochSampler(Sampler):
 
     def __init__(self, size: int, batch_size: int, seed: int):
         self.size, self.batch_size, self.seed = size, batch_size, seed
-        self.epoch = 0
-        self.start = 0  # batches of this epoch already trained, set when a run resumes mid-epoch
+        self.epoch = self.start = 0  # start: batches of this epoch already trained, when a run resumes mid-epoch
 
     def set_epoch(self, epoch: int):
         self.epoch = epoch
@@ -35,10 +31,8 @@ class EpochSampler(Sampler):
         return [order[i : i + self.batch_size] for i in range(0, self.size, self.batch_size)]
 
     def __len__(self):
-        _, world_size = process_rank()
-        if world_size == 1:
-            return self.size
-        return self.size // self.batch_size // world_size * self.batch_size
+        world_size = process_rank()[1]
+        return self.size if world_size == 1 else self.size // self.batch_size // world_size * self.batch_size
 
     def __iter__(self):  # a generator: the epoch and `start` are read when the first batch is drawn, not at iter()
         batches = self.epoch_batches(random.Random(self.seed + self.epoch))
