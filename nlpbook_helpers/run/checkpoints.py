@@ -224,6 +224,7 @@ class LastCheckpoint(ModelCheckpoint):
         self.loader_state, self.saved_step = checkpoint[RUN_KEY].get("loader"), checkpoint["global_step"]
 
     def on_train_start(self, trainer, pl_module):
+        super().on_train_start(trainer, pl_module)
         # Lightning gives a loader its state back, but not when the schedule asked for the number of steps first
         # (Lightning-AI/pytorch-lightning#20550): here, before its first batch is drawn.
         if self.loader_state is not None and isinstance(trainer.train_dataloader, ResumableLoader):

@@ -45,7 +45,9 @@ class KernelGuard(Callback):
         if stage != "fit":
             return
         _used.update((trainer, pl_module, pl_module.model))  # from here on a fit changes them
-        if in_notebook_kernel() and threading.current_thread() is threading.main_thread():
+        ipython = sys.modules.get("IPython")  # a Jupyter or Colab kernel's shell has a `kernel`, a terminal's not
+        if (ipython is not None and getattr(ipython.get_ipython(), "kernel", None) is not None
+                and threading.current_thread() is threading.main_thread()):
             self.previous = signal.signal(signal.SIGINT, self.stop)
 
     def on_train_start(self, trainer, pl_module):
@@ -67,12 +69,6 @@ class KernelGuard(Callback):
         if self.previous is not None:
             signal.signal(signal.SIGINT, self.previous)
             self.previous = None
-
-
-def in_notebook_kernel() -> bool:
-    """True inside a Jupyter or Colab kernel (their shells have a `kernel`), False on the command line."""
-    ipython = sys.modules.get("IPython")
-    return ipython is not None and getattr(ipython.get_ipython(), "kernel", None) is not None
 
 
 def check_fresh(settings, trainer, task, train_loader, dev_loader) -> None:

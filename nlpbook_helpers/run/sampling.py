@@ -59,11 +59,8 @@ def process_rank() -> tuple[int, int]:
 
 
 class ResumableLoader(DataLoader):
-    """A DataLoader over an EpochSampler that Lightning can save and restore in the middle of an epoch.
-
-    `trained`: the batches of this epoch already trained, set by LastCheckpoint after each step (Lightning draws
-    one batch ahead, so the loader's own count would be one too many).
-    """
+    """A DataLoader over an EpochSampler that Lightning can save and restore in the middle of an epoch. `trained`:
+    the batches of this epoch trained, set by LastCheckpoint after each step (Lightning draws one batch ahead)."""
 
     trained = 0
 
