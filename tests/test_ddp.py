@@ -124,3 +124,19 @@ def test_each_process_gets_back_its_own_random_states(tmp_path):
     for rank in ranks:
         assert rank["restored"] == rank["expected"]
     assert ranks[0]["expected"] != ranks[1]["expected"]
+
+
+def test_process_rank_before_ddp_starts_reads_what_the_launcher_set(monkeypatch):
+    from nlpbook_helpers.run.sampling import process_rank
+
+    for name in ("RANK", "LOCAL_RANK", "NODE_RANK", "GROUP_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE"):
+        monkeypatch.delenv(name, raising=False)
+    assert process_rank() == (0, 1)  # no launcher
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("LOCAL_RANK", "1")  # what Lightning's launcher gives the second process
+    assert process_rank() == (1, 2)
+    monkeypatch.setenv("LOCAL_RANK", "0")
+    monkeypatch.setenv("NODE_RANK", "1")  # the first process of the second machine: not rank 0
+    assert process_rank()[0] != 0
+    monkeypatch.setenv("RANK", "3")  # torchrun's
+    assert process_rank() == (3, 2)
