@@ -1,8 +1,6 @@
-"""The Lightning Trainer (book: code 3-13), with callbacks that keep checkpoints/last.ckpt, metrics.json and best/.
-
-The book's Trainer wrote a checkpoint per epoch; ours lets a disconnected Colab runtime continue where it stopped:
-trainer.fit(..., ckpt_path=resume_checkpoint(...)) is the book's code 3-14. 07's fit cell imports
-resume_checkpoint and check_fresh (run/rerun.py) from here, with the Trainer.
+"""The Lightning Trainer (book: code 3-13), with callbacks that keep checkpoints/last.ckpt, metrics.json and best/,
+so a disconnected Colab runtime continues where it stopped: trainer.fit(..., ckpt_path=resume_checkpoint(...)) is
+the book's code 3-14. 07's fit cell imports resume_checkpoint and check_fresh (run/rerun.py) from here.
 """
 
 import sys

@@ -86,8 +86,7 @@ def planned_steps(settings, epoch_batches: int) -> int:
 
 
 def finished_run(settings, epoch_batches: int | None) -> int | None:
-    """The step at which the run in settings.output_dir ended, if last.ckpt says it has trained all it was asked to
-    (epoch_batches: the loader's batches per epoch, where last.ckpt does not keep them)."""
+    """The step the run in settings.output_dir ended at, if last.ckpt has trained all it was asked to, else None."""
     path = Path(settings.output_dir) / "checkpoints" / "last.ckpt"
     if not path.exists():
         return None
