@@ -1,12 +1,6 @@
-"""The whole chapter in two functions: prepare a run, then fit it.
-
-`prepare_run(settings)` does the book's steps in order (runtime, seed,
-tokenizer, model, features, loaders, task, trainer) and hands back every
-piece, so notebook 07 can show each one before training. `fit(run)` trains,
-resuming from checkpoints/last.ckpt when the output dir has one, and returns
-the per-epoch metrics (what metrics.json holds). The command line, notebook
-07, the benchmarks and the tests all go through these two; a benchmark adds
-its stopwatch as a callback.
+"""The whole chapter in two functions: `prepare_run(settings)` builds every piece in the book's order, so notebook 07
+can show each; `fit(run)` trains, resuming from checkpoints/last.ckpt, and returns what metrics.json holds. The
+command line, 07, the benchmarks and the tests all go through these two (a benchmark adds its stopwatch as a callback).
 """
 
 from dataclasses import dataclass
@@ -15,19 +9,18 @@ from pathlib import Path
 import pytorch_lightning as pl
 from torch.utils.data import DataLoader
 
-from .run.best_model import BestModelExport
-from .run.checkpoints import resume_checkpoint
 from .features import PairDataset, build_datasets, load_tokenizer, runtime_loaders
 from .model import load_model, uses_token_types
-from .support.quiet import quiet_libraries
+from .run.best_model import BestModelExport
+from .run.checkpoints import resume_checkpoint
 from .run.rerun import check_fresh
 from .runtime import (Runtime, check_cpu_training, check_writable, choose_precision, detect_runtime, get_logger,
                       seed_everything)
 from .settings import Settings
+from .support.quiet import quiet_libraries
 from .support.speedups import PAD_MULTIPLE, compile_model, use_gpu_speedups
 from .task import NliTask
 from .trainer import build_trainer
-
 
 @dataclass
 class Run:
@@ -45,11 +38,7 @@ class Run:
 
 
 def prepare_run(settings: Settings, runtime: Runtime | None = None) -> Run:
-    """Everything a training run needs, built in the book's order.
-
-    The runtime is detected from settings.accelerator unless one is given
-    (scripts/check_xla.py gives XLA's CPU device, standing in for a TPU).
-    """
+    """Everything a training run needs, in the book's order; `runtime`: scripts/check_xla.py's stand-in TPU."""
     quiet_libraries()  # only the library messages a learner cannot act on, see support/quiet.py
     log = get_logger()
     runtime = runtime or detect_runtime(settings.accelerator)
@@ -61,32 +50,29 @@ def prepare_run(settings: Settings, runtime: Runtime | None = None) -> Run:
 
     tokenizer = load_tokenizer(settings.model_name)
     model = load_model(settings.model_name, settings.max_seq_length)
-    compiled = compile_model(model, runtime, settings.compile)  # by default on A100/L4/H100-class GPUs, see support/speedups.py
+    compiled = compile_model(model, runtime, settings.compile)  # by default on A100/L4/H100-class GPUs
     train_set, dev_set = build_datasets(settings, tokenizer, uses_token_types(model.config))
     train_loader, dev_loader = runtime_loaders(settings, runtime, tokenizer, train_set, dev_set,
                                                pad_multiple=PAD_MULTIPLE if compiled else None)
-    log.info(f"{len(train_set)} training pairs, {len(dev_set)} validation pairs, {len(train_loader)} batches per epoch")
-    pairs_to_train = len(train_set) * settings.epochs if settings.max_steps < 0 else settings.max_steps * settings.batch_size
-    check_cpu_training(runtime, settings.accelerator, model, pairs_to_train)  # on Colab: no hours-long CPU run by accident
+    log.info(f"{len(train_set)} training pairs, {len(dev_set)} validation pairs, "
+             f"{len(train_loader)} batches per epoch")
+    pairs = len(train_set) * settings.epochs if settings.max_steps < 0 else settings.max_steps * settings.batch_size
+    check_cpu_training(runtime, settings.accelerator, model, pairs)  # on Colab: no hours-long CPU run by accident
 
     task = NliTask(model, settings.learning_rate, settings.schedule)
     trainer = build_trainer(settings, runtime, precision, tokenizer)
-    return Run(settings, runtime, precision, tokenizer, model, train_set, dev_set, train_loader, dev_loader, task, trainer)
+    return Run(settings, runtime, precision, tokenizer, model, train_set, dev_set, train_loader, dev_loader, task,
+               trainer)
 
 
 def fit(run: Run, callbacks=()) -> dict:
-    """Train (or resume) and return the contents of metrics.json; `callbacks` are added to the trainer.
-
-    A rerun continues only the same run: resume_checkpoint refuses, before
-    any training, a last.ckpt written with other settings; check_fresh
-    refuses a run whose objects a fit has already used (notebook 07's cells).
-    """
+    """Train (or resume) and return the contents of metrics.json; `callbacks` are added to the trainer. Refused
+    before any training: objects a fit has used (check_fresh), a last.ckpt of another run (resume_checkpoint)."""
     run.trainer.callbacks.extend(callbacks)
     check_fresh(run.settings, run.trainer, run.task, run.train_loader, run.dev_loader)
     resume = resume_checkpoint(run.settings, run.runtime, run.precision)
     run.trainer.fit(run.task, run.train_loader, run.dev_loader, ckpt_path=resume)
-    history = next(callback for callback in run.trainer.callbacks if isinstance(callback, BestModelExport))
-    return history.summary()
+    return next(callback for callback in run.trainer.callbacks if isinstance(callback, BestModelExport)).summary()
 
 
 def train(settings: Settings, callbacks=()) -> dict:

@@ -1,11 +1,6 @@
-"""The Lightning Trainer (book: code 3-13).
-
-The book's Trainer wrote a checkpoint per epoch and kept the best by file
-name. Ours keeps checkpoints/last.ckpt, metrics.json and best/ in the output
-dir through callbacks (see run/checkpoints.py), so a disconnected Colab
-runtime continues where it stopped: trainer.fit(..., ckpt_path=
-resume_checkpoint(...)) is the book's code 3-14. 07's fit cell imports
-resume_checkpoint and check_fresh (run/rerun.py) from here, with the Trainer.
+"""The Lightning Trainer (book: code 3-13), with callbacks that keep checkpoints/last.ckpt, metrics.json and best/,
+so a disconnected Colab runtime continues where it stopped: trainer.fit(..., ckpt_path=resume_checkpoint(...)) is
+the book's code 3-14. 07's fit cell imports resume_checkpoint and check_fresh (run/rerun.py) from here.
 """
 
 import sys
@@ -15,9 +10,10 @@ import pytorch_lightning as pl
 from pytorch_lightning.loggers import CSVLogger
 
 from .run.best_model import BestModelExport
-from .run.checkpoints import (AtomicCheckpointIO, AtomicXLACheckpointIO, LastCheckpoint, ProgressBar,
-                              resume_checkpoint, run_fingerprint)
+from .run.checkpoints import (AtomicCheckpointIO, AtomicXLACheckpointIO, LastCheckpoint, ProgressBar, RandomStates,
+                              StopOnNaN, resume_checkpoint, run_fingerprint)
 from .run.rerun import KernelGuard, check_fresh
+from .run.run_lock import RunLock
 from .runtime import Runtime
 from .support.errors import NlpbookError
 from .support.library_errors import ExplainLibraryErrors
@@ -26,7 +22,7 @@ __all__ = ["build_trainer", "check_fresh", "resume_checkpoint"]  # what 07's fit
 
 
 def build_trainer(settings, runtime: Runtime, precision: str, tokenizer) -> pl.Trainer:
-    """A Trainer for this runtime, with our checkpoint callbacks and atomic checkpoint writes (book: code 3-13)."""
+    """A Trainer for this runtime, with our callbacks and atomic checkpoint writes (book: code 3-13)."""
     output_dir = Path(settings.output_dir)
     distributed = settings.devices * settings.num_nodes > 1
     if distributed and (hasattr(sys, "ps1") or sys.flags.interactive):  # Lightning's own test for a notebook
@@ -36,8 +32,8 @@ def build_trainer(settings, runtime: Runtime, precision: str, tokenizer) -> pl.T
             f"devices={settings.devices}, num_nodes={settings.num_nodes}: multi-process training (DDP) cannot run "
             "inside a notebook; run `python -m nlpbook_helpers train --devices N ...` from the command line.",
         )
-    run = {"settings": run_fingerprint(settings), "precision": precision,
-           "device": f"{runtime.device_name} ({precision})"}
+    device = f"{runtime.device_name} ({precision})"
+    run = {"settings": run_fingerprint(settings), "precision": precision, "device": device}
     last_checkpoint = LastCheckpoint(output_dir, settings.checkpoint_every_n_steps, run)
     return pl.Trainer(
         accelerator=runtime.accelerator,
@@ -50,13 +46,15 @@ def build_trainer(settings, runtime: Runtime, precision: str, tokenizer) -> pl.T
         max_steps=settings.max_steps,
         callbacks=[
             BestModelExport(settings, tokenizer),  # metrics.json, best/ and its card (run/best_model.py)
-            last_checkpoint,  # checkpoints/last.ckpt
+            last_checkpoint,  # checkpoints/last.ckpt: a ModelCheckpoint, so Lightning runs it after the others
+            RandomStates(),  # each process's random states, kept in last.ckpt
+            StopOnNaN(),  # a loss that is no number stops the run, before it is saved
+            RunLock(output_dir),  # one run per output dir (run/run_lock.py)
             KernelGuard(settings, last_checkpoint),  # a fit cell run again in the same kernel (run/rerun.py)
             ProgressBar(refresh_rate=10),  # Lightning's tqdm bar: widgets in notebooks, text in a terminal
             ExplainLibraryErrors(settings),  # settings: its batch_size and max_seq_length when the GPU runs out
         ],
         plugins=[AtomicXLACheckpointIO() if runtime.accelerator == "tpu" else AtomicCheckpointIO()],
-        enable_checkpointing=False,  # our two callbacks replace ModelCheckpoint
         logger=CSVLogger(output_dir, name="logs"),
         log_every_n_steps=10,
         # "warn" on a GPU: deterministic kernels where asking is enough (CPU kernels already are; XLA has no switch)

@@ -13,7 +13,6 @@ import time
 
 import torch
 
-from nlpbook_helpers.run import checkpoints
 from nlpbook_helpers import cli
 from nlpbook_helpers.support import drive_files
 
@@ -38,9 +37,9 @@ def empty_then_pause(new, final):
     real_replace_file(new, final)
 
 
-real_save, real_replace_file = torch.save, checkpoints.replace_file
+real_save, real_replace_file = torch.save, drive_files.replace_file
 if os.environ.get("PAUSE_AT", "write") == "write":
-    checkpoints.torch.save = half_then_pause
+    torch.save = half_then_pause
 else:
-    checkpoints.replace_file = empty_then_pause
+    drive_files.replace_file = empty_then_pause  # what drive_files.atomic_write calls
 sys.exit(cli.main(sys.argv[1:]))

@@ -12,7 +12,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from torch.utils.data import DataLoader
 
-from nlpbook_helpers.run.checkpoints import LastCheckpoint
+from nlpbook_helpers.run.checkpoints import RandomStates
 from nlpbook_helpers.features import LengthGroupedSampler
 
 WORLD_SIZE = 2
@@ -40,7 +40,7 @@ def test_two_process_ddp_trains_and_writes_once(tmp_path, length_grouped):
     assert metrics["epochs"][-1]["step"] == steps_per_epoch
     assert (output / "best" / "model.safetensors").exists()
     checkpoint = torch.load(output / "checkpoints" / "last.ckpt", weights_only=True)
-    assert len(checkpoint["callbacks"]["LastCheckpoint"]["rng_per_rank"]) == WORLD_SIZE
+    assert len(checkpoint["callbacks"]["RandomStates"]["rng_per_rank"]) == WORLD_SIZE
 
 
 def test_two_process_ddp_resumed_mid_epoch_ends_as_an_uninterrupted_run(tmp_path):
@@ -107,7 +107,7 @@ def save_and_restore_random_states(rank, store, out):
 
     def work(rank):
         random.seed(rank), np.random.seed(rank), torch.manual_seed(rank)  # each process its own states
-        callback = LastCheckpoint(out / "unused", every_n_steps=1, run={})
+        callback = RandomStates()
         state = callback.state_dict()  # gathers every process's states, as Lightning calls it on each
         if rank == 0:
             torch.save(state, out / "rng.pt")
@@ -124,3 +124,19 @@ def test_each_process_gets_back_its_own_random_states(tmp_path):
     for rank in ranks:
         assert rank["restored"] == rank["expected"]
     assert ranks[0]["expected"] != ranks[1]["expected"]
+
+
+def test_process_rank_before_ddp_starts_reads_what_the_launcher_set(monkeypatch):
+    from nlpbook_helpers.run.sampling import process_rank
+
+    for name in ("RANK", "LOCAL_RANK", "NODE_RANK", "GROUP_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE"):
+        monkeypatch.delenv(name, raising=False)
+    assert process_rank() == (0, 1)  # no launcher
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("LOCAL_RANK", "1")  # what Lightning's launcher gives the second process
+    assert process_rank() == (1, 2)
+    monkeypatch.setenv("LOCAL_RANK", "0")
+    monkeypatch.setenv("NODE_RANK", "1")  # the first process of the second machine: not rank 0
+    assert process_rank()[0] != 0
+    monkeypatch.setenv("RANK", "3")  # torchrun's
+    assert process_rank() == (3, 2)

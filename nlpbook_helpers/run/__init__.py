@@ -1,7 +1,4 @@
-"""What a run keeps in its output folder, and how a rerun continues it.
-
-checkpoints (last.ckpt: written atomically, checked before a resume), best_model
-(metrics.json and best/), model_card (best/README.md), run_lock (one run per
-folder), sampling (an order of pairs a resumed run repeats) and rerun (the fit
-cell run again in the same notebook kernel). The trainer in front wires them in.
+"""What a run keeps in its output folder, and how a rerun continues it: checkpoints (last.ckpt and the resume
+check), best_model (metrics.json and best/), model_card (best/README.md), run_lock (one run per folder), sampling
+(an order of pairs a resumed run repeats) and rerun (the fit cell run again in the same kernel).
 """

@@ -1,21 +1,9 @@
-"""The fit cell run again in the same notebook kernel: after Colab's stop button, after a finished run, or after §1 changed.
+"""The fit cell run again in the same notebook kernel: after Colab's stop button, a finished run, or a change in §1.
 
-A notebook kernel keeps every object between cells. After a stop, the model
-holds half-trained weights and the Trainer its loop counters; a second
-`trainer.fit` on them trains on from what is in memory, not from last.ckpt,
-and ends elsewhere than an uninterrupted run (or at once, when the used
-Trainer believes it is done). So the fit cell checks its objects first
-(`check_fresh`): one that a fit has already used, or that was built from
-other settings than the ones it trains with, is refused with the cells to
-run again. Those cells build everything anew in the book's order: seed,
-model, loaders, task, trainer; and `resume_checkpoint` then continues from
-last.ckpt exactly, as [모두 실행] (Run all) does.
-
-`KernelGuard`, a callback of the Trainer, remembers what a fit has used
-and the settings the Trainer was built from. It also turns the stop itself
-into one line saying what last.ckpt kept, instead of Lightning's "attempting
-graceful shutdown" and a SystemExit that IPython reports with a warning
-about how to exit.
+A kernel keeps every object between cells: after a stop the model holds half-trained weights and the Trainer its
+loop counters, so a second `trainer.fit` on them would not continue from last.ckpt. The fit cell checks first
+(`check_fresh`) and refuses used objects, or objects built from other settings, naming the cells to run again;
+those build everything anew, and `resume_checkpoint` continues from last.ckpt exactly, as Run all does.
 """
 
 import signal
@@ -32,116 +20,93 @@ from .checkpoints import finished_run
 
 AGAIN = ("07의 3절부터 이 셀까지 차례로 다시 실행하거나 [런타임] → [모두 실행]을 누르세요",
          "run 07's cells again from §3 down to this one, or Runtime → Run all")
-IN_ENGLISH = {"트레이너": "trainer", "태스크": "task", "모델": "model", "학습 로더": "training loader",
-              "검증 로더": "validation loader"}
 
 _used = weakref.WeakSet()  # every trainer, task, model and loader a fit has started with in this kernel
 
 
 class StopPressed(BaseException):
-    """Colab's stop button during trainer.fit. A BaseException, like the KeyboardInterrupt it replaces, so no
-    `except Exception` inside the loop swallows it; not a KeyboardInterrupt, which Lightning turns into sys.exit."""
+    """The stop button during a fit: a BaseException (no `except Exception` swallows it), not a KeyboardInterrupt
+    (which Lightning turns into sys.exit)."""
 
     def _render_traceback_(self):  # IPython shows this instead of a traceback
         return [str(self)]
 
 
 class KernelGuard(Callback):
-    """Mark what a fit uses, keep the settings the Trainer was built from, and turn the stop button into one line.
-
-    The stop button sends SIGINT; during a fit in a notebook kernel it raises
-    StopPressed. Lightning still tidies up as for any exception (callbacks'
-    on_exception, the loggers, the strategy) and then re-raises it; the kernel
-    shows its one line. On the command line Ctrl-C keeps Lightning's own handling.
-    """
+    """Mark what a fit uses, keep the settings the Trainer was built from, and in a notebook kernel turn the stop
+    button (SIGINT) into StopPressed: Lightning tidies up as for any exception, and the kernel shows one line
+    saying what last.ckpt kept. On the command line Ctrl-C keeps Lightning's own handling."""
 
     def __init__(self, settings, last_checkpoint):
-        self.settings = settings
-        self.last_checkpoint = last_checkpoint  # knows the step last.ckpt holds
+        self.settings, self.last_checkpoint = settings, last_checkpoint  # the latter knows the step last.ckpt holds
         self.previous = None
 
     def setup(self, trainer, pl_module, stage):
         if stage != "fit":
             return
         _used.update((trainer, pl_module, pl_module.model))  # from here on a fit changes them
-        if in_notebook_kernel() and threading.current_thread() is threading.main_thread():
+        ipython = sys.modules.get("IPython")  # a Jupyter or Colab kernel's shell has a `kernel`, a terminal's not
+        if (ipython is not None and getattr(ipython.get_ipython(), "kernel", None) is not None
+                and threading.current_thread() is threading.main_thread()):
             self.previous = signal.signal(signal.SIGINT, self.stop)
 
     def on_train_start(self, trainer, pl_module):
-        _used.update((trainer.train_dataloader, *_as_list(trainer.val_dataloaders)))
+        _used.update((trainer.train_dataloader, trainer.val_dataloaders))  # fit() is given one of each
 
     def stop(self, signum, frame):
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second press while Lightning tidies up changes nothing
         step = self.last_checkpoint.saved_step
         if step is None:
-            raise StopPressed("학습을 멈췄습니다. 아직 저장된 체크포인트가 없으니, 다시 실행하면 처음부터(같은 시드로) 학습합니다: "
-                              + AGAIN[0] + ".")
+            raise StopPressed("학습을 멈췄습니다. 아직 저장된 체크포인트가 없으니, 다시 실행하면 처음부터(같은 시드로) "
+                              f"학습합니다: {AGAIN[0]}.")
         raise StopPressed(f"학습을 멈췄습니다. 스텝 {step}까지의 학습이 {self.last_checkpoint.path}에 남아 있습니다. "
                           f"{AGAIN[0]}. 그러면 스텝 {step}에서 이어서 학습합니다.")
 
     def on_exception(self, trainer, pl_module, exception):
-        self.restore()
+        self.teardown(trainer, pl_module, "fit")
 
     def teardown(self, trainer, pl_module, stage):
-        self.restore()
-
-    def restore(self):
         if self.previous is not None:
             signal.signal(signal.SIGINT, self.previous)
             self.previous = None
 
 
-def _as_list(loaders) -> list:
-    return [] if loaders is None else list(loaders) if isinstance(loaders, (list, tuple)) else [loaders]
-
-
-def in_notebook_kernel() -> bool:
-    """True inside a Jupyter or Colab kernel (their shells have a `kernel`), False on the command line."""
-    ipython = sys.modules.get("IPython")
-    return ipython is not None and getattr(ipython.get_ipython(), "kernel", None) is not None
-
-
 def check_fresh(settings, trainer, task, train_loader, dev_loader) -> None:
-    """Refuse objects a fit already used, or built from other settings than `settings` (before any training).
-
-    The one exception is a run that has already finished: its fit cell run
-    again says where the results are and changes nothing.
-    """
-    objects = {"트레이너": trainer, "태스크": task, "모델": task.model, "학습 로더": train_loader, "검증 로더": dev_loader}
+    """Refuse objects a fit already used (except after a finished run: then say where its results are), or built
+    from other settings than `settings`, before any training."""
+    objects = {("트레이너", "trainer"): trainer, ("태스크", "task"): task, ("모델", "model"): task.model,
+               ("학습 로더", "training loader"): train_loader, ("검증 로더", "validation loader"): dev_loader}
     used = [name for name, thing in objects.items() if thing in _used]
-    if used:
-        done = finished_run(settings, len(train_loader))
-        if done is not None:
-            output_dir = Path(settings.output_dir)
-            raise NlpbookError(
-                f"이 학습은 이미 끝났습니다(스텝 {done}). 결과는 {output_dir / 'metrics.json'}과 {output_dir / 'best'}에 있고, "
-                "아무것도 바꾸지 않았습니다. 다음 셀부터 실행해 결과를 보세요.",
-                f"This run has already finished (step {done}); its results are in {output_dir / 'metrics.json'} and "
-                f"{output_dir / 'best'}, and nothing was changed. Run the next cells to see them.",
-            )
+    done = finished_run(settings, len(train_loader)) if used else None
+    if done is not None:
+        output_dir = Path(settings.output_dir)
         raise NlpbookError(
-            f"이 셀의 {', '.join(used)}는 앞선 학습에서 이미 쓰였습니다(멈춘 학습의 가중치와 진행이 메모리에 남아 있습니다). "
-            f"{AGAIN[0]}. 그러면 Drive의 마지막 체크포인트에서 이어서 학습합니다.",
-            f"This cell's {', '.join(IN_ENGLISH[name] for name in used)} were already used by an earlier fit (a stopped "
-            f"run's weights and progress are still in memory): {AGAIN[1]}, and the run continues from its last "
-            "checkpoint on Drive.",
+            f"이 학습은 이미 끝났습니다(스텝 {done}). 결과는 {output_dir / 'metrics.json'}과 {output_dir / 'best'}에 있고, "
+            "아무것도 바꾸지 않았습니다. 다음 셀부터 실행해 결과를 보세요.",
+            f"This run has already finished (step {done}); its results are in {output_dir / 'metrics.json'} and "
+            f"{output_dir / 'best'}, and nothing was changed. Run the next cells to see them.",
+        )
+    if used:
+        raise NlpbookError(
+            f"이 셀의 {', '.join(ko for ko, _ in used)}는 앞선 학습에서 이미 쓰였습니다(멈춘 학습의 가중치와 진행이 메모리에 "
+            f"남아 있습니다). {AGAIN[0]}. 그러면 Drive의 마지막 체크포인트에서 이어서 학습합니다.",
+            f"This cell's {', '.join(en for _, en in used)} were already used by an earlier fit (a stopped run's "
+            f"weights and progress are still in memory): {AGAIN[1]}, and the run continues from its last checkpoint "
+            "on Drive.",
         )
     changed = built_with_other_settings(settings, trainer, task, train_loader)
     if changed:
         raise NlpbookError(
-            f"1절의 설정이 이 셀의 트레이너, 태스크, 모델, 로더를 만들 때와 다릅니다({changed}). 두 설정이 섞인 학습을 하지 않도록 "
-            f"멈춥니다: {AGAIN[0]}.",
+            f"1절의 설정이 이 셀의 트레이너, 태스크, 모델, 로더를 만들 때와 다릅니다({changed}). 두 설정이 섞인 학습을 "
+            f"하지 않도록 멈춥니다: {AGAIN[0]}.",
             f"The settings of §1 differ from those the trainer, task, model and loaders were built with ({changed}); "
             f"so as not to train a mix of the two: {AGAIN[1]}.",
         )
 
 
 def built_with_other_settings(settings, trainer, task, train_loader) -> str:
-    """What differs between `settings` and what the objects were built from, as 'name old → new', or ''.
-
-    The Trainer keeps the settings it was built from; the task, the model and
-    the training loader are asked what they hold.
-    """
+    """What differs between `settings` and what the Trainer (through KernelGuard), the task, the model and the
+    loader were built from, as 'name old → new', or ''."""
     guard = next((callback for callback in trainer.callbacks if isinstance(callback, KernelGuard)), None)
     built = {f.name: getattr(guard.settings, f.name) for f in fields(settings)} if guard is not None else {}
     built |= {"learning_rate": task.learning_rate, "schedule": task.schedule, "batch_size": train_loader.batch_size,

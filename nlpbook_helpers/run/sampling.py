@@ -1,22 +1,14 @@
 """The order of the training pairs: shuffled anew each epoch, and the same again after a disconnect.
 
-DataLoader(shuffle=True) draws its order from torch's random state when an
-epoch starts, and cannot say how far it got. A run resumed from the middle
-of an epoch would then draw the rest from a fresh shuffle: some pairs seen
-twice, others never. EpochSampler derives each epoch's order from (seed,
-epoch) alone and can start at any batch. ResumableLoader tells Lightning
-where it is (Lightning's protocol for a loader that resumes: `state_dict`
-and `load_state_dict`), so last.ckpt keeps just two numbers and a resumed
-run trains on exactly the batches an uninterrupted one would.
-
-With several GPUs (DDP), every process builds the same batches and takes
-every world_size-th one: whole batches, the same number for each process (DDP
-needs every process to take as many steps); the few pairs left over sit out
-that epoch, different ones each time. So Lightning must not wrap these
-samplers in its own DistributedSampler (build_trainer turns that off).
+DataLoader(shuffle=True) draws a fresh order each epoch and cannot say how far it got: a run resumed mid-epoch
+would see some pairs twice and others never. EpochSampler derives each epoch's order from (seed, epoch) alone and
+can start at any batch; ResumableLoader tells Lightning where it is (`state_dict`, `load_state_dict`). With DDP every
+process builds the same batches and takes every world_size-th whole one, as many as the others (the few left over
+sit out that epoch), so Lightning must not add its DistributedSampler (build_trainer turns that off).
 """
 
 import math
+import os
 import random
 
 import torch
@@ -28,8 +20,7 @@ class EpochSampler(Sampler):
 
     def __init__(self, size: int, batch_size: int, seed: int):
         self.size, self.batch_size, self.seed = size, batch_size, seed
-        self.epoch = 0
-        self.start = 0  # batches of this epoch already trained, set when a run resumes mid-epoch
+        self.epoch = self.start = 0  # start: batches of this epoch already trained, when a run resumes mid-epoch
 
     def set_epoch(self, epoch: int):
         self.epoch = epoch
@@ -40,10 +31,8 @@ class EpochSampler(Sampler):
         return [order[i : i + self.batch_size] for i in range(0, self.size, self.batch_size)]
 
     def __len__(self):
-        _, world_size = process_rank()
-        if world_size == 1:
-            return self.size
-        return self.size // self.batch_size // world_size * self.batch_size
+        world_size = process_rank()[1]
+        return self.size if world_size == 1 else self.size // self.batch_size // world_size * self.batch_size
 
     def __iter__(self):  # a generator: the epoch and `start` are read when the first batch is drawn, not at iter()
         batches = self.epoch_batches(random.Random(self.seed + self.epoch))
@@ -59,24 +48,19 @@ class EpochSampler(Sampler):
 
 
 def process_rank() -> tuple[int, int]:
-    """(this process's rank, number of processes) once DDP has started, (0, 1) otherwise."""
+    """(this process's rank, number of processes): torch.distributed's once DDP has started. Before, what the launcher
+    set: torchrun's RANK, or Lightning's LOCAL_RANK and NODE_RANK (exact on the first machine; on another one only
+    certainly not 0); (0, 1) with no launcher."""
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         return torch.distributed.get_rank(), torch.distributed.get_world_size()
-    return 0, 1
+    env = os.environ
+    node, local = int(env.get("NODE_RANK", env.get("GROUP_RANK", 0))), int(env.get("LOCAL_RANK", 0))
+    return int(env.get("RANK", node * int(env.get("LOCAL_WORLD_SIZE", 1)) + local)), int(env.get("WORLD_SIZE", 1))
 
 
 class ResumableLoader(DataLoader):
-    """A DataLoader over an EpochSampler that Lightning can save and restore in the middle of an epoch.
-
-    Lightning writes `state_dict()` into every checkpoint and hands it back
-    to `load_state_dict` before the first batch of a resumed run; except when
-    the schedule has asked `trainer.estimated_stepping_batches` for its
-    length, which loads the data before the checkpoint
-    (Lightning-AI/pytorch-lightning#20550, open), so the checkpoint callback
-    hands it back itself. `trained` is how many batches of the current epoch
-    have been trained: that callback sets it after each step (Lightning draws
-    one batch ahead, so the loader's own count would be one too many).
-    """
+    """A DataLoader over an EpochSampler that Lightning can save and restore in the middle of an epoch. `trained`:
+    the batches of this epoch trained, set by LastCheckpoint after each step (Lightning draws one batch ahead)."""
 
     trained = 0
 
