@@ -22,7 +22,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytorch_lightning as pl
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere in the repository
@@ -32,34 +31,20 @@ from nlpbook_helpers import pipeline  # noqa: E402
 from nlpbook_helpers.settings import Settings  # noqa: E402
 
 
-class SaveClock(pl.Callback):
-    """How long each write of checkpoints/last.ckpt holds training up.
+class SaveClock:
+    """How long each write of checkpoints/last.ckpt holds training up: the run's CheckpointIO save (torch.save,
+    which copies the GPU tensors to the host, fsync and rename), timed around the call."""
 
-    Lightning calls on_save_checkpoint once the checkpoint's contents are
-    gathered, just before they are written; LastCheckpoint saves inside its
-    batch-end and epoch-end hooks, which run before this callback's own
-    (fit appends benchmark callbacks after the pipeline's). So the time from
-    one to the next is the write: torch.save (which copies the GPU tensors to
-    the host), fsync and rename.
-    """
-
-    def __init__(self):
-        self.started = None
+    def __init__(self, checkpoint_io):
         self.seconds = []
+        save = checkpoint_io.save_checkpoint
 
-    def on_save_checkpoint(self, trainer, pl_module, checkpoint):
-        self.started = time.perf_counter()
+        def timed(*args, **kwargs):
+            started = time.perf_counter()
+            save(*args, **kwargs)
+            self.seconds.append(time.perf_counter() - started)
 
-    def _saved(self):
-        if self.started is not None:
-            self.seconds.append(time.perf_counter() - self.started)
-            self.started = None
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-        self._saved()
-
-    def on_train_epoch_end(self, trainer, pl_module):
-        self._saved()
+        checkpoint_io.save_checkpoint = timed
 
 
 def main(argv=None):
@@ -84,10 +69,11 @@ def main(argv=None):
                         compile=args.compile)
     shutil.rmtree(settings.output_dir, ignore_errors=True)  # a fresh run, never resumed from an earlier one
 
-    clock, saves = BatchClock(warmup=10), SaveClock()
+    clock = BatchClock(warmup=10)
     started = time.perf_counter()
     run = pipeline.prepare_run(settings)
-    metrics = pipeline.fit(run, callbacks=[clock, saves])  # the learner's run (pipeline.train), plus stopwatches
+    saves = SaveClock(run.trainer.strategy.checkpoint_io)
+    metrics = pipeline.fit(run, callbacks=[clock])  # the learner's run (pipeline.train), plus stopwatches
     total_s = time.perf_counter() - started
 
     timing = clock.summary()
