@@ -1,8 +1,8 @@
 """Where the code runs: device, precision, work dir, seed and logging (book: code 3-2, 3-4, 3-5).
 
-The book assumed a Colab GPU (and asked for 8 TPU cores whenever CUDA was missing, which crashed on a CPU
-runtime). Here the runtime is detected once, the precision is chosen for that hardware with the reason printed,
-and in Colab the work dir is put on Google Drive so checkpoints outlive a disconnect. No torch at import time.
+The book assumed a Colab GPU (and asked for 8 TPU cores without CUDA, which crashed on a CPU runtime). Here the
+runtime is detected, the precision chosen for it with the reason printed, and in Colab the work dir is on Google
+Drive so checkpoints outlive a disconnect.
 """
 
 import glob
@@ -14,9 +14,12 @@ from pathlib import Path
 from .settings import WORK_DIR
 from .support.drive_files import check_writable
 from .support.errors import NlpbookError
-# The notebooks, pipeline and run/ import these two from here; each is defined once, in support/.
-from .support.log import get_logger  # noqa: F401
-from .support.quiet import quiet_libraries  # noqa: F401
+from .support.log import get_logger
+from .support.quiet import quiet_libraries
+
+# get_logger and quiet_libraries are defined in support/ (torch-free); the notebooks, pipeline and run/ take them here.
+__all__ = ["Runtime", "in_colab", "detect_runtime", "check_cpu_training", "choose_precision", "resolve_work_dir",
+           "seed_everything", "check_writable", "get_logger", "quiet_libraries"]
 
 COLAB_DRIVE = Path("/content/drive")
 COLAB_WORK_DIR = COLAB_DRIVE / "MyDrive" / "nlpbook"
@@ -34,19 +37,13 @@ def in_colab() -> bool:
     return importlib.util.find_spec("google") is not None and importlib.util.find_spec("google.colab") is not None
 
 
-def tpu_available() -> bool:
-    """torch_xla is installed and a TPU chip is there, seen in /dev: importing torch_xla would grab the TPU."""
-    if importlib.util.find_spec("torch_xla") is None:
-        return False
-    return bool(glob.glob("/dev/accel*") or glob.glob("/dev/vfio/[0-9]*")) or os.environ.get("PJRT_DEVICE") == "TPU"
-
-
 def detect_runtime(accelerator: str = "auto") -> Runtime:
     """Find the accelerator, or check that the one asked for is really there."""
     import torch
 
-    colab = in_colab()
-    has_gpu, has_tpu = torch.cuda.is_available(), tpu_available()
+    colab, has_gpu = in_colab(), torch.cuda.is_available()
+    has_tpu = importlib.util.find_spec("torch_xla") is not None and (  # a chip seen in /dev: importing torch_xla
+        bool(glob.glob("/dev/accel*") or glob.glob("/dev/vfio/[0-9]*")) or os.environ.get("PJRT_DEVICE") == "TPU")
     if accelerator == "gpu" and not has_gpu:
         raise NlpbookError(
             "GPU를 요청했지만 이 런타임에는 GPU가 없습니다. Colab이라면 [런타임] → [런타임 유형 변경]에서 GPU를 고르거나 "
@@ -57,7 +54,8 @@ def detect_runtime(accelerator: str = "auto") -> Runtime:
         raise NlpbookError(
             "TPU를 요청했지만 torch_xla 또는 TPU가 없습니다. Colab의 TPU 런타임(v5e-1)을 고르거나 accelerator='auto'를 "
             "쓰세요.",
-            "A TPU was asked for but torch_xla or a TPU chip is missing: use Colab's TPU runtime, or accelerator='auto'.",
+            "A TPU was asked for but torch_xla or a TPU chip is missing: use Colab's TPU runtime, or "
+            "accelerator='auto'.",
         )
     if accelerator in ("auto", "gpu") and has_gpu:
         return Runtime("gpu", torch.cuda.get_device_name(0), torch.cuda.get_device_capability(0), colab)
@@ -110,36 +108,30 @@ def choose_precision(runtime: Runtime, requested: str = "auto") -> tuple[str, st
 
 
 def resolve_work_dir() -> Path:
-    """NLPBOOK_WORK_DIR if set (the tests set it); in Colab, MyDrive/nlpbook on the mounted Drive; else a local folder."""
+    """NLPBOOK_WORK_DIR if set (the tests set it); in Colab, MyDrive/nlpbook on Google Drive, mounted here (Colab
+    asks for permission on every new runtime); else a local folder."""
     if os.environ.get("NLPBOOK_WORK_DIR"):
         work_dir = Path(os.environ["NLPBOOK_WORK_DIR"])
     elif in_colab():
-        mount_drive()
         work_dir = COLAB_WORK_DIR
+        if not (COLAB_DRIVE / "MyDrive").is_dir():
+            from google.colab import drive
+
+            try:
+                drive.mount(str(COLAB_DRIVE))
+            except Exception as error:  # a refusal, a closed dialog, a timeout: Colab's own types, one line for all
+                raise NlpbookError(
+                    f"Google Drive를 연결하지 못했습니다({type(error).__name__}: {error}). 셀을 다시 실행해 Drive "
+                    "접근을 허용하세요. Drive 없이 하려면 작업 폴더를 로컬로 정하세요(os.environ['NLPBOOK_WORK_DIR'] "
+                    "= '/content/nlpbook-work', 명령줄에서는 --work-dir). 이때 런타임이 끊기면 체크포인트도 사라집니다.",
+                    f"Could not mount Google Drive ({type(error).__name__}: {error}): run the cell again and allow "
+                    "Drive access, or work in a local folder (os.environ['NLPBOOK_WORK_DIR'] = '/content/nlpbook-work',"
+                    " or --work-dir on the command line), whose checkpoints are lost when the runtime disconnects.",
+                ) from None
     else:
         work_dir = Path(WORK_DIR)
     check_writable(work_dir)
     return work_dir
-
-
-def mount_drive() -> None:
-    """Mount Google Drive (Colab asks for permission on every new runtime). A refusal, a closed dialog or a timeout
-    raises Colab's own exception types, which cannot be imported elsewhere: any failure here is one line."""
-    if (COLAB_DRIVE / "MyDrive").is_dir():
-        return
-    from google.colab import drive
-
-    try:
-        drive.mount(str(COLAB_DRIVE))
-    except Exception as error:
-        raise NlpbookError(
-            f"Google Drive를 연결하지 못했습니다({type(error).__name__}: {error}). 셀을 다시 실행해 Drive 접근을 "
-            "허용하세요. Drive 없이 하려면 작업 폴더를 로컬로 정하세요(os.environ['NLPBOOK_WORK_DIR'] = "
-            "'/content/nlpbook-work', 명령줄에서는 --work-dir). 이때 런타임이 끊기면 체크포인트도 사라집니다.",
-            f"Could not mount Google Drive ({type(error).__name__}: {error}): run the cell again and allow Drive "
-            "access, or work in a local folder (os.environ['NLPBOOK_WORK_DIR'] = '/content/nlpbook-work', or "
-            "--work-dir on the command line), whose checkpoints are lost when the runtime disconnects.",
-        ) from None
 
 
 def seed_everything(seed: int) -> None:

@@ -1,10 +1,8 @@
 """Fetch a corpus's files and verify them, the same way for every corpus (book: code 3-6).
 
 The book saved whatever the server sent, so an HTML error page could become the "corpus". Here each file is
-streamed to `<name>.part`, hashed on the way, verified by its git blob id (`sha1(b"blob <size>\\0" + content)`,
-what raw URLs serve), and only then moved into place; a mismatch is explained from the file's structure. Only
-what may pass is retried (a lost connection, a timeout, HTTP 5xx or 429); a bad file, a 404 or a full disk is
-refused at once, and nothing is left behind, `.part` included.
+streamed to `<name>.part`, verified by its git blob id (what raw URLs serve) or its structure, and only then moved
+into place. Only what may pass is retried (a lost connection, a timeout, HTTP 5xx or 429); nothing is left behind.
 """
 
 import hashlib
@@ -35,8 +33,7 @@ class _Refused(Exception):
 
 
 def download(corpus, data_dir, base_url: str | None = None, **fetch_options) -> dict[str, Path]:
-    """Fetch every file of `corpus` into its folder under data_dir unless a verified copy is there; {name: path}.
-    `base_url` (a mirror, a test server) replaces the corpus's own location and keeps the file names."""
+    """{name: path} of `corpus`'s files under data_dir, fetched unless verified there (from base_url if given)."""
     if base_url is not None:
         check_base_url(base_url)
     folder = corpus.folder(data_dir)
@@ -76,19 +73,14 @@ def check_base_url(url: str) -> None:
 
 def fetch(url: str, dest: Path, file, count, retries: int = RETRIES, backoff: float = BACKOFF_S,
           deadline_s: float = DEADLINE_S) -> None:
-    """Download url to dest through dest.part, retrying only transient faults, then verify it.
-
-    `file` says what it must be (`filename`, `records`, `blob`); `count(path)` returns a file's number of records
-    or raises NlpbookError saying what is wrong with it.
-    """
+    """Download url to dest through dest.part, retrying only transient faults, then verify it against `file`
+    (`filename`, `records`, `blob`); `count(path)` returns a file's records or raises NlpbookError."""
     # Not drive_files.atomic_write: its open and fsync raise the disk's OSError, which the retries below would
     # take for the network's, and the verification must read the .part by name before the rename.
     part = dest.with_name(dest.name + ".part")
-    reason = "no attempt"
     try:
         for attempt in range(retries):
-            if attempt:
-                time.sleep(backoff * 2 ** (attempt - 1))
+            time.sleep(backoff * 2 ** (attempt - 1) if attempt else 0)
             try:
                 blob = _stream(url, part, time.monotonic() + deadline_s)
                 break
@@ -99,29 +91,27 @@ def fetch(url: str, dest: Path, file, count, retries: int = RETRIES, backoff: fl
             except (urllib.error.URLError, http.client.HTTPException, OSError) as error:
                 reason = f"{type(error).__name__}: {getattr(error, 'reason', error)}"
         else:
-            raise _Refused(reason)
-    except _Refused as refused:
+            raise _Refused(reason if retries else "no attempt")
+        _IDS[_key(part)] = blob  # hashed while streaming: not read again
+        if wrong := problem(part, file, count):
+            raise NlpbookError(
+                f"{url}에서 받은 파일이 올바르지 않습니다({wrong}). 원본 위치에서 다시 받거나, 원본 "
+                f"{josa(file.filename, '을/를')} 직접 받아 {dest.parent}에 넣으세요.",
+                f"The file downloaded from {url} is not the right one ({wrong}): download from the original "
+                f"location, or put the original {file.filename} into {dest.parent} by hand.",
+            )
+        replace_file(part, dest)
+    except BaseException as error:  # a refusal, a bad file, a full disk, Ctrl-C: no half file stays behind
         remove_file(part)
-        raise NlpbookError(
-            f"내려받지 못했습니다: {url} ({refused}). 네트워크를 확인하거나, {josa(file.filename, '을/를')} 직접 받아 "
-            f"{dest.parent}에 넣으세요.",
-            f"Could not download {url} ({refused}). Check the network, or put {file.filename} into {dest.parent} "
-            "by hand.",
-        ) from None
-    except BaseException:  # a local fault (disk full), Ctrl-C: no half file stays behind
-        remove_file(part)
+        if isinstance(error, _Refused):
+            raise NlpbookError(
+                f"내려받지 못했습니다: {url} ({error}). 네트워크를 확인하거나, {josa(file.filename, '을/를')} 직접 "
+                f"받아 {dest.parent}에 넣으세요.",
+                f"Could not download {url} ({error}). Check the network, or put {file.filename} into {dest.parent} "
+                "by hand.",
+            ) from None
         raise
-    _remember(part, blob)
-    if wrong := problem(part, file, count):
-        remove_file(part)
-        raise NlpbookError(
-            f"{url}에서 받은 파일이 올바르지 않습니다({wrong}). 원본 위치에서 다시 받거나, 원본 "
-            f"{josa(file.filename, '을/를')} 직접 받아 {dest.parent}에 넣으세요.",
-            f"The file downloaded from {url} is not the right one ({wrong}): download from the original location, "
-            f"or put the original {file.filename} into {dest.parent} by hand.",
-        )
-    replace_file(part, dest)
-    _remember(dest, blob)
+    _IDS[_key(dest)] = blob
 
 
 def _stream(url: str, part: Path, deadline: float) -> str:
@@ -153,7 +143,7 @@ def _stream(url: str, part: Path, deadline: float) -> str:
 
 
 def _on_disk(folder: Path, action, *args):
-    """A file operation in folder; its failure (a full disk, a read-only folder) is not the network's: no retry."""
+    """A file operation whose failure (a full disk, a read-only folder) is not the network's: not retried."""
     try:
         return action(*args)
     except OSError as error:
@@ -185,7 +175,7 @@ def _key(path: Path) -> tuple:
 
 
 def file_id(path: Path) -> str:
-    """The file's git blob id; computed once per process for an unchanged file."""
+    """The file's git blob id (sha1(b"blob <size>\\0" + content)), computed once per process for an unchanged file."""
     try:
         key = _key(path)
         if key not in _IDS:
@@ -198,13 +188,8 @@ def file_id(path: Path) -> str:
 
 
 def git_blob_id(path: Path) -> str:
-    """sha1(b"blob <size>\\0" + content): the id git gives the file."""
     digest = hashlib.sha1(f"blob {os.path.getsize(path)}\0".encode())
     with open(path, "rb") as file:
         while chunk := file.read(1 << 24):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def _remember(path: Path, blob: str) -> None:
-    _IDS[_key(path)] = blob

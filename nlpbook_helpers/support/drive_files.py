@@ -1,14 +1,10 @@
-"""Write, replace and delete files without filling the learner's Google Drive, and say plainly when a folder fails.
+"""Write, replace and delete files without filling the learner's Google Drive; say plainly when a folder fails.
 
-On Colab's Drive mount a file deleted or renamed over goes to Drive's Trash at full size for 30 days, counting
-against the learner's quota (15 GB free): a checkpoint replaced every 1,000 steps would fill it within two runs.
-So every file this package replaces or deletes is first truncated to 0 bytes. The price is a moment in which the
-old file is empty and the new one is still `<name>.part`: a reader must accept a complete `.part` in its place
-(checkpoints.resume_checkpoint) or, for small JSON, write it again.
-
-Output folders may be on a shared Drive, so a name in them may be a link to a file elsewhere: only a regular file
-with one name is emptied, a link is removed and never its target, and every file is written under a fresh name
-(`open_new`), never through a link left where it goes.
+On Colab's Drive a file deleted or renamed over sits in the Trash at full size for 30 days, against a 15 GB quota:
+checkpoints replaced every 1,000 steps would fill it within two runs. So every file replaced or deleted is first
+truncated to 0 bytes (a reader must then accept a complete `<name>.part` in its place). A name in a shared folder
+may be a link: only a regular file with one name is emptied, a link is removed, never its target, and every file
+is written under a fresh name (`open_new`), never through a link left where it goes.
 """
 
 import errno
@@ -26,7 +22,7 @@ NO_FOLLOW = getattr(os, "O_NOFOLLOW", 0)  # Windows has none (and no links a use
 
 
 def empty(path: Path) -> None:
-    """Truncate a regular file whose one name is `path` to 0 bytes; a link, FIFO, device or nothing is left be."""
+    """Truncate a regular file whose one name is `path` to 0 bytes; a link, FIFO, device or nothing is left alone."""
     try:
         if not stat.S_ISREG(os.lstat(path).st_mode):
             return
@@ -73,10 +69,9 @@ def remove_tree(folder: Path) -> None:
 @contextmanager
 def atomic_write(path: Path, mode: str = "wb", what: tuple[str, str] = ("파일을", "the file"), shared: bool = False,
                  **options):
-    """Write `path` through `<name>.part`, fsynced, then renamed into place: a reader (or a rerun after a kill)
-    finds the old file or the whole new one. On any error the .part is removed; a full disk is one line naming
-    `what` (Korean with its particle, English). shared: several processes (DDP ranks) may write the same file,
-    so each writes its own `<name>.<pid>.part`."""
+    """Write `path` through `<name>.part` (`<name>.<pid>.part` if `shared` by DDP ranks), fsynced and renamed: a
+    reader finds the old file or the whole new one. On any error the .part is removed; a full disk is one line
+    naming `what` (Korean with its particle, English)."""
     path = Path(path)
     part = path.with_name(f"{path.name}.{os.getpid()}.part" if shared else f"{path.name}.part")
     try:
@@ -105,8 +100,7 @@ def write_json(path: Path, data) -> None:
 
 
 def replace_dir(new: Path, final: Path) -> None:
-    """Swap a finished folder into place, the old one moved aside whole (`<name>.old`) and emptied only once the
-    new one is in place: a kill at any moment leaves one complete copy (checkpoints.check_best_export)."""
+    """Swap a finished folder into place through `<name>.old`: a kill leaves one complete copy (check_best_export)."""
     old = final.with_name(final.name + ".old")
     remove_tree(old)
     if os.path.lexists(final):  # a link to nothing counts: renaming the folder over it would fail
@@ -119,8 +113,8 @@ def check_writable(path: Path, what_ko: str = "작업 폴더", what_en: str = "t
     """Make the folder and write a probe in it now, not at the first checkpoint, or raise `cannot_write`."""
     try:
         path.mkdir(parents=True, exist_ok=True)
-        probe = path / f".write-test-{os.getpid()}"
-        open_new(probe).close()
+        probe = path / ".write-test"
+        open_new(probe).close()  # never through a link left at that name
         remove_file(probe)
     except OSError as error:
         if isinstance(error, FileExistsError) or error.errno == errno.ENOTDIR:
@@ -151,9 +145,8 @@ def ensure_free_space(folder: Path, needed: int, what_ko: str, what_en: str) -> 
 
 
 def ran_out_of_space(error: Exception, folder: Path | None = None, needed: int = 0) -> bool:
-    """Whether a write failed for want of room: the OS says so (safetensors words it "(os error 28)", older ones
-    "Os { code: 28"; torch.save raises its own error over the OSError), or, asked before the half-written file is
-    removed, less than `needed` is left in `folder`."""
+    """The OS says the disk is full (safetensors: "(os error 28)", "Os { code: 28"; torch.save: over the OSError),
+    or less than `needed` is left in `folder`."""
     code = getattr(error, "errno", None)
     if code is None and isinstance(error.__context__, OSError):  # torch.save: "unexpected pos", over the OSError
         code = error.__context__.errno
