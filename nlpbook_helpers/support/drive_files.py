@@ -1,10 +1,8 @@
 """Write, replace and delete files without filling the learner's Google Drive; say plainly when a folder fails.
 
-On Colab's Drive a file deleted or renamed over sits in the Trash at full size for 30 days, against a 15 GB quota:
-checkpoints replaced every 1,000 steps would fill it within two runs. So every file replaced or deleted is first
-truncated to 0 bytes (a reader must then accept a complete `<name>.part` in its place). A name in a shared folder
-may be a link: only a regular file with one name is emptied, a link is removed, never its target, and every file
-is written under a fresh name (`open_new`), never through a link left where it goes.
+On Colab's Drive a file deleted or renamed over sits in the Trash at full size for 30 days (a 15 GB quota), so each
+is first truncated to 0 bytes (a reader must then accept a complete `<name>.part` in its place). A name may be a
+link: a link is removed, never its target emptied, and files are written under a fresh name (`open_new`).
 """
 
 import errno
@@ -123,11 +121,12 @@ def check_writable(path: Path, what_ko: str = "작업 폴더", what_en: str = "t
 
 
 def cannot_write(folder: Path, error: OSError, what_ko: str, what_en: str, flag: str = "") -> NlpbookError:
-    """One line for a folder that cannot be written; `flag` (such as --data-dir) is how to give another one."""
-    other = f"다른 폴더{f'({flag})' if flag else ''}를", f"another folder{f' ({flag})' if flag else ''}"
-    fix_ko, fix_en = ((f"공간을 비우거나 {other[0]} 고르세요.", f"free some space or choose {other[1]}.")
-                      if ran_out_of_space(error) else
-                      (f"{other[0]} 고르거나 Drive 연결을 확인하세요.", f"choose {other[1]} or check the Drive mount."))
+    """One line for a folder that cannot be written; `flag` (such as --data-dir) is how to choose another."""
+    other_ko, other_en = (f"다른 폴더({flag})를", f"another folder ({flag})") if flag else ("다른 폴더를", "another folder")
+    if ran_out_of_space(error):
+        fix_ko, fix_en = f"공간을 비우거나 {other_ko} 고르세요.", f"free some space or choose {other_en}."
+    else:
+        fix_ko, fix_en = f"{other_ko} 고르거나 Drive 연결을 확인하세요.", f"choose {other_en} or check the Drive mount."
     return NlpbookError(f"{what_ko} {folder}에 쓸 수 없습니다({error.strerror}). {fix_ko}",
                         f"Cannot write to {what_en} {folder} ({error.strerror}): {fix_en}")
 

@@ -1,6 +1,5 @@
-"""The one exception a learner is meant to read: `NlpbookError`, for anything wrong with what a person typed, a
-file they gave or the runtime they picked. Its message says what is wrong and how to fix it, in Korean and then
-English on one line, which the command line prints without a traceback and a notebook cell shows as is."""
+"""The one exception a learner is meant to read, for what they typed, gave or picked: what is wrong and how to fix
+it, in Korean then English on one line, printed without a traceback on the command line and in a notebook."""
 
 
 class NlpbookError(Exception):

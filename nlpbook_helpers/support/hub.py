@@ -1,9 +1,8 @@
 """Where a model comes from, a local folder or the Hugging Face hub, and what to say when neither works.
 
-transformers wraps a hub failure in an OSError, often two tracebacks deep, in words about tokens and offline-mode
-docs. A learner meets these with a typo, a flaky Colab network or a gated repository; each becomes one NlpbookError
-naming the model and what to check. The hub's exception types are read from the chain (`__cause__`,
-`__context__`), not from the message text, which changes between versions.
+transformers wraps a hub failure (a typo, a flaky Colab network, a gated repository) in an OSError, often two
+tracebacks deep; each becomes one NlpbookError naming the model and what to check, read from the exception types
+in the chain, not from message text, which changes between versions.
 """
 
 import difflib
@@ -92,7 +91,7 @@ def explain_hub_error(error: BaseException, repo_id: str, kind: str = "model") -
     from huggingface_hub.errors import (GatedRepoError, HFValidationError, HfHubHTTPError, LocalEntryNotFoundError,
                                         RepositoryNotFoundError)
 
-    chain, todo = [], [error]  # the error and all it was raised from or while handling, nearest first
+    chain, todo = [], [error]  # the error and all it was raised from or during, nearest first
     while todo:
         link = todo.pop(0)
         if link is not None and not any(link is seen for seen in chain):

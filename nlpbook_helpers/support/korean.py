@@ -1,9 +1,7 @@
-"""Korean particles that fit the word before them: 전제가, 가설이, 폴더가, 'beomi/kcbert-base'를.
+"""Korean particles that fit the word before them (전제가, 가설이, 'beomi/kcbert-base'를), never hedged as "이(가)".
 
-A particle has one form after a final consonant (받침) and another after a vowel: 이/가, 은/는, 을/를, 과/와,
-이라/라, 으로/로 (로 also after ㄹ). Messages take the form from `josa(name, "이/가")` instead of hedging with
-"이(가)". A name that does not end in Hangul is read aloud: digits by their Korean names (영 일 삼 육 칠 팔 end in
-a consonant), Latin letters by theirs (엘 엠 엔 알 do; "best" is 베스트); punctuation at the end is skipped.
+A particle has one form after a final consonant (받침), another after a vowel (으로/로: 로 also after ㄹ). A name
+not ending in Hangul is read aloud: digits and Latin letters by their Korean names; punctuation is skipped.
 """
 
 import re

@@ -1,8 +1,7 @@
 """When a library breaks under a run: which one, which version, and a pin that undoes the upgrade.
 
-Our requirements are open ranges and Colab upgrades packages under the learner (transformers 5.25 broke the TPU).
-An API break raised in one of our dependencies' code (never torch's: Colab's own build) gets a note with a pin
-inside our declared range; CUDA running out of memory gets its own line; anything else none, as no downgrade helps.
+Colab upgrades packages under the learner (transformers 5.25 broke the TPU). An API break raised in a dependency's
+code (never torch's: Colab's own) gets a pin inside our declared range; CUDA out of memory its own line; else none.
 """
 
 import importlib.metadata

@@ -1,15 +1,12 @@
-"""Library messages a learner can do nothing about, silenced one by one.
-
-A learner should see only what they can act on: our log lines, the progress bar and real problems. Each filter
-names one message by its category and words; nothing is switched off wholesale, and calling it again adds nothing.
-"""
+"""Library messages a learner can do nothing about, silenced one by one, each by its category and words: nothing is
+switched off wholesale, so every other warning still shows. Calling it again adds nothing."""
 
 import logging
 import re
 import warnings
 
 _ANSI_STYLE = re.compile(r"\x1b\[[0-9;]*m")
-LIGHTNING_CHATTER = (  # nothing to act on, or said by our own lines already (resuming from which file, the last epoch)
+LIGHTNING_CHATTER = (  # nothing to act on, or said by our own lines already (resuming from which file, the end)
     "Loading `train_dataloader` to estimate number of stepping batches", "Restoring states from the checkpoint path at ",
     "Restored all states from the checkpoint at ", "`Trainer.fit` stopped: `max_epochs=",
     "`Trainer.fit` stopped: `max_steps=")
