@@ -7,9 +7,9 @@ import warnings
 
 _ANSI_STYLE = re.compile(r"\x1b\[[0-9;]*m")
 LIGHTNING_CHATTER = (  # nothing to act on, or said by our own lines already (resuming from which file, the end)
-    "Loading `train_dataloader` to estimate number of stepping batches", "Restoring states from the checkpoint path at ",
-    "Restored all states from the checkpoint at ", "`Trainer.fit` stopped: `max_epochs=",
-    "`Trainer.fit` stopped: `max_steps=")
+    "Loading `train_dataloader` to estimate number of stepping batches",
+    "Restoring states from the checkpoint path at ", "Restored all states from the checkpoint at ",
+    "`Trainer.fit` stopped: `max_epochs=", "`Trainer.fit` stopped: `max_steps=")
 
 
 def quiet_libraries() -> None:
