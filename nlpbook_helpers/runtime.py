@@ -85,16 +85,10 @@ def check_cpu_training(runtime: Runtime, asked: str, model, pairs_to_train: int)
 
 
 def choose_precision(runtime: Runtime, requested: str = "auto") -> tuple[str, str]:
-    """Return (precision, why) for Lightning's Trainer.
-
-    - GPU below compute capability 8.0 (T4, V100): 16-mixed; bf16 has no tensor cores there, about 4x slower.
-    - GPU from 8.0 (A100, L4, H100): bf16-mixed, as fast as fp16 and with no loss scaling.
-    - TPU: 32-true. bf16-true keeps weights and AdamW's moments in bf16, where a 5e-5 step to a weight near 1.0
-      (every LayerNorm weight) rounds away: the model learns less, silently (scripts/check_xla.py). Lightning has
-      no bf16-mixed on XLA, and a TPU multiplies fp32 matrices in one bf16 pass anyway.
-    - CPU: 32-true. Without AMX or AVX512-BF16, bf16 is emulated: 8.2 samples/s against 25.4 on a 2-core Xeon
-      (benchmarks/cpu_precision.py).
-    """
+    """(precision, why) for Lightning's Trainer. A T4 or V100 has no bf16 tensor cores (bf16 runs 4x slower than
+    fp16); from compute capability 8.0 bf16 is as fast and needs no loss scaling. On a TPU, bf16-true weights round
+    a 5e-5 step to a LayerNorm weight away (scripts/check_xla.py), and XLA has no bf16-mixed. A CPU without AMX
+    emulates bf16: 8.2 samples/s against 25.4 in fp32 (benchmarks/cpu_precision.py)."""
     if requested != "auto":
         return requested, "직접 지정한 값입니다"
     if runtime.accelerator == "gpu":

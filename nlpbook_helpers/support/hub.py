@@ -20,8 +20,7 @@ _answered_at: dict[str, float] = {}
 
 
 def check_model_folder(name: str, local: bool = False) -> None:
-    """A local folder must hold a config and safetensors weights; local=True: `name` must be a folder, not a hub
-    name (predict, evaluate)."""
+    """A local folder holds a config and safetensors weights; local=True: `name` is a folder, never a hub name."""
     path = Path(name)
     if not path.exists():
         if local or name.startswith((".", "/", "~")):
