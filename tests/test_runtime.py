@@ -52,7 +52,7 @@ def test_a_full_disk_at_the_probe_says_to_free_space(tmp_path, monkeypatch):
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(drive_files, "open_new", full)
-    with pytest.raises(NlpbookError, match=r"the output dir \S+ \(No space left on device\): free some space or choose"):
+    with pytest.raises(NlpbookError, match=r"the output dir \S+ \(No space left on device\): free some space or"):
         check_writable(tmp_path / "out", "출력 폴더", "the output dir")
 
 
