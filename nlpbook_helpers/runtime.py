@@ -1,9 +1,8 @@
 """Where the code runs: device, precision, work dir, seed and logging (book: code 3-2, 3-4, 3-5).
 
-The book assumed a Colab GPU (and asked for 8 TPU cores whenever CUDA was
-missing, which crashed on a CPU runtime). Here the runtime is detected once,
-the precision is chosen for that hardware with the reason printed, and in
-Colab the work dir is put on Google Drive so checkpoints outlive a disconnect.
+The book assumed a Colab GPU (and asked for 8 TPU cores without CUDA, which crashed on a CPU runtime). Here the
+runtime is detected, the precision chosen for it with the reason printed, and in Colab the work dir is on Google
+Drive so checkpoints outlive a disconnect.
 """
 
 import glob
@@ -13,10 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .settings import WORK_DIR
-from .support.drive_files import open_new, remove_file
+from .support.drive_files import check_writable
 from .support.errors import NlpbookError
-from .support.log import get_logger  # noqa: F401  (the notebooks import it from here)
-from .support.quiet import quiet_libraries  # noqa: F401  (07 and 08 call it first, from here)
+from .support.log import get_logger
+from .support.quiet import quiet_libraries
+
+# get_logger and quiet_libraries are defined in support/ (torch-free); the notebooks, pipeline and run/ take them here.
+__all__ = ["Runtime", "in_colab", "detect_runtime", "check_cpu_training", "choose_precision", "resolve_work_dir",
+           "seed_everything", "check_writable", "get_logger", "quiet_libraries"]
 
 COLAB_DRIVE = Path("/content/drive")
 COLAB_WORK_DIR = COLAB_DRIVE / "MyDrive" / "nlpbook"
@@ -34,32 +37,25 @@ def in_colab() -> bool:
     return importlib.util.find_spec("google") is not None and importlib.util.find_spec("google.colab") is not None
 
 
-def tpu_available() -> bool:
-    """torch_xla is installed and the machine has a TPU chip.
-
-    We look at the device files instead of importing torch_xla: importing it
-    grabs the TPU, and a check should not have side effects.
-    """
-    if importlib.util.find_spec("torch_xla") is None:
-        return False
-    return bool(glob.glob("/dev/accel*") or glob.glob("/dev/vfio/[0-9]*")) or os.environ.get("PJRT_DEVICE") == "TPU"
-
-
 def detect_runtime(accelerator: str = "auto") -> Runtime:
     """Find the accelerator, or check that the one asked for is really there."""
-    import torch  # here, not at the top: `download` reads resolve_work_dir from this module without torch
+    import torch
 
-    colab = in_colab()
-    has_gpu, has_tpu = torch.cuda.is_available(), tpu_available()
+    colab, has_gpu = in_colab(), torch.cuda.is_available()
+    has_tpu = importlib.util.find_spec("torch_xla") is not None and (  # a chip seen in /dev: importing torch_xla
+        bool(glob.glob("/dev/accel*") or glob.glob("/dev/vfio/[0-9]*")) or os.environ.get("PJRT_DEVICE") == "TPU")
     if accelerator == "gpu" and not has_gpu:
         raise NlpbookError(
-            "GPU를 요청했지만 이 런타임에는 GPU가 없습니다. Colab이라면 [런타임] → [런타임 유형 변경]에서 GPU를 고르거나 accelerator='auto'를 쓰세요.",
+            "GPU를 요청했지만 이 런타임에는 GPU가 없습니다. Colab이라면 [런타임] → [런타임 유형 변경]에서 GPU를 고르거나 "
+            "accelerator='auto'를 쓰세요.",
             "A GPU was asked for but this runtime has none: pick a GPU runtime in Colab, or use accelerator='auto'.",
         )
     if accelerator == "tpu" and not has_tpu:
         raise NlpbookError(
-            "TPU를 요청했지만 torch_xla 또는 TPU가 없습니다. Colab의 TPU 런타임(v5e-1)을 고르거나 accelerator='auto'를 쓰세요.",
-            "A TPU was asked for but torch_xla or a TPU chip is missing: use Colab's TPU runtime, or accelerator='auto'.",
+            "TPU를 요청했지만 torch_xla 또는 TPU가 없습니다. Colab의 TPU 런타임(v5e-1)을 고르거나 accelerator='auto'를 "
+            "쓰세요.",
+            "A TPU was asked for but torch_xla or a TPU chip is missing: use Colab's TPU runtime, or "
+            "accelerator='auto'.",
         )
     if accelerator in ("auto", "gpu") and has_gpu:
         return Runtime("gpu", torch.cuda.get_device_name(0), torch.cuda.get_device_capability(0), colab)
@@ -73,11 +69,8 @@ FULL_SIZE = 20_000_000  # parameters; the course's tiny test models have ~0.1M
 
 
 def check_cpu_training(runtime: Runtime, asked: str, model, pairs_to_train: int) -> None:
-    """On Colab, a full-size model is not trained on a CPU unless accelerator="cpu" was asked for.
-
-    A learner whose GPU quota ran out gets a CPU runtime, and "Run all" does
-    not read the notebook's warning: it would start a run of many hours.
-    """
+    """On Colab, no full-size model is trained on a CPU unless accelerator="cpu" was asked for: a learner whose GPU
+    quota ran out gets a CPU runtime, and "Run all" would start a run of many hours."""
     parameters = sum(p.numel() for p in model.parameters())
     if not (runtime.in_colab and runtime.accelerator == "cpu" and asked != "cpu" and parameters > FULL_SIZE):
         return
@@ -92,30 +85,16 @@ def check_cpu_training(runtime: Runtime, asked: str, model, pairs_to_train: int)
 
 
 def choose_precision(runtime: Runtime, requested: str = "auto") -> tuple[str, str]:
-    """Return (precision, why) for Lightning's Trainer.
-
-    - GPU below compute capability 8.0 (T4, V100): fp16 mixed. The T4 has no
-      bf16 tensor cores, so bf16 runs there about 4x slower than fp16.
-    - GPU from 8.0 (A100, L4, H100): bf16 mixed, as fast as fp16 and needs no
-      loss scaling.
-    - TPU: fp32 weights and optimizer state (32-true). Lightning's bf16-true
-      on XLA keeps the weights and AdamW's moments in bf16, where a step of
-      5e-5 to a weight near 1.0, such as every LayerNorm weight, is below the
-      spacing of the numbers there (2^-7) and rounds away: the model learns
-      less than on a GPU, with no error shown (scripts/check_xla.py measures
-      it on XLA's CPU device; see its output in CI). Lightning 2 offers no
-      bf16-mixed on XLA (only 32-true, 16-true and bf16-true), and none is
-      needed: torch_xla's default matmul precision already multiplies fp32
-      matrices in one bf16 pass on a TPU.
-    - CPU: fp32. On a 2-core Xeon without AMX or AVX512-BF16, a 4-layer BERT
-      trained at 8.2 samples/s in bf16-mixed against 25.4 in 32-true
-      (benchmarks/cpu_precision.py): bf16 is emulated there, 3x slower.
-    """
+    """(precision, why) for Lightning's Trainer. A T4 or V100 has no bf16 tensor cores (bf16 runs 4x slower than
+    fp16); from compute capability 8.0 bf16 is as fast and needs no loss scaling. On a TPU, bf16-true weights round
+    a 5e-5 step to a LayerNorm weight away (scripts/check_xla.py), and XLA has no bf16-mixed. A CPU without AMX
+    emulates bf16: 8.2 samples/s against 25.4 in fp32 (benchmarks/cpu_precision.py)."""
     if requested != "auto":
         return requested, "직접 지정한 값입니다"
     if runtime.accelerator == "gpu":
         if runtime.capability < (8, 0):
-            return "16-mixed", f"{runtime.device_name}(연산 능력 {runtime.capability[0]}.{runtime.capability[1]})에는 빠른 bf16 연산이 없습니다"
+            major, minor = runtime.capability
+            return "16-mixed", f"{runtime.device_name}(연산 능력 {major}.{minor})에는 빠른 bf16 연산이 없습니다"
         return "bf16-mixed", f"{runtime.device_name}에는 bf16 텐서 코어가 있습니다"
     if runtime.accelerator == "tpu":
         return "32-true", "가중치를 fp32로 두어 작은 갱신이 반올림으로 사라지지 않습니다. 행렬 곱은 TPU가 어차피 bf16으로 합니다"
@@ -123,58 +102,30 @@ def choose_precision(runtime: Runtime, requested: str = "auto") -> tuple[str, st
 
 
 def resolve_work_dir() -> Path:
-    """In Colab: mount Google Drive and work in MyDrive/nlpbook. Elsewhere: a local folder.
-
-    NLPBOOK_WORK_DIR overrides both (the tests use it).
-    """
+    """NLPBOOK_WORK_DIR if set (the tests set it); in Colab, MyDrive/nlpbook on Google Drive, mounted here (Colab
+    asks for permission on every new runtime); else a local folder."""
     if os.environ.get("NLPBOOK_WORK_DIR"):
         work_dir = Path(os.environ["NLPBOOK_WORK_DIR"])
     elif in_colab():
-        mount_drive()
         work_dir = COLAB_WORK_DIR
+        if not (COLAB_DRIVE / "MyDrive").is_dir():
+            from google.colab import drive
+
+            try:
+                drive.mount(str(COLAB_DRIVE))
+            except Exception as error:  # a refusal, a closed dialog, a timeout: Colab's own types, one line for all
+                raise NlpbookError(
+                    f"Google Drive를 연결하지 못했습니다({type(error).__name__}: {error}). 셀을 다시 실행해 Drive "
+                    "접근을 허용하세요. Drive 없이 하려면 작업 폴더를 로컬로 정하세요(os.environ['NLPBOOK_WORK_DIR'] "
+                    "= '/content/nlpbook-work', 명령줄에서는 --work-dir). 이때 런타임이 끊기면 체크포인트도 사라집니다.",
+                    f"Could not mount Google Drive ({type(error).__name__}: {error}): run the cell again and allow "
+                    "Drive access, or work in a local folder (os.environ['NLPBOOK_WORK_DIR'] = '/content/nlpbook-work',"
+                    " or --work-dir on the command line), whose checkpoints are lost when the runtime disconnects.",
+                ) from None
     else:
         work_dir = Path(WORK_DIR)
     check_writable(work_dir)
     return work_dir
-
-
-def mount_drive() -> None:
-    """Mount Google Drive at /content/drive (Colab asks for permission on every new runtime).
-
-    A refused permission (MessageError "credential propagation was
-    unsuccessful"), a closed dialog or a timeout raises Colab's own exception
-    types, which we cannot import elsewhere: any failure here is one line.
-    """
-    if (COLAB_DRIVE / "MyDrive").is_dir():
-        return
-    from google.colab import drive
-
-    try:
-        drive.mount(str(COLAB_DRIVE))
-    except Exception as error:
-        raise NlpbookError(
-            f"Google Drive를 연결하지 못했습니다({type(error).__name__}: {error}). 셀을 다시 실행해 Drive 접근을 허용하세요. "
-            "Drive 없이 하려면 작업 폴더를 로컬로 정하세요(os.environ['NLPBOOK_WORK_DIR'] = '/content/nlpbook-work', "
-            "명령줄에서는 --work-dir). 이때 런타임이 끊기면 체크포인트도 사라집니다.",
-            f"Could not mount Google Drive ({type(error).__name__}: {error}): run the cell again and allow Drive "
-            "access, or work in a local folder (os.environ['NLPBOOK_WORK_DIR'] = '/content/nlpbook-work', or "
-            "--work-dir on the command line), whose checkpoints are lost when the runtime disconnects.",
-        ) from None
-
-
-def check_writable(path: Path, what_ko: str = "작업 폴더", what_en: str = "the work dir") -> None:
-    """Fail now, not at the first checkpoint, if the folder (`what`: the work dir, the output dir) cannot be written."""
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".write-test"
-        with open_new(probe, "w") as file:  # never through a link left at that name
-            file.write("ok")
-        remove_file(probe)
-    except OSError as error:
-        raise NlpbookError(
-            f"{what_ko} {path}에 쓸 수 없습니다({error.strerror}). 다른 폴더를 고르거나 Drive 연결을 확인하세요.",
-            f"Cannot write to {what_en} {path} ({error.strerror}): choose another folder or check the Drive mount.",
-        ) from error
 
 
 def seed_everything(seed: int) -> None:

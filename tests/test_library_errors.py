@@ -204,3 +204,16 @@ def test_the_spaces_app_uses_no_hub_kernels(tmp_path, tiny_bert):
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.split() == ["False"]
+
+
+def test_an_error_raised_in_our_own_code_gets_no_note_even_when_a_library_called_it():
+    """Read from the innermost frame out, a frame of this package comes before tqdm's (which iterates our items)."""
+    from tqdm import tqdm
+
+    def raised_in(module):
+        space = {"__name__": module}
+        exec("def items():\n    raise AttributeError('no such thing')\n    yield", space)
+        return raised_by(lambda: list(tqdm(space["items"](), disable=True)))
+
+    assert explain_library_error(raised_in("nlpbook_helpers.corpus")) is None
+    assert "tqdm" in explain_library_error(raised_in("someone_elses_code"))  # the same call from outside: tqdm's

@@ -43,6 +43,19 @@ def test_unwritable_work_dir_fails_early(tmp_path):
         check_writable(blocker / "work")
 
 
+def test_a_full_disk_at_the_probe_says_to_free_space(tmp_path, monkeypatch):
+    import errno
+
+    from nlpbook_helpers.support import drive_files
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(drive_files, "open_new", full)
+    with pytest.raises(NlpbookError, match=r"the output dir \S+ \(No space left on device\): free some space or"):
+        check_writable(tmp_path / "out", "출력 폴더", "the output dir")
+
+
 def test_work_dir_from_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("NLPBOOK_WORK_DIR", str(tmp_path / "w"))
     assert resolve_work_dir() == tmp_path / "w"

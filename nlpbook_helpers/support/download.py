@@ -1,20 +1,10 @@
 """Fetch a corpus's files and verify them, the same way for every corpus (book: code 3-6).
 
-The book's downloader saved whatever the server sent, so an HTML error page
-could end up as the "corpus". Here every file is streamed to a `.part` file,
-hashed on the way, verified, and only then moved into place. A published
-file is verified by its git blob id, `sha1(b"blob <size>\\0" + content)`: git
-names every file in a repository that way and the raw URLs serve exactly
-those bytes. When the id does not match, the file's structure says why (an
-error page, a cut-off transfer, another record count) in the message.
-
-Only what may pass is retried (a lost connection, a timeout, HTTP 5xx or
-429); a file that fails verification, a missing one (404) or a full disk is
-refused at once, with what to do. Nothing is left at the destination, nor a
-`.part` beside it, when a download fails.
+The book saved whatever the server sent, so an HTML error page could become the "corpus". Here each file is
+streamed to `<name>.part`, verified by its git blob id (what raw URLs serve) or its structure, and only then moved
+into place. Only what may pass is retried (a lost connection, a timeout, HTTP 5xx or 429); nothing is left behind.
 """
 
-import errno
 import hashlib
 import http.client
 import os
@@ -27,7 +17,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from .drive_files import open_new, remove_file, replace_file
+from .drive_files import cannot_write, check_writable, open_new, remove_file, replace_file
 from .errors import NlpbookError
 from .log import get_logger
 from .korean import josa
@@ -35,6 +25,7 @@ from .korean import josa
 READ_TIMEOUT_S = 60  # one read
 DEADLINE_S = 30 * 60  # one file, start to end: a server that trickles bytes is given up on
 RETRIES, BACKOFF_S = 4, 2.0
+CORPUS_FOLDER = ("말뭉치 폴더", "the corpus folder", "--data-dir")
 
 
 class _Refused(Exception):
@@ -42,22 +33,18 @@ class _Refused(Exception):
 
 
 def download(corpus, data_dir, base_url: str | None = None, **fetch_options) -> dict[str, Path]:
-    """Fetch every file of `corpus` into its folder under data_dir, unless a verified copy is already there.
-
-    `base_url` replaces the corpus's own location (a mirror, or a test server)
-    and keeps the file names. Returns {file name: path}.
-    """
+    """{name: path} of `corpus`'s files under data_dir, fetched unless verified there (from base_url if given)."""
     if base_url is not None:
         check_base_url(base_url)
     folder = corpus.folder(data_dir)
-    check_folder(folder)
+    check_writable(folder, *CORPUS_FOLDER)
     paths = {}
     for file in corpus.files():
         dest = folder / file.filename
         if not (dest.exists() and problem(dest, file, corpus.records) is None):
-            url = f"{(base_url or corpus.base_url).rstrip('/')}/{file.filename}"
             try:
-                fetch(url, dest, file, corpus.records, **fetch_options)
+                fetch(f"{(base_url or corpus.base_url).rstrip('/')}/{file.filename}", dest, file, corpus.records,
+                      **fetch_options)
             except NlpbookError as error:
                 if base_url or corpus.fallback is None:
                     raise
@@ -74,8 +61,8 @@ def check_base_url(url: str) -> None:
         parts.port  # read for its check: ValueError for a port that is no number or out of range
     except ValueError:  # that, or a broken [IPv6] host
         parts = None
-    if (parts is None or parts.scheme not in ("http", "https") or not parts.hostname or not url.isprintable()
-            or " " in url):
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or not url.isprintable() \
+            or " " in url:
         raise NlpbookError(
             f"--base-url {url!r}: 올바른 주소가 아닙니다. 파일들이 있는 폴더의 http:// 또는 https:// 주소를 주세요"
             "(예: https://example.com/klue-nli).",
@@ -86,18 +73,14 @@ def check_base_url(url: str) -> None:
 
 def fetch(url: str, dest: Path, file, count, retries: int = RETRIES, backoff: float = BACKOFF_S,
           deadline_s: float = DEADLINE_S) -> None:
-    """Download url to dest through dest.part, retrying only transient faults, then verify it.
-
-    `file` says what the download must be (`filename`, `records`, `blob`);
-    `count(path)` reads a file and returns its number of records, or raises
-    NlpbookError saying what is wrong with it.
-    """
+    """Download url to dest through dest.part, retrying only transient faults, then verify it against `file`
+    (`filename`, `records`, `blob`); `count(path)` returns a file's records or raises NlpbookError."""
+    # Not drive_files.atomic_write: its open and fsync raise the disk's OSError, which the retries below would
+    # take for the network's, and the verification must read the .part by name before the rename.
     part = dest.with_name(dest.name + ".part")
-    reason = "no attempt"
     try:
         for attempt in range(retries):
-            if attempt:
-                time.sleep(backoff * 2 ** (attempt - 1))
+            time.sleep(backoff * 2 ** (attempt - 1) if attempt else 0)
             try:
                 blob = _stream(url, part, time.monotonic() + deadline_s)
                 break
@@ -108,30 +91,27 @@ def fetch(url: str, dest: Path, file, count, retries: int = RETRIES, backoff: fl
             except (urllib.error.URLError, http.client.HTTPException, OSError) as error:
                 reason = f"{type(error).__name__}: {getattr(error, 'reason', error)}"
         else:
-            raise _Refused(reason)
-    except _Refused as refused:
+            raise _Refused(reason if retries else "no attempt")
+        _IDS[_key(part)] = blob  # hashed while streaming: not read again
+        if wrong := problem(part, file, count):
+            raise NlpbookError(
+                f"{url}에서 받은 파일이 올바르지 않습니다({wrong}). 원본 위치에서 다시 받거나, 원본 "
+                f"{josa(file.filename, '을/를')} 직접 받아 {dest.parent}에 넣으세요.",
+                f"The file downloaded from {url} is not the right one ({wrong}): download from the original "
+                f"location, or put the original {file.filename} into {dest.parent} by hand.",
+            )
+        replace_file(part, dest)
+    except BaseException as error:  # a refusal, a bad file, a full disk, Ctrl-C: no half file stays behind
         remove_file(part)
-        raise NlpbookError(
-            f"내려받지 못했습니다: {url} ({refused}). 네트워크를 확인하거나, {josa(file.filename, '을/를')} 직접 받아 "
-            f"{dest.parent}에 넣으세요.",
-            f"Could not download {url} ({refused}). Check the network, or put {file.filename} into {dest.parent} "
-            "by hand.",
-        ) from None
-    except BaseException:  # a local fault (disk full), Ctrl-C: no half file stays behind
-        remove_file(part)
+        if isinstance(error, _Refused):
+            raise NlpbookError(
+                f"내려받지 못했습니다: {url} ({error}). 네트워크를 확인하거나, {josa(file.filename, '을/를')} 직접 "
+                f"받아 {dest.parent}에 넣으세요.",
+                f"Could not download {url} ({error}). Check the network, or put {file.filename} into {dest.parent} "
+                "by hand.",
+            ) from None
         raise
-    _remember(part, blob)
-    wrong = problem(part, file, count)
-    if wrong:
-        remove_file(part)
-        raise NlpbookError(
-            f"{url}에서 받은 파일이 올바르지 않습니다({wrong}). 원본 위치에서 다시 받거나, 원본 {josa(file.filename, '을/를')} "
-            f"직접 받아 {dest.parent}에 넣으세요.",
-            f"The file downloaded from {url} is not the right one ({wrong}): download from the original location, "
-            f"or put the original {file.filename} into {dest.parent} by hand.",
-        )
-    replace_file(part, dest)
-    _remember(dest, blob)
+    _IDS[_key(dest)] = blob
 
 
 def _stream(url: str, part: Path, deadline: float) -> str:
@@ -142,8 +122,8 @@ def _stream(url: str, part: Path, deadline: float) -> str:
         size = int(length) if length.isdigit() else None  # "abc" or none: unknown, hashed from the file after
         digest = hashlib.sha1(f"blob {size}\0".encode()) if size is not None else None
         written = 0
-        with _on_disk(part.parent, open_new, part) as out, tqdm(total=size, unit="B", unit_scale=True, desc=part.stem,
-                                                           leave=False) as bar:
+        with _on_disk(part.parent, open_new, part) as out, \
+                tqdm(total=size, unit="B", unit_scale=True, desc=part.stem, leave=False) as bar:
             try:
                 while chunk := response.read1(1 << 16):
                     if time.monotonic() > deadline:
@@ -155,7 +135,7 @@ def _stream(url: str, part: Path, deadline: float) -> str:
                     bar.update(len(chunk))
                 _on_disk(part.parent, out.flush)  # so that closing has nothing left to write
             except BaseException:
-                bar.leave = True  # how far it got stays on screen, and ends its line: the error starts a line of its own
+                bar.leave = True  # how far it got stays on screen and ends its line: the error starts a new one
                 raise
     if size is not None and written != size:
         raise http.client.IncompleteRead(b"", size - written)  # the connection closed early: retried
@@ -163,32 +143,11 @@ def _stream(url: str, part: Path, deadline: float) -> str:
 
 
 def _on_disk(folder: Path, action, *args):
-    """Run a file operation in folder; its failure (a full disk, a read-only folder) is not the network's: not retried."""
+    """A file operation whose failure (a full disk, a read-only folder) is not the network's: not retried."""
     try:
         return action(*args)
     except OSError as error:
-        raise _cannot_write(folder, error) from None
-
-
-def _cannot_write(folder: Path, error: OSError) -> NlpbookError:
-    full = error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
-    ko = "공간을 비우거나 다른 폴더(--data-dir)를 고르세요." if full else "쓸 수 있는 다른 폴더(--data-dir)를 고르세요."
-    en = "free some space or choose another data dir." if full else "choose a folder you can write to (--data-dir)."
-    return NlpbookError(f"말뭉치 폴더 {folder}에 쓸 수 없습니다({error.strerror}). {ko}",
-                        f"Cannot write to the corpus folder {folder} ({error.strerror}): {en}")
-
-
-def check_folder(folder: Path) -> None:
-    """Make the corpus folder, or say in one line why it cannot be written (a file in the way, read-only)."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / f".write-test-{os.getpid()}"
-        open_new(probe).close()  # never through a link left at that name
-        probe.unlink()
-    except OSError as error:
-        if isinstance(error, FileExistsError) or error.errno == errno.ENOTDIR:
-            error.strerror = "a file of that name is in the way"
-        raise _cannot_write(folder, error) from None
+        raise cannot_write(folder, error, *CORPUS_FOLDER) from None
 
 
 def problem(path: Path, file, count) -> str | None:
@@ -197,8 +156,8 @@ def problem(path: Path, file, count) -> str | None:
         return None
     try:
         records = count(path)
-    except NlpbookError as error:
-        return without_advice(error.en)
+    except NlpbookError as error:  # without its closing advice ("…: delete it and download it again."): it is removed
+        return re.sub(r"[:;] [^:;]*$", "", error.en)
     if records != file.records:
         return f"expected {file.records} records, got {records}"
     if file.blob is not None:
@@ -207,37 +166,30 @@ def problem(path: Path, file, count) -> str | None:
     return None
 
 
-def without_advice(message: str) -> str:
-    """A reader's message without its closing advice ("…: delete it and download it again."): a download that
-    fails verification is removed at once, and its own message says what to do."""
-    return re.sub(r"[:;] [^:;]*$", "", message)
-
-
 _IDS: dict[tuple, str] = {}  # (path, size, mtime): blob id, so a run hashes each file once
 
 
+def _key(path: Path) -> tuple:
+    stat = os.stat(path)
+    return str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns
+
+
 def file_id(path: Path) -> str:
-    """The file's git blob id; computed once per process for an unchanged file."""
+    """The file's git blob id (sha1(b"blob <size>\\0" + content)), computed once per process for an unchanged file."""
     try:
-        stat = os.stat(path)
-        key = (str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
+        key = _key(path)
         if key not in _IDS:
             _IDS[key] = git_blob_id(path)
     except OSError as error:  # a folder where the file should be, a file we may not read
         raise NlpbookError(f"{path}: 말뭉치 파일로 읽을 수 없습니다({error.strerror}). 원본 파일을 그 자리에 두세요.",
-                           f"{path} cannot be read as a corpus file ({error.strerror}): put the original file there.") from None
+                           f"{path} cannot be read as a corpus file ({error.strerror}): put the original file "
+                           "there.") from None
     return _IDS[key]
 
 
 def git_blob_id(path: Path) -> str:
-    """sha1(b"blob <size>\\0" + content): the id git gives the file."""
     digest = hashlib.sha1(f"blob {os.path.getsize(path)}\0".encode())
     with open(path, "rb") as file:
         while chunk := file.read(1 << 24):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def _remember(path: Path, blob: str) -> None:
-    stat = os.stat(path)
-    _IDS[(str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)] = blob

@@ -1,22 +1,8 @@
-"""Replace and delete files without filling the learner's Google Drive.
+"""Write, replace and delete files without filling the learner's Google Drive; say plainly when a folder fails.
 
-On Colab's Drive mount, a file that is deleted or renamed over is not freed:
-it goes to Drive's Trash at full size and stays there for 30 days, counting
-against the learner's quota (15 GB on a free account). A checkpoint
-replaced every 1,000 steps would fill it within two runs of the course. So
-every file this package replaces or deletes under the work dir is first
-truncated to 0 bytes, and only an empty file reaches the Trash.
-
-The price is a moment in which the old file is already empty and the new one
-is still called `<name>.part`: whoever reads the file back must accept a
-complete `.part` in its place (see checkpoints.resume_checkpoint), or, for
-a small JSON file, write it again from what it was written from.
-
-Output folders live on a Drive that may be shared, so a name in them may be
-a symbolic link (or a hard link) to a file elsewhere. Emptying acts only on
-a regular file with no other name; a link is removed, never its target; and
-every file is written under a fresh name (`open_new`), never through a link
-left where the new file goes. Nothing outside the folder is written or emptied.
+On Colab's Drive a file deleted or renamed over sits in the Trash at full size for 30 days (a 15 GB quota), so each
+is first truncated to 0 bytes (a reader must then accept a complete `<name>.part` in its place). A name may be a
+link: a link is removed, never its target emptied, and files are written under a fresh name (`open_new`).
 """
 
 import errno
@@ -34,12 +20,7 @@ NO_FOLLOW = getattr(os, "O_NOFOLLOW", 0)  # Windows has none (and no links a use
 
 
 def empty(path: Path) -> None:
-    """Truncate a file to 0 bytes before it is removed or renamed over.
-
-    Only a regular file whose one name is `path` is emptied: a symbolic link,
-    a hard link, a FIFO or a device is left as it is (its removal then acts
-    on the name alone), and nothing happens to what does not exist.
-    """
+    """Truncate a regular file whose one name is `path` to 0 bytes; a link, FIFO, device or nothing is left alone."""
     try:
         if not stat.S_ISREG(os.lstat(path).st_mode):
             return
@@ -56,16 +37,13 @@ def empty(path: Path) -> None:
 
 
 def open_new(path: Path, mode: str = "wb", **options):
-    """Open `path` for writing as a new file: whatever was at that name (a stale file, a link) is removed first,
-    and the file is created with O_EXCL, so a write never goes through a link to somewhere else."""
+    """Open `path` as a new file (O_EXCL), whatever was at that name removed first: never written through a link."""
     if os.path.lexists(path):
         remove_file(path)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | NO_FOLLOW, 0o666)
-    return open(fd, mode, **options)
+    return open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | NO_FOLLOW, 0o666), mode, **options)
 
 
 def replace_file(new: Path, final: Path) -> None:
-    """Rename `new` over `final`, emptying `final` first."""
     empty(final)
     os.replace(new, final)
 
@@ -89,10 +67,9 @@ def remove_tree(folder: Path) -> None:
 @contextmanager
 def atomic_write(path: Path, mode: str = "wb", what: tuple[str, str] = ("파일을", "the file"), shared: bool = False,
                  **options):
-    """Write `path` through `<name>.part`, fsynced, then renamed into place: a reader (or a rerun after a kill)
-    finds the old file or the whole new one. On any error the .part is removed; a full disk is one line naming
-    `what` (Korean with its particle, English). shared: several processes (DDP ranks) may write the same file,
-    so each writes its own `<name>.<pid>.part`."""
+    """Write `path` through `<name>.part` (`<name>.<pid>.part` if `shared` by DDP ranks), fsynced and renamed: a
+    reader finds the old file or the whole new one. On any error the .part is removed; a full disk is one line
+    naming `what` (Korean with its particle, English)."""
     path = Path(path)
     part = path.with_name(f"{path.name}.{os.getpid()}.part" if shared else f"{path.name}.part")
     try:
@@ -102,10 +79,10 @@ def atomic_write(path: Path, mode: str = "wb", what: tuple[str, str] = ("파일�
             os.fsync(file.fileno())
     except BaseException as error:  # Ctrl-C included: no half file stays behind
         remove_file(part)
-        if isinstance(error, Exception) and ran_out_of_space(error, path.parent, 0):
+        if isinstance(error, Exception) and not isinstance(error, NlpbookError) and ran_out_of_space(error):
             raise NlpbookError(
-                f"{path.parent}: {what[0]} 쓰는 중에 공간이 모자랐습니다. 이전 것은 그대로 있습니다. Drive에서 파일을 지우고 "
-                "다시 실행하세요.",
+                f"{path.parent}: {what[0]} 쓰는 중에 공간이 모자랐습니다. 이전 것은 그대로 있습니다. Drive에서 파일을 "
+                "지우고 다시 실행하세요.",
                 f"{path.parent}: ran out of space while writing {what[1]}; the previous one is intact. Free some "
                 "space on Drive and run again.",
             ) from None
@@ -121,18 +98,37 @@ def write_json(path: Path, data) -> None:
 
 
 def replace_dir(new: Path, final: Path) -> None:
-    """Swap a finished folder into place; a kill at any moment leaves one complete copy.
-
-    The old folder is moved aside whole (`<name>.old`) and emptied only once
-    the new one is in place; checkpoints.check_best_export puts it back if a
-    kill fell between the two renames.
-    """
+    """Swap a finished folder into place through `<name>.old`: a kill leaves one complete copy (check_best_export)."""
     old = final.with_name(final.name + ".old")
     remove_tree(old)
     if os.path.lexists(final):  # a link to nothing counts: renaming the folder over it would fail
         os.replace(final, old)
     os.replace(new, final)
     remove_tree(old)
+
+
+def check_writable(path: Path, what_ko: str = "작업 폴더", what_en: str = "the work dir", flag: str = "") -> None:
+    """Make the folder and write a probe in it now, not at the first checkpoint, or raise `cannot_write`."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".write-test"
+        open_new(probe).close()  # never through a link left at that name
+        remove_file(probe)
+    except OSError as error:
+        if isinstance(error, FileExistsError) or error.errno == errno.ENOTDIR:
+            error.strerror = "a file of that name is in the way"
+        raise cannot_write(path, error, what_ko, what_en, flag) from None
+
+
+def cannot_write(folder: Path, error: OSError, what_ko: str, what_en: str, flag: str = "") -> NlpbookError:
+    """One line for a folder that cannot be written; `flag` (such as --data-dir) is how to choose another."""
+    other_ko, other_en = (f"다른 폴더({flag})를", f"another folder ({flag})") if flag else ("다른 폴더를", "another folder")
+    if ran_out_of_space(error):
+        fix_ko, fix_en = f"공간을 비우거나 {other_ko} 고르세요.", f"free some space or choose {other_en}."
+    else:
+        fix_ko, fix_en = f"{other_ko} 고르거나 Drive 연결을 확인하세요.", f"choose {other_en} or check the Drive mount."
+    return NlpbookError(f"{what_ko} {folder}에 쓸 수 없습니다({error.strerror}). {fix_ko}",
+                        f"Cannot write to {what_en} {folder} ({error.strerror}): {fix_en}")
 
 
 def ensure_free_space(folder: Path, needed: int, what_ko: str, what_en: str) -> None:
@@ -147,16 +143,15 @@ def ensure_free_space(folder: Path, needed: int, what_ko: str, what_en: str) -> 
         )
 
 
-def ran_out_of_space(error: Exception, folder: Path, needed: int) -> bool:
-    """Whether a write failed for want of room: the OS says so (safetensors words it "(os error 28)", or
-    "Os { code: 28" in older ones; torch.save raises its own error over the OSError), or, asked before the
-    half-written file is removed, less than `needed` is left."""
+def ran_out_of_space(error: Exception, folder: Path | None = None, needed: int = 0) -> bool:
+    """The OS says the disk is full (safetensors: "(os error 28)", "Os { code: 28"; torch.save: over the OSError),
+    or less than `needed` is left in `folder`."""
     code = getattr(error, "errno", None)
-    if code is None and isinstance(error.__context__, OSError):  # torch.save: "unexpected pos", raised over the OSError
+    if code is None and isinstance(error.__context__, OSError):  # torch.save: "unexpected pos", over the OSError
         code = error.__context__.errno
-    if code is None and (found := re.search(r"\(os error (\d+)\)|Os \{ code: (\d+)", str(error))):  # newer, older
+    if code is None and (found := re.search(r"\(os error (\d+)\)|Os \{ code: (\d+)", str(error))):
         code = int(found.group(1) or found.group(2))
-    return code in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) or shutil.disk_usage(folder).free < needed
+    return code in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) or (needed > 0 and shutil.disk_usage(folder).free < needed)
 
 
 def size(n: int) -> str:

@@ -1,47 +1,27 @@
-"""Korean particles that fit the word before them: 전제가, 가설이, 폴더가, 'beomi/kcbert-base'를.
+"""Korean particles that fit the word before them (전제가, 가설이, 'beomi/kcbert-base'를), never hedged as "이(가)".
 
-A Korean particle has one form after a syllable that ends in a consonant (받침)
-and another after a vowel: 이/가, 은/는, 을/를, 과/와, 이라/라, and 으로/로
-(로 also after ㄹ). A message that puts a name into a sentence takes the form
-from `particle(name, "이/가")` instead of hedging with "이(가)".
-
-A name that does not end in Hangul is chosen for as it is read aloud:
-digits by their Korean names (0 영, 1 일, 3 삼, 6 육, 7 칠, 8 팔 end in a
-consonant; 10, 100, 1000, 10000 are 십, 백, 천, 만), Latin letters by theirs
-(l 엘, m 엠, n 엔, r 알 end in one; "best" is 베스트, "json" 제이슨). Quotes,
-brackets, slashes and other punctuation at the end are skipped.
+A particle has one form after a final consonant (받침), another after a vowel (으로/로: 로 also after ㄹ). A name
+not ending in Hangul is read aloud: digits and Latin letters by their Korean names; punctuation is skipped.
 """
 
 import re
 
-FORMS = {  # pair: (after a final consonant, after a vowel)
-    "이/가": ("이", "가"),
-    "은/는": ("은", "는"),
-    "을/를": ("을", "를"),
-    "과/와": ("과", "와"),
-    "이라/라": ("이라", "라"),
-    "으로/로": ("으로", "로"),
-}
+FORMS = {"이/가": ("이", "가"), "은/는": ("은", "는"), "을/를": ("을", "를"), "과/와": ("과", "와"),
+         "이라/라": ("이라", "라"), "으로/로": ("으로", "로")}  # pair: (after a final consonant, after a vowel)
 RIEUL = 8  # the index of ㄹ among the final consonants: 으로/로 takes 로 after it
-DIGIT_FINAL = {"0": 21, "1": RIEUL, "2": 0, "3": 16, "4": 0, "5": 0, "6": 1, "7": RIEUL, "8": RIEUL, "9": 0}  # 영 일 이 삼 ...
+DIGIT_FINAL = {"0": 21, "1": RIEUL, "2": 0, "3": 16, "4": 0, "5": 0, "6": 1, "7": RIEUL, "8": RIEUL, "9": 0}  # 영 일 이 삼
 LETTER_FINAL = {"l": RIEUL, "m": 16, "n": 4, "r": RIEUL}  # 엘 엠 엔 알; every other letter's name ends in a vowel
 READ = re.compile(r"[가-힣0-9A-Za-z]")
 
 
-def final_consonant(word: str) -> int:
-    """The index of the final consonant the word is read with (0: none), from its last readable character."""
-    last = next((c for c in reversed(str(word)) if READ.match(c)), "")
-    if "가" <= last <= "힣":
-        return (ord(last) - ord("가")) % 28
-    if last.isdigit():
-        return DIGIT_FINAL[last]
-    return LETTER_FINAL.get(last.lower(), 0)
-
-
 def particle(word, pair: str) -> str:
     """The form of the particle `pair` ("이/가", "을/를", ...) that follows `word`."""
+    last = next((c for c in reversed(str(word)) if READ.match(c)), "")
+    if "가" <= last <= "힣":
+        final = (ord(last) - ord("가")) % 28
+    else:
+        final = DIGIT_FINAL[last] if last.isdigit() else LETTER_FINAL.get(last.lower(), 0)
     with_final, without = FORMS[pair]
-    final = final_consonant(str(word))
     if pair == "으로/로":
         return without if final in (0, RIEUL) else with_final
     return with_final if final else without

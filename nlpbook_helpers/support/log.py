@@ -1,7 +1,5 @@
-"""The package's log lines: `[nlpbook] ...` on stdout, on every runtime (book: code 3-5).
-
-Its own module, free of torch, so that reading a corpus does not import torch.
-"""
+"""The package's log lines, `[nlpbook] ...` on stdout on every runtime (book: code 3-5; the book's printed nothing
+without CUDA). Defined here, free of torch, so that reading a corpus does not import torch."""
 
 import logging
 import sys
@@ -17,7 +15,6 @@ class _TqdmHandler(logging.Handler):
 
 
 def get_logger() -> logging.Logger:
-    """A logger that prints on every runtime (the book's printed nothing without CUDA)."""
     logger = logging.getLogger("nlpbook")
     if not logger.handlers:
         handler = _TqdmHandler()
