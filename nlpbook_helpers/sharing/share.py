@@ -24,14 +24,31 @@ def push(model_dir: str | Path, repo_id: str, private: bool = False, space: bool
          token: str | None = None) -> list:
     """Upload model_dir (a best/ folder) to `repo_id` (NAME or USER/NAME); return the page URL of each repo made."""
     from huggingface_hub import CommitOperationAdd, HfApi, get_token
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
 
-    check_repo_id(repo_id, space)
+    try:  # the name, and its Space's NAME-demo, as the Hub accepts them: checked before any token or network
+        for name in [repo_id] + ([f"{repo_id}-demo"] if space else []):
+            validate_repo_id(name)
+    except HFValidationError as error:
+        raise NlpbookError(f"'{repo_id}': 허브 저장소 이름으로 쓸 수 없습니다. '이름'이나 '사용자/이름'을 영문자·숫자·"
+                           "-·_·.로 96자까지 쓰세요(-나 .으로 시작·끝나지 않고 --·.. 없이). 예: 'my-nli-model'",
+                           f"'{repo_id}' is not a valid Hub repository name ({error}): use NAME or USER/NAME, "
+                           "with letters, digits, '-', '_' and '.', such as 'my-nli-model'.") from None
     check_model_folder(str(model_dir))
     api = HfApi(token=token or get_token())  # HF_TOKEN, the Colab secret, or a saved login
     if not api.token:
         raise NO_TOKEN
     try:
-        repo_id = writable_repo_id(api.whoami(), repo_id)
+        me = api.whoami()  # USER/NAME for a bare NAME, under the user or one of their organizations
+        if me.get("auth", {}).get("accessToken", {}).get("role") == "read":
+            raise NlpbookError(f"이 토큰은 읽기(read) 전용이라 올릴 수 없습니다. {TOKENS_PAGE} 에서 write 토큰을 만들어 바꾸세요.",
+                               f"This token is read-only: create a write token at {TOKENS_PAGE} and replace HF_TOKEN.")
+        namespace, _, name = repo_id.rpartition("/")
+        if namespace and namespace not in [me["name"]] + [org["name"] for org in me.get("orgs", [])]:
+            raise NlpbookError(f"{josa(repr(namespace), '은/는')} 다른 사람의 이름공간입니다. '{me['name']}/{name}'처럼 쓰세요.",
+                               f"'{namespace}' is someone else's namespace: use your own, as in '{me['name']}/{name}'.")
+        repo_id = f"{namespace or me['name']}/{name}"
         api.create_repo(repo_id, private=private, exist_ok=True)
         api.upload_folder(repo_id=repo_id, folder_path=str(model_dir), ignore_patterns=["*.part"],
                           commit_message="Upload a model trained with nlpbook_helpers")
@@ -44,37 +61,9 @@ def push(model_dir: str | Path, repo_id: str, private: bool = False, space: bool
             urls.append(f"{api.endpoint}/spaces/{repo_id}-demo")
         return urls
     except Exception as error:
-        explained = explain_push_error(error, repo_id)
-        if explained is None:
+        if (explained := explain_push_error(error, repo_id)) is None:
             raise
         raise explained from error
-
-
-def check_repo_id(repo_id: str, space: bool = False) -> None:
-    """NAME or USER/NAME as the Hub accepts it (and its Space, NAME-demo), checked before any token or network."""
-    from huggingface_hub.errors import HFValidationError
-    from huggingface_hub.utils import validate_repo_id
-
-    try:
-        for name in [repo_id] + ([f"{repo_id}-demo"] if space else []):
-            validate_repo_id(name)
-    except HFValidationError as error:
-        raise NlpbookError(f"'{repo_id}': 허브 저장소 이름으로 쓸 수 없습니다. '이름'이나 '사용자/이름'을 영문자·숫자·"
-                           "-·_·.로 96자까지 쓰세요(-나 .으로 시작·끝나지 않고 --·.. 없이). 예: 'my-nli-model'",
-                           f"'{repo_id}' is not a valid Hub repository name ({error}): use NAME or USER/NAME, "
-                           "with letters, digits, '-', '_' and '.', such as 'my-nli-model'.") from None
-
-
-def writable_repo_id(me: dict, repo_id: str) -> str:
-    """USER/NAME for a bare NAME; refuse a read-only token and a namespace that is neither the user nor their org."""
-    if me.get("auth", {}).get("accessToken", {}).get("role") == "read":
-        raise NlpbookError(f"이 토큰은 읽기(read) 전용이라 올릴 수 없습니다. {TOKENS_PAGE} 에서 write 토큰을 만들어 바꾸세요.",
-                           f"This token is read-only: create a write token at {TOKENS_PAGE} and replace HF_TOKEN.")
-    namespace, _, name = repo_id.rpartition("/")
-    if namespace and namespace not in [me["name"]] + [org["name"] for org in me.get("orgs", [])]:
-        raise NlpbookError(f"{josa(repr(namespace), '은/는')} 다른 사람의 이름공간입니다. '{me['name']}/{name}'처럼 내 이름으로 쓰세요.",
-                           f"'{namespace}' is someone else's namespace: use your own, such as '{me['name']}/{name}'.")
-    return f"{namespace or me['name']}/{name}"
 
 
 def explain_push_error(error: Exception, repo_id: str) -> NlpbookError | None:
