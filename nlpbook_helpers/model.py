@@ -45,9 +45,9 @@ def load_trained_model(model_dir):
             arch.endswith("ForSequenceClassification") for arch in config.architectures or []):
         return load_model(model_dir)  # a new head, untrained, as for training
     if not has_our_labels(config):
-        raise NlpbookError(f"{model_dir}: 이 모델의 레이블은 {', '.join(names)}입니다. 참·거짓·중립으로 학습한 best/ 폴더를 주세요.",
-                           f"{model_dir}: this model's labels are {', '.join(names)}; give one trained on entailment, "
-                           "contradiction and neutral, such as the best/ folder a training run wrote.")
+        raise NlpbookError(f"{model_dir}: 이 모델의 레이블은 {len(names)}개({', '.join(names)})입니다. 참·거짓·중립으로 학습한 best/를 주세요.",
+                           f"{model_dir}: this model's {len(names)} labels are {', '.join(names)}; give one trained on "
+                           "entailment, contradiction and neutral, such as the best/ folder a training run wrote.")
     order = [[name.lower() for name in names].index(label) for label in LABELS]
     with explained_hub_errors(model_dir):
         model = AutoModelForSequenceClassification.from_pretrained(model_dir, config=config, use_kernels=False,
