@@ -54,7 +54,7 @@ class Predictor:
 
     @torch.inference_mode()
     def predict_batch(self, pairs, batch_size: int = 64) -> list[Prediction]:
-        """In chunks of batch_size, so memory stays bounded however many pairs come in."""
+        """Predict in chunks of batch_size, so memory stays bounded however many pairs come in."""
         pairs = [check_pair(pair, i) for i, pair in enumerate(pairs)]
         results = []
         for start in range(0, len(pairs), batch_size):
