@@ -1,9 +1,7 @@
 """Using the trained model: predict one pair or many, and evaluate a split.
 
-`Predictor` loads a folder written by `save_pretrained` (the run's best/) and returns, for each pair, the label in
-English and Korean and the three probabilities. Inputs are checked first: an empty premise would otherwise still get
-a confident-looking answer. It reads what training read, the first max_seq_length tokens of a pair (best/ keeps it
-as its tokenizer's model_max_length), so transformers' `pipeline(..., truncation=True)`, the Space and `serve` agree.
+`Predictor` loads the run's best/ and gives each pair's label (English, Korean) and three probabilities, reading
+the first max_seq_length tokens as training did. Inputs are checked: an empty premise would still get an answer.
 """
 
 import json
@@ -41,11 +39,9 @@ class Predictor:
             info = json.loads(info_file.read_text(encoding="utf-8")) if info_file.exists() else {}
         except (OSError, ValueError, SafetensorError) as error:  # a damaged config.json, nlpbook.json or weights file
             kind = type(error).__name__
-            raise NlpbookError(
-                f"{model_dir}: 모델 폴더의 파일이 손상되었습니다({kind}). 학습으로 best/를 다시 만들어 쓰세요.",
-                f"A file in the model folder {model_dir} is damaged ({kind}): train again to write best/.") from None
-        # Without nlpbook.json: what pipeline() reads, the tokenizer's model_max_length within the model's positions,
-        # or the book's 64 when neither says.
+            raise NlpbookError(f"{model_dir}: 모델 폴더의 파일이 손상되었습니다({kind}). 학습으로 best/를 다시 만드세요.",
+                               f"A file in {model_dir} is damaged ({kind}): train again to write best/.") from None
+        # Without nlpbook.json: as pipeline() reads, the tokenizer's limit within the model's positions, or 64
         limit = self.tokenizer.model_max_length
         self.max_seq_length = info.get("max_seq_length") or (
             min(limit, usable_positions(self.model.config)) if limit < 1e9 else default("max_seq_length"))
@@ -80,14 +76,13 @@ def check_pair(pair, index: int = 0) -> tuple[str, str]:
     """Both texts must be non-empty strings; very long ones are cut with a warning. Messages count pairs from 1."""
     number = index + 1
     if not isinstance(pair, (tuple, list)) or len(pair) != 2:
-        raise NlpbookError(f"{number}번째 입력이 (전제, 가설) 쌍이 아닙니다.",
-                           f"Pair {number} is not a (premise, hypothesis) pair.")
+        raise NlpbookError(f"{number}번째 입력이 (전제, 가설) 쌍이 아닙니다.", f"Pair {number} is not a (premise, hypothesis) pair.")
     checked = []
     for name, name_ko, text in zip(("premise", "hypothesis"), ("전제", "가설"), pair):
         ko, en = f"{number}번째 쌍의 {name_ko}:", f"Pair {number}: the {name}"
         if not isinstance(text, str):
-            raise NlpbookError(f"{ko} 문자열이 아닙니다({type(text).__name__}).",
-                               f"{en} must be a string, got {type(text).__name__}.")
+            kind = type(text).__name__
+            raise NlpbookError(f"{ko} 문자열이 아닙니다({kind}).", f"{en} must be a string, got {kind}.")
         if not text.strip():
             raise NlpbookError(f"{ko} 비어 있습니다. 문장을 입력하세요.", f"{en} is empty; type a sentence.")
         if any("\ud800" <= c <= "\udfff" for c in text):  # how Python keeps argv bytes that were not UTF-8
@@ -107,8 +102,7 @@ def evaluate(predictor: Predictor, examples: list[NliExample], batch_size: int =
 
 
 def score(examples: list[NliExample], predictions: list[Prediction]) -> dict:
-    """Accuracy, per-class precision/recall/F1 and the confusion matrix (rows: gold, columns: predicted), computed
-    with torchmetrics, the library that logs val_acc and val_f1 during training."""
+    """Accuracy, per-class precision/recall/F1, confusion matrix (rows: gold), by torchmetrics as in training."""
     from torchmetrics.functional import classification as metrics
 
     gold = torch.tensor([e.label for e in examples])

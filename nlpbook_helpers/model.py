@@ -1,9 +1,8 @@
 """The pretrained encoder with a fresh 3-way classification head (book: code 3-11).
 
-Any BERT-family model on the hub works (kcbert-base, klue/bert-base, klue/roberta-base, KoELECTRA), or a folder
-written by `save_pretrained`. The label names travel inside the model's config, so a saved model knows that id 1
-means contradiction; a trained model is always read by those names (`load_trained_model`), so a folder listing the
-three classes in another order (the Hub's KLUE order) gives the same answers, and one with other labels is refused.
+Any BERT-family model on the hub (kcbert-base, klue/bert-base, klue/roberta-base, KoELECTRA), or a `save_pretrained`
+folder. The label names travel in the model's config, and a trained model is read by those names, so one listing
+the three in another order (the Hub's KLUE order) gives the same answers, and one with other labels is refused.
 """
 
 import re
@@ -18,8 +17,7 @@ POSITION_OFFSET = {"roberta": 2, "xlm-roberta": 2, "camembert": 2}
 
 
 def load_model(model_name: str, max_seq_length: int | None = None):
-    """AutoModelForSequenceClassification with our 3 labels: a pretrained encoder (kcbert-base) gets a new head
-    whose outputs are LABELS in order; a model trained on them (a best/ folder) keeps its head (load_trained_model)."""
+    """A pretrained encoder (kcbert-base) with a new head whose outputs are LABELS; a trained one keeps its head."""
     from transformers import AutoModelForSequenceClassification
 
     config = load_config(model_name)
@@ -29,15 +27,13 @@ def load_model(model_name: str, max_seq_length: int | None = None):
         return load_trained_model(model_name)
     config.id2label, config.label2id = dict(enumerate(LABELS)), dict(LABEL2ID)
     with explained_hub_errors(model_name):
-        # No Hub kernels: transformers 5.25 turned them on by default, and re-kernelizes on every train()/eval(),
-        # which fails for a model on a TPU ("Unsupported device type 'xla'"). BERT has no kernel layers to swap anyway.
+        # No Hub kernels (on by default since transformers 5.25): re-kernelizing at each train()/eval() fails on a TPU
         return AutoModelForSequenceClassification.from_pretrained(model_name, config=config, use_kernels=False,
                                                                   **hub_options(model_name))
 
 
 def load_trained_model(model_dir):
-    """A trained classifier whose outputs come in LABELS' order, whatever order its config lists them in: the rows
-    of its output layer are put in that order, so every caller (Predictor, evaluate, serve) reads logits by position."""
+    """A trained classifier, its output rows put in LABELS' order whatever its config's, so logits read by position."""
     import torch
     from transformers import AutoModelForSequenceClassification
 
@@ -49,11 +45,9 @@ def load_trained_model(model_dir):
             arch.endswith("ForSequenceClassification") for arch in config.architectures or []):
         return load_model(model_dir)  # a new head, untrained, as for training
     if not has_our_labels(config):
-        raise NlpbookError(
-            f"{model_dir}: 이 모델의 레이블은 {len(names)}개({', '.join(names)})입니다. 참·거짓·중립 세 레이블(entailment, "
-            "contradiction, neutral)로 학습한 모델이 필요합니다. 이 과정의 학습이 만든 best/ 폴더를 주세요.",
-            f"{model_dir}: this model's {len(names)} labels are {', '.join(names)}; it takes a model trained on the "
-            "three labels entailment, contradiction and neutral, such as the best/ folder a training run wrote.")
+        raise NlpbookError(f"{model_dir}: 이 모델의 레이블은 {len(names)}개({', '.join(names)})입니다. 참·거짓·중립으로 학습한 best/를 주세요.",
+                           f"{model_dir}: this model's {len(names)} labels are {', '.join(names)}; give one trained on "
+                           "entailment, contradiction and neutral, such as the best/ folder a training run wrote.")
     order = [[name.lower() for name in names].index(label) for label in LABELS]
     with explained_hub_errors(model_dir):
         model = AutoModelForSequenceClassification.from_pretrained(model_dir, config=config, use_kernels=False,

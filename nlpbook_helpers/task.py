@@ -1,9 +1,8 @@
 """The training "system": the model, one shared step, the optimizer and its schedule (book: code 3-12).
 
-Two schedules, by name: "faithful" is what the book really ran (its ExponentialLR came back under the key
-"scheduler", not "lr_scheduler", so Lightning never stepped it: a constant lr 5e-5, AdamW(eps=1e-6), no weight
-decay); "recommended" (default) is the same AdamW with a linear warmup over the first 10% of steps and a linear
-decay to 0, the recipe of the KLUE baselines.
+"faithful" is what the book really ran: its ExponentialLR came back under "scheduler", not "lr_scheduler", so
+Lightning never stepped it (a constant 5e-5). "recommended" (default) adds a linear warmup over the first 10% of
+steps and a linear decay to 0, the KLUE baselines' recipe. Both use AdamW(eps=1e-6) without weight decay.
 """
 
 import pytorch_lightning as pl
@@ -22,8 +21,7 @@ class NliTask(pl.LightningModule):
         self.model = model.train()  # from_pretrained gives eval mode, which Lightning 2 keeps: dropout would be off
         self.learning_rate = learning_rate
         self.schedule = schedule
-        # The dev set's scores accumulate over all its batches; our labels are always valid class ids, so the
-        # per-batch argument checks (a host sync each) are off.
+        # Scores accumulate over the dev set's batches; our labels are valid ids, so no per-batch checks (a sync each)
         self.val_acc = MulticlassAccuracy(num_classes=len(LABELS), average="micro", validate_args=False)
         self.val_f1 = MulticlassF1Score(num_classes=len(LABELS), average="macro", validate_args=False)
 

@@ -191,8 +191,7 @@ def test_a_content_length_that_is_not_a_size_is_a_400_at_once(server, length):
     status, answer, _ = raw(server, b"POST /api/predict HTTP/1.1\r\nContent-Length: " + length + b"\r\n\r\n",
                             send_more=b"x" * (1 << 20))
     assert time.monotonic() - start < 5
-    assert status == 400 and answer["error_en"].startswith(("The request's Content-Length", "The request is too large",
-                                                            "Send JSON"))
+    assert status == 400 and answer["error_en"].startswith(("The request's Content-Length is not 0 to", "Send JSON"))
 
 
 @pytest.mark.parametrize("method", [b"HEAD", b"PUT", b"OPTIONS", b"DELETE", b"PATCH", b"BREW"])

@@ -1,13 +1,8 @@
 """The trained model as a web page and a JSON API (notebook 08, section 6; `python -m nlpbook_helpers serve`).
 
-The book served it with Flask, jQuery and flask-ngrok, a tunnel that now needs an account; this is the same page on
-Python's own `http.server`, with nothing to install. Colab shows it in the notebook through its proxy (`show_in_colab`).
-
-    GET  /             the page: premise and hypothesis boxes, the label, three probability bars
-    POST /api/predict  {"premise": ..., "hypothesis": ...} -> {"label", "label_ko", "probabilities"}
-
-Any other answer is JSON with the package's message, which the page shows. Connections are capped and timed out
-(MAX_CONNECTIONS, CONNECTION_*): clients that send nothing, or trickle, cannot hold the server's threads.
+The book used Flask and flask-ngrok, a tunnel that now needs an account; this is the same page on `http.server`.
+GET / is data/page.html; POST /api/predict takes {"premise", "hypothesis"} and answers {"label", "label_ko",
+"probabilities"}, errors as JSON. Connections are capped and timed out: silent clients cannot hold the threads.
 """
 
 import json
@@ -29,7 +24,6 @@ DEFAULT_PORT = 8000
 MAX_BODY = 64 * 1024  # two texts of MAX_CHARS characters fit many times over
 MAX_CONNECTIONS = 64  # served at once; a burst of 200 requests waits its turn (benchmarks/serve_load.py)
 SLOT_WAIT_S = 5  # how long a connection beyond the cap waits for a free thread before its 503
-CONNECTION_TIMEOUT_S = 10  # of silence from a client
 CONNECTION_DEADLINE_S = 60  # one connection, start to end, however slowly it trickles
 PAGE = (Path(__file__).parent.parent / "data" / "page.html").read_bytes()  # the form and its script
 _running: dict = {}  # port -> the server this process started there, so a rerun can stop it first
@@ -75,20 +69,15 @@ class PageServer(ThreadingHTTPServer):
             self.opened.pop(request, None)
             self.slots.release()
 
-    def service_actions(self):  # run by serve_forever between accepts
-        self.cut(older_than=CONNECTION_DEADLINE_S)
-
-    def cut(self, older_than: float = -1):
+    def service_actions(self, everyone=False):  # run by serve_forever between accepts: cut what is past its deadline
         for request, since in list(self.opened.items()):
-            if time.monotonic() - since > older_than:
+            if everyone or time.monotonic() - since > CONNECTION_DEADLINE_S:
                 with suppress(OSError):  # closed meanwhile
                     request.shutdown(socket.SHUT_RDWR)
 
-    def server_close(self):
-        """Cut every connection and wait (10 s at most) for its thread to end: a thread still inside torch when the
-        interpreter exits aborts it ("terminate called without an active exception")."""
+    def server_close(self):  # a thread still inside torch at exit aborts Python: wait for them (10 s at most)
         super().server_close()
-        self.cut()
+        self.service_actions(everyone=True)
         deadline = time.monotonic() + 10
         while self.opened and time.monotonic() < deadline:
             time.sleep(0.01)
@@ -98,8 +87,7 @@ class PageServer(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
-def predict_json(predictor: Predictor, lock: threading.Lock, payload) -> dict:
-    """The API's answer to one request body; bad input raises NlpbookError with the reason."""
+def predict_json(predictor: Predictor, lock: threading.Lock, payload) -> dict:  # bad input: NlpbookError
     if not isinstance(payload, dict):
         raise NlpbookError('{"premise": ..., "hypothesis": ...} 형식의 JSON을 보내 주세요.',
                            'Send JSON of the form {"premise": ..., "hypothesis": ...}.')
@@ -109,12 +97,11 @@ def predict_json(predictor: Predictor, lock: threading.Lock, payload) -> dict:
             raise NlpbookError(f"{josa(name_ko, '이/가')} 너무 깁니다({len(text):,}자). {MAX_CHARS:,}자 이하로 줄여 주세요.",
                                f"The {name} is too long ({len(text):,} characters); keep it under {MAX_CHARS:,}.")
     with lock:
-        prediction = predictor.predict(*pair)
-    return {"label": prediction.label, "label_ko": prediction.label_ko, "probabilities": prediction.probabilities}
+        return dict(vars(predictor.predict(*pair)))  # {"label", "label_ko", "probabilities"}
 
 
 class Handler(BaseHTTPRequestHandler):
-    timeout = CONNECTION_TIMEOUT_S  # of silence, per read and write: StreamRequestHandler sets it on the socket
+    timeout = 10  # seconds of silence from a client, per read and write: StreamRequestHandler sets it on the socket
     default_request_version = "HTTP/1.0"  # so that a garbled request line is answered with a status line too
     body_unread = False  # an error went out before the request's body was read
 
@@ -139,19 +126,15 @@ class Handler(BaseHTTPRequestHandler):
 
     def read_json(self):  # None when the body is not JSON; a length that is not 0 to MAX_BODY is refused unread
         length = (self.headers.get("Content-Length") or "0").strip()
-        if not (length.isascii() and length.isdigit()):  # "-1" would read until the client closes, "abc" is no length
-            raise NlpbookError(f"요청의 Content-Length가 올바르지 않습니다({length[:40]!r}).",
-                               f"The request's Content-Length is not valid ({length[:40]!r}).")
-        if int(length) > MAX_BODY:
-            raise NlpbookError(f"요청이 너무 큽니다({int(length):,}바이트).", f"The request is too large ({int(length):,} bytes).")
+        if not (length.isascii() and length.isdigit() and int(length) <= MAX_BODY):  # "-1" would read until EOF
+            raise NlpbookError(f"요청의 Content-Length가 0~{MAX_BODY:,}바이트가 아닙니다({length[:40]!r}).",
+                               f"The request's Content-Length is not 0 to {MAX_BODY:,} bytes ({length[:40]!r}).")
         with suppress(ValueError, RecursionError):
             return json.loads(self.rfile.read(int(length)) or b"null")
 
     def parse_request(self):  # an empty request line gets a 400 too; http.server would close without a word
-        if self.raw_requestline.strip():
-            return super().parse_request()
-        self.command, self.requestline, self.request_version = None, "", self.default_request_version
-        self.send_error(HTTPStatus.BAD_REQUEST, "Empty request line")
+        self.raw_requestline = self.raw_requestline if self.raw_requestline.strip() else b"(empty)"
+        return super().parse_request()
 
     def send_error(self, code, message=None, explain=None):  # what http.server refuses by itself, in JSON
         if code == HTTPStatus.NOT_IMPLEMENTED:  # HEAD, PUT, DELETE, ...: no do_ method
@@ -170,9 +153,7 @@ class Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":  # a HEAD answer has headers only
             self.wfile.write(body)
 
-    def finish(self):
-        """Closing a socket that holds unread bytes resets the connection, and the client may lose the answer: after
-        an error, stop sending, and drop what the client still sends for up to a second."""
+    def finish(self):  # closing with unread bytes resets the connection: drop them for a second first
         super().finish()
         if self.body_unread:
             with suppress(OSError):
@@ -182,15 +163,15 @@ class Handler(BaseHTTPRequestHandler):
                 while time.monotonic() < deadline and self.connection.recv(1 << 16):
                     pass
 
-    def log_message(self, *args):
-        pass  # one line per request would bury a notebook's output
+    def log_message(self, *args):  # one line per request would bury a notebook's output
+        pass
 
 
 def start(model: "str | Path | Predictor", port: int | None = None, host: str = "127.0.0.1") -> PageServer:
-    """Serve `model` (a best/ folder or a Predictor) in a background thread. A rerun of the cell first stops the
-    server it started on that port; without `port`: 8000, or the next port up that no other program holds."""
+    """Serve `model` (a best/ folder or a Predictor) in a thread, after stopping ours on that port (a rerun);
+    without `port`, on 8000 or the next port up that no other program holds."""
     if port is not None and not (isinstance(port, int) and 0 <= port <= 65535):
-        raise NlpbookError(f"포트 {port}: 0에서 65535 사이의 수를 주세요(0은 비어 있는 아무 포트).",
+        raise NlpbookError(f"포트 {port}: 0~65535 사이의 수를 주세요(0은 빈 포트).",
                            f"Port {port} is not valid: give a number from 0 to 65535 (0: any free port).")
     predictor = model if isinstance(model, Predictor) else Predictor(model)
     for candidate in [port] if port is not None else range(DEFAULT_PORT, DEFAULT_PORT + 100):
@@ -220,8 +201,7 @@ def stop(port: int) -> None:
 
 
 def show_in_colab(port: int, height: int = 520) -> None:
-    """Show the page in the notebook through Colab's proxy (no tunnel, no account), and print the proxy's address
-    for a tab of its own, as the frame is sometimes left blank (googlecolab/colabtools#4037 and #4781)."""
+    """The page in a frame via Colab's proxy, and its address, as the frame can stay blank (colabtools#4037, #4781)."""
     from google.colab import output
 
     output.serve_kernel_port_as_iframe(port, height=str(height))
