@@ -1,16 +1,17 @@
 """KorNLI, the optional larger corpus: download and verify it, then read it with Korpora.
 
 Kakao Brain's Korean translation of MultiNLI, SNLI and XNLI (CC BY-SA 4.0): 942,854 training pairs, 2,490 for
-validation and 5,010 for testing (XNLI, translated by people). Korpora 0.2.0's download fails offline, writes
-straight to the final path and checks no hash, so the files are fetched as KLUE-NLI's are into `ROOT/kornli/`
-(ROOT: `Settings.data_dir`), where `Korpora.KorNLIKorpus(root_dir=ROOT)` looks, and read by Korpora's functions.
+validation and 5,010 for testing (XNLI, translated by people). Korpora 0.2.0's download checks no hash and
+writes straight to the final path, so the files are fetched as KLUE-NLI's are, into `ROOT/kornli/` (ROOT:
+`Settings.data_dir`) where Korpora looks, and read by Korpora's functions.
 """
 
 import json
 import warnings
 from pathlib import Path
 
-from ..corpus import LABEL2ID, LABELS, SAMPLE_DATA_DIR, Corpus, CorpusFile, NliExample, sample_dir
+from ..corpus import (AGAIN_EN, AGAIN_KO, LABEL2ID, LABELS, SAMPLE_DATA_DIR, Corpus, CorpusFile, NliExample,
+                      sample_dir)
 from ..support.drive_files import atomic_write
 from ..support.errors import NlpbookError
 from ..support.korean import josa
@@ -54,16 +55,18 @@ def _parse(path: Path) -> tuple[list[NliExample], int]:
             if file.readline().rstrip("\n").split("\t") != HEADER:
                 raise _bad_line(path, 1, "KorNLI의 머리글(sentence1, sentence2, gold_label)이 아닙니다", "not KorNLI's "
                                 "header (sentence1, sentence2, gold_label): not a KorNLI TSV file (an error page?)")
-        load_text, split_fields = _korpora()
+        with warnings.catch_warnings():  # Korpora's invalid escape ('[\\S ]+'), reported as it is compiled
+            warnings.filterwarnings("ignore", message="invalid escape sequence")
+            from Korpora.korpus_kornli import KorNLIKorpus
+            from Korpora.utils import load_text
         lines = load_text(str(path), num_heads=1)
     except (OSError, UnicodeDecodeError) as error:
-        raise NlpbookError(
-            f"{josa(path, '을/를')} KorNLI TSV로 읽을 수 없습니다({error}). 파일을 지우고 다시 내려받으세요.",
-            f"{path} is not readable as KorNLI TSV ({error}): delete it and download it again.") from error
+        raise NlpbookError(f"{josa(path, '을/를')} KorNLI TSV로 읽을 수 없습니다({error}). {AGAIN_KO}",
+                           f"{path} is not readable as KorNLI TSV ({error}): {AGAIN_EN}") from error
     if not lines:
         raise _bad_line(path, 2, "문장 쌍이 하나도 없습니다", "no pairs after the header")
-    try:
-        premises, hypotheses, labels = split_fields(lines)
+    try:  # `cleaning` uses no instance state (a KorNLIKorpus would open the four URLs)
+        premises, hypotheses, labels = KorNLIKorpus.cleaning(None, lines)
     except ValueError:  # Korpora's message counts lines from 0 after the header; ours names the line
         number, fields = next((i, n) for i, line in enumerate(lines, start=2)
                               if (n := len(line.split("\t"))) != 3)
@@ -79,22 +82,8 @@ def _parse(path: Path) -> tuple[list[NliExample], int]:
     return examples, len(lines) - len(examples)
 
 
-def _korpora():
-    """Korpora's line reader and KorNLI field splitter (`cleaning` uses no instance state: a KorNLIKorpus would
-    open the four URLs). Korpora holds an invalid escape (`'[\\S ]+'`) that Python reports when it compiles the
-    file: only that warning is silenced, only for the import."""
-    with warnings.catch_warnings():
-        for category in (SyntaxWarning, DeprecationWarning):  # SyntaxWarning from 3.12
-            warnings.filterwarnings("ignore", message="invalid escape sequence", category=category)
-        from Korpora.korpus_kornli import KorNLIKorpus
-        from Korpora.utils import load_text
-
-    return load_text, lambda lines: KorNLIKorpus.cleaning(None, lines)
-
-
 def _bad_line(path, number, what_ko, what_en) -> NlpbookError:
-    return NlpbookError(f"{path}의 {number}번째 줄: {what_ko}. 파일을 지우고 다시 내려받으세요.",
-                        f"{path}, line {number}: {what_en}; delete the file and download it again.")
+    return NlpbookError(f"{path}의 {number}번째 줄: {what_ko}. {AGAIN_KO}", f"{path}, line {number}: {what_en}; {AGAIN_EN}")
 
 
 def load_kornli(root: str | Path, names: tuple[str, ...]) -> list[NliExample]:
