@@ -147,9 +147,13 @@ def run_train(args):
 def run_evaluate(args):
     from .corpora import get_corpus
     from .inference import Predictor, evaluate
+    from .runtime import check_writable
     output = Path(args.output) if args.output else None
+    if output and output.is_dir():  # checked before an evaluation that may take minutes
+        raise NlpbookError(f"--output {output}: 폴더입니다. 결과를 쓸 파일 이름(예: results.json)을 주세요.",
+                           f"--output {output} is a folder: give a file name, such as results.json.")
     if output:
-        check_output_file(output)  # before an evaluation that may take minutes
+        check_writable(output.parent, "--output의 폴더", "--output's folder")
     examples = get_corpus(args.corpus).load(corpus_data_dir(args), "test")  # a missing file is reported first
     results = evaluate(Predictor(args.model_dir), examples)
     print(f"accuracy {results['accuracy']:.4f}   macro F1 {results['macro_f1']:.4f}")
@@ -160,21 +164,6 @@ def run_evaluate(args):
         print("  " + " ".join(f"{n:6d}" for n in row))
     if output:
         write_json(output, results)
-
-
-def check_output_file(path: Path) -> None:
-    """A file that can be written: not a folder, in a folder that exists (made here) and takes writes."""
-    existed = path.exists()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        open(path, "a", encoding="utf-8").close()
-    except OSError as error:
-        what_ko, what_en = ("폴더입니다", "is a folder") if path.is_dir() else (
-            f"쓸 수 없습니다({error.strerror})", f"cannot be written ({error.strerror})")
-        raise NlpbookError(f"--output {path}: {what_ko}. 쓸 수 있는 파일 경로(예: results.json)를 주세요.",
-                           f"--output {path} {what_en}: give a file path that can be written (results.json).") from None
-    if not existed:
-        path.unlink()
 
 
 def corpus_data_dir(args) -> str:
@@ -190,12 +179,11 @@ def run_predict(args):
     from tqdm.auto import tqdm
 
     from .inference import Predictor, check_pair
-    if args.input and args.pair:
-        raise NlpbookError("문장 쌍과 --input을 함께 줄 수 없습니다.", "Give either PREMISE HYPOTHESIS or --input, not both.")
+    if len(args.pair) != (0 if args.input else 2):
+        raise NlpbookError(f"전제와 가설 두 문장(따옴표로 감싸서), 또는 --input만 주세요({len(args.pair)}개를 받았습니다).",
+                           f"Expected two texts, PREMISE and HYPOTHESIS (quote each), or --input alone; got "
+                           f"{len(args.pair)} texts.")
     if not args.input:
-        if len(args.pair) != 2:
-            raise NlpbookError(f"전제와 가설, 두 문장이 필요합니다({len(args.pair)}개를 받았습니다). 따옴표로 감싸 주세요.", "Expected "
-                               f"two texts, PREMISE and HYPOTHESIS, got {len(args.pair)}; quote each sentence.")
         return print_predictions(args, Predictor(args.model_dir), [tuple(args.pair)])
     total = 0
     for total, pair in enumerate(input_pairs(args.input), start=1):
