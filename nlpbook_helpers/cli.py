@@ -208,8 +208,7 @@ PROGRESS_FROM = 2 * PREDICT_CHUNK  # fewer pairs take a few seconds: no bar
 def print_predictions(args, predictor, pairs: list) -> None:
     for (premise, hypothesis), prediction in zip(pairs, predictor.predict_batch(pairs)):
         if args.json:
-            print(json.dumps({"premise": premise, "hypothesis": hypothesis, "label": prediction.label,
-                              "label_ko": prediction.label_ko, "probabilities": prediction.probabilities},
+            print(json.dumps({"premise": premise, "hypothesis": hypothesis, **dataclasses.asdict(prediction)},
                              ensure_ascii=False))
         else:
             probabilities = "  ".join(f"{name} {p:.3f}" for name, p in prediction.probabilities.items())
