@@ -116,11 +116,9 @@ def read_klue_nli(path: str | Path) -> list[NliExample]:
         reason = "nested too deeply" if isinstance(error, RecursionError) else str(error)[:200]
         raise NlpbookError(f"{path}: KLUE-NLI JSON으로 읽을 수 없습니다({reason}). {AGAIN_KO}",
                            f"{path} is not readable KLUE-NLI JSON ({reason}): {AGAIN_EN}") from None
-    if not isinstance(records, list) or not records:
-        what_ko, what_en = ("레코드가 하나도 없습니다", "holds no records") if isinstance(records, list) else (
-            "레코드 목록(JSON 배열)이 아닙니다", "is not a JSON array of records")
-        raise NlpbookError(f"{path}: {what_ko}. KLUE-NLI 원본 파일을 쓰세요.",
-                           f"{path} {what_en}: use the original KLUE-NLI file.")
+    if not records or not isinstance(records, list):
+        raise NlpbookError(f"{path}: 레코드가 없습니다(레코드의 JSON 배열이어야 합니다). KLUE-NLI 원본 파일을 쓰세요.",
+                           f"{path} holds no records (expected a JSON array of them): use the original KLUE-NLI file.")
     return [_parse_record(record, path, index) for index, record in enumerate(records)]
 
 

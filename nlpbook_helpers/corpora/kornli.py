@@ -36,20 +36,19 @@ def kornli_dir(root: str | Path) -> Path:
 
 def read_kornli(path: str | Path) -> list[NliExample]:
     """The pairs of one KorNLI TSV file; pairs without a sentence teach nothing, so they are left out and logged."""
-    examples, left_out = _parse(Path(path))
-    if left_out:
-        get_logger().info(f"{Path(path).name}: 문장이 없는 쌍('N/A' 또는 빈 칸) {left_out:,}개를 뺐습니다")
+    examples, lines = _parse(Path(path))
+    if lines > len(examples):
+        get_logger().info(f"{Path(path).name}: 문장이 없는 쌍('N/A' 또는 빈 칸) {lines - len(examples):,}개를 뺐습니다")
     return examples
 
 
 def count(path: Path) -> int:
     """Lines after the header, pairs left out included: what a download must hold."""
-    examples, left_out = _parse(Path(path))
-    return len(examples) + left_out
+    return _parse(Path(path))[1]
 
 
 def _parse(path: Path) -> tuple[list[NliExample], int]:
-    """(examples, pairs left out), split by Korpora; a bad line is reported with the file and its line number."""
+    """(examples, lines after the header), split by Korpora; a bad line is reported with its file and number."""
     try:
         with open(path, encoding="utf-8-sig") as file:  # a byte-order mark is allowed, as Korpora skips it too
             if file.readline().rstrip("\n").split("\t") != HEADER:
@@ -79,7 +78,7 @@ def _parse(path: Path) -> tuple[list[NliExample], int]:
                             f"unknown gold_label {label!r} (expected one of {', '.join(LABELS)})")
         if premise.strip() not in NO_SENTENCE and hypothesis.strip() not in NO_SENTENCE:
             examples.append(NliExample(premise.strip(), hypothesis.strip(), LABEL2ID[label], genre))
-    return examples, len(lines) - len(examples)
+    return examples, len(lines)
 
 
 def _bad_line(path, number, what_ko, what_en) -> NlpbookError:
