@@ -1,9 +1,8 @@
 """KorNLI, the optional larger corpus: download and verify it, then read it with Korpora.
 
 Kakao Brain's Korean translation of MultiNLI, SNLI and XNLI (CC BY-SA 4.0): 942,854 training pairs, 2,490 for
-validation and 5,010 for testing (XNLI, translated by people). Korpora 0.2.0's download checks no hash and
-writes straight to the final path, so the files are fetched as KLUE-NLI's are, into `ROOT/kornli/` (ROOT:
-`Settings.data_dir`) where Korpora looks, and read by Korpora's functions.
+validation, 5,010 for testing. Korpora 0.2.0's download checks no hash, so the files are fetched as KLUE-NLI's
+are, into `ROOT/kornli/` (ROOT: `Settings.data_dir`) where Korpora looks, and read by Korpora's functions.
 """
 
 import json
@@ -88,12 +87,6 @@ def _bad_line(path, number, what_ko, what_en) -> NlpbookError:
 def load_kornli(root: str | Path, names: tuple[str, ...]) -> list[NliExample]:
     """The pairs of the named files (TRAIN, DEV or TEST), read from ROOT/kornli/ with no network."""
     return KORNLI.load(root, {TRAIN: "train", DEV: "dev", TEST: "test"}[tuple(names)])
-
-
-def ensure_kornli(root: str | Path) -> tuple[list[NliExample], list[NliExample]]:
-    """Train (MultiNLI + SNLI) and dev (XNLI dev) pairs, downloading first only if a file is missing."""
-    KORNLI.ensure(root)
-    return KORNLI.load(root, "train"), KORNLI.load(root, "dev")
 
 
 def write_kornli_sample(root: str | Path) -> dict[str, CorpusFile]:
