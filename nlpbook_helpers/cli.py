@@ -132,10 +132,9 @@ def run_train(args):
     check_writable(Path(settings.output_dir), "출력 폴더", "the output dir")
     if settings.num_nodes > 1 and not any(os.environ.get(name) for name in CLUSTER_VARIABLES):  # it would wait forever
         nodes, cluster = f"num_nodes={settings.num_nodes}", ", ".join(CLUSTER_VARIABLES)
-        raise NlpbookError(f"{nodes}: 다른 컴퓨터가 함께 한다는 클러스터 설정({cluster})이 없어 영원히 기다리게 됩니다. "
-                           "한 컴퓨터라면 --num-nodes 1을, 여러 대라면 torchrun이나 SLURM으로 실행하세요.",
-                           f"{nodes}, but no cluster ({cluster}) says another machine takes part, so training would "
-                           "wait forever: use --num-nodes 1 on one machine, or launch with torchrun or SLURM.")
+        raise NlpbookError(f"{nodes}: 클러스터 설정({cluster})이 없어 다른 컴퓨터를 영원히 기다립니다. 한 대라면 --num-nodes 1, "
+                           "여러 대라면 torchrun이나 SLURM을 쓰세요.", f"{nodes}, but no cluster ({cluster}) says another "
+                           "machine joins, so it would wait forever: use --num-nodes 1, or launch via torchrun or SLURM.")
     summary = train(settings)
     if process_rank()[0] != 0:  # under DDP every process returns here; one summary is enough
         return
