@@ -134,7 +134,7 @@ def run_train(args):
         nodes, cluster = f"num_nodes={settings.num_nodes}", ", ".join(CLUSTER_VARIABLES)
         raise NlpbookError(f"{nodes}: 클러스터 설정({cluster})이 없어 다른 컴퓨터를 영원히 기다립니다. 한 대라면 --num-nodes 1, "
                            "여러 대라면 torchrun이나 SLURM을 쓰세요.", f"{nodes}, but no cluster ({cluster}) says another "
-                           "machine joins, so it would wait forever: use --num-nodes 1, or launch via torchrun or SLURM.")
+                           "machine joins, so training would wait forever: use --num-nodes 1, or torchrun or SLURM.")
     summary = train(settings)
     if process_rank()[0] != 0:  # under DDP every process returns here; one summary is enough
         return
