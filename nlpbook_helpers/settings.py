@@ -46,13 +46,11 @@ class Settings:
     precision: Literal["auto", "32-true", "16-mixed", "bf16-mixed", "bf16-true"] = setting(
         "auto", "auto picks one per runtime (see runtime.choose_precision)")
     devices: int = setting(1, "GPUs to train on (per machine); more than 1 trains with Lightning's DDP")
-    num_nodes: int = setting(1, "machines to train on, each with DEVICES GPUs (Lightning's num_nodes); the cluster "
-                                "(SLURM, torchrun) starts the processes and sets their ranks")
+    num_nodes: int = setting(1, "machines, each with DEVICES GPUs; a cluster (SLURM, torchrun) starts their processes")
     checkpoint_every_n_steps: int = setting(
         1000, "write checkpoints/last.ckpt every N optimizer steps (and at each epoch end)", "--checkpoint-every")
     length_grouped: bool = setting(False, "batch pairs of similar length together (less padding, still shuffled)")
-    compile: Literal["auto", "on", "off"] = setting("auto", "torch.compile the model; auto: on with an A100, L4, "
-                                                            "H100 or newer GPU, else off (see support/speedups.py)")
+    compile: Literal["auto", "on", "off"] = setting("auto", "torch.compile the model; auto: on with A100/L4/H100 or newer")
 
     def __post_init__(self):
         get_corpus(self.corpus)
