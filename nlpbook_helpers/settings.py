@@ -50,7 +50,7 @@ class Settings:
     checkpoint_every_n_steps: int = setting(
         1000, "write checkpoints/last.ckpt every N optimizer steps (and at each epoch end)", "--checkpoint-every")
     length_grouped: bool = setting(False, "batch pairs of similar length together (less padding, still shuffled)")
-    compile: Literal["auto", "on", "off"] = setting("auto", "torch.compile the model; auto: on with A100/L4/H100 or newer")
+    compile: Literal["auto", "on", "off"] = setting("auto", "torch.compile; auto: on with an A100/L4/H100 or newer GPU")
 
     def __post_init__(self):
         get_corpus(self.corpus)
