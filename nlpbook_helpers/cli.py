@@ -1,8 +1,7 @@
 """The command line: train, evaluate, predict, download, serve, push (`python -m nlpbook_helpers COMMAND --help`).
 
-`--corpus kornli` (train, evaluate, download) switches from KLUE-NLI to KorNLI; without `--data-dir`, all
-three use the corpus's folder in the work dir. Every subcommand calls the same functions as the notebooks. A
-problem the user can fix ends with one line on stderr and exit code 2, no traceback.
+Every subcommand calls the same functions as the notebooks; `--corpus kornli` switches from KLUE-NLI to KorNLI.
+A problem the user can fix ends with one line on stderr and exit code 2, no traceback.
 """
 
 import argparse
