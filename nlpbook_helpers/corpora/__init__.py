@@ -22,7 +22,7 @@ def get_corpus(name: str) -> Corpus:
 
 
 def corpus_identity(name: str, data_dir: str | Path) -> str:
-    """The train and dev files by name and git blob id (hashed once per run): 'klue-nli-v1.1_train.json a7903d15f09a'."""
+    """The train and dev files by name and git blob id (hashed once per run): 'klue-nli-v1.1_train.json a7903d15f09a'"""
     from ..support.download import file_id
     return ", ".join(f"{path.name} {file_id(path)[:12]}"
                      for split in ("train", "dev") for path in get_corpus(name).paths(data_dir, split))
