@@ -145,19 +145,15 @@ def _parse_record(record, path, index) -> NliExample:
                       str(record.get("genre", record.get("source", ""))))
 
 
-HF_REPO, HF_PARQUET = "klue/klue", {"train": "nli/train-00000-of-00001.parquet",
-                                     "dev": "nli/validation-00000-of-00001.parquet"}
-
-
 def _klue_from_hub(file: CorpusFile, dest: Path, first_error: NlpbookError) -> None:
     """Fallback when GitHub fails: fetch the Hugging Face parquet copy and rewrite it as KLUE JSON."""
     from .support.hub import explain_hub_error
     try:
         from huggingface_hub import hf_hub_download
-        split = "train" if file.filename.endswith("_train.json") else "dev"
-        parquet = hf_hub_download(HF_REPO, HF_PARQUET[split], repo_type="dataset")
+        split = "train" if file.filename.endswith("_train.json") else "validation"
+        parquet = hf_hub_download("klue/klue", f"nli/{split}-00000-of-00001.parquet", repo_type="dataset")
     except Exception as error:  # any hub failure leaves the learner without a corpus; say why where we can
-        reason = explain_hub_error(error, HF_REPO, "dataset")
+        reason = explain_hub_error(error, "klue/klue", "dataset")
         ko, en = (reason.ko, reason.en) if reason else (type(error).__name__,) * 2
         raise NlpbookError(f"{first_error.ko} Hugging Face 사본도 받지 못했습니다: {ko}",
                            f"{first_error.en} The Hugging Face copy failed too: {en}") from error
