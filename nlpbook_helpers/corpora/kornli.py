@@ -18,8 +18,7 @@ from ..support.log import get_logger
 
 FOLDER = "kornli"  # under the root, as in Korpora
 HEADER = ["sentence1", "sentence2", "gold_label"]
-# Pair counts (lines after the header) and git blob ids at the repository's master.
-FILES = {
+FILES = {  # pair counts (lines after the header) and git blob ids at the repository's master
     "multinli_train": CorpusFile("multinli.train.ko.tsv", 392_702, "94d26a9d0dd045928148ef8691a256bd0e7d45c3"),
     "snli_train": CorpusFile("snli_1.0_train.ko.tsv", 550_152, "c91761e52fca2a7420104589811346986ce94073"),
     "xnli_dev": CorpusFile("xnli.dev.ko.tsv", 2_490, "21305150d466aa35d42b14e1890b7dcd58084634"),
