@@ -29,8 +29,7 @@ def sample_dir(work_dir, corpus: "Corpus") -> Path:
 
 def is_sample_data(data_dir, corpus: "Corpus") -> bool:
     """Whether data_dir holds the sample (bundled, or as `corpus` writes it): a run on it checks the pipeline only."""
-    data_dir = Path(data_dir)
-    return data_dir.resolve() == SAMPLE_DATA_DIR.resolve() or data_dir.name == sample_dir("", corpus).name
+    return Path(data_dir).resolve() == SAMPLE_DATA_DIR.resolve() or Path(data_dir).name == sample_dir("", corpus).name
 
 
 @dataclass(frozen=True)
