@@ -65,8 +65,7 @@ def _parse(path: Path) -> tuple[list[NliExample], int]:
     try:  # `cleaning` uses no instance state (a KorNLIKorpus would open the four URLs)
         premises, hypotheses, labels = KorNLIKorpus.cleaning(None, lines)
     except ValueError:  # Korpora's message counts lines from 0 after the header; ours names the line
-        number, fields = next((i, n) for i, line in enumerate(lines, start=2)
-                              if (n := len(line.split("\t"))) != 3)
+        number, fields = next((i, n) for i, line in enumerate(lines, start=2) if (n := len(line.split("\t"))) != 3)
         raise _bad_line(path, number, f"탭으로 나뉜 칸이 3개(전제, 가설, 레이블)여야 하는데 {fields}개입니다",
                         f"expected 3 tab-separated fields (sentence1, sentence2, gold_label), found {fields}") from None
     examples, genre = [], path.name.split(".")[0].split("_")[0]  # multinli, snli, xnli
