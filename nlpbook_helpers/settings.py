@@ -59,24 +59,20 @@ class Settings:
             if value not in choices(name):
                 raise NlpbookError(f"{name}={value!r}: 지원하지 않는 값입니다. 다음 중 하나를 쓰세요: {allowed}",
                                    f"{name}={value!r} is not supported; use one of: {allowed}")
-        lr, seed, length, steps = (f"{name}={getattr(self, name)}" for name in
-                                   ("learning_rate", "seed", "max_seq_length", "max_steps"))
-        if not math.isfinite(self.learning_rate):
-            raise NlpbookError(f"{lr}: 유한한 수여야 합니다(책은 5e-5).", f"{lr} must be a finite number (the book uses 5e-5).")
-        if not 0 <= self.seed < 2**32:
-            raise NlpbookError(f"{seed}: 0 이상 {2**32 - 1} 이하의 정수를 쓰세요(책은 7).",
-                               f"{seed} is out of range: use a whole number from 0 to {2**32 - 1} (the book uses 7).")
-        for name in ("learning_rate", "batch_size", "epochs", "max_seq_length", "devices", "num_nodes",
-                     "checkpoint_every_n_steps"):
-            if not getattr(self, name) > 0:
-                raise NlpbookError(f"{name}={getattr(self, name)}: 0보다 커야 합니다.",
-                                   f"{name}={getattr(self, name)} must be greater than 0.")
-        if self.max_seq_length < 8:
-            raise NlpbookError(f"{length}: 너무 짧습니다. 8 이상(책은 64)을 쓰세요.",
-                               f"{length} is too short: use 8 or more (the book uses 64).")
-        if self.max_steps == 0 or self.max_steps < -1:
-            raise NlpbookError(f"{steps}: 쓸 수 없는 값입니다. 양수 또는 -1(전체 에폭)을 주세요.",
-                               f"{steps} is not allowed: give a positive number, or -1 for all epochs.")
+        positive = ("learning_rate", "batch_size", "epochs", "max_seq_length", "devices", "num_nodes",
+                    "checkpoint_every_n_steps")
+        for name, wrong, ko, en in (  # the first one wrong is reported
+                ("learning_rate", not math.isfinite(self.learning_rate), "유한한 수여야 합니다(책은 5e-5)",
+                 "must be a finite number (the book uses 5e-5)"),
+                ("seed", not 0 <= self.seed < 2**32, f"0 이상 {2**32 - 1} 이하의 정수를 쓰세요(책은 7)",
+                 f"is out of range: use a whole number from 0 to {2**32 - 1} (the book uses 7)"),
+                *((name, not getattr(self, name) > 0, "0보다 커야 합니다", "must be greater than 0") for name in positive),
+                ("max_seq_length", self.max_seq_length < 8, "너무 짧습니다. 8 이상(책은 64)을 쓰세요",
+                 "is too short: use 8 or more (the book uses 64)"),
+                ("max_steps", self.max_steps == 0 or self.max_steps < -1, "양수 또는 -1(전체 에폭)을 주세요",
+                 "is not allowed: give a positive number, or -1 for all epochs")):
+            if wrong:
+                raise NlpbookError(f"{name}={getattr(self, name)!r}: {ko}.", f"{name}={getattr(self, name)!r} {en}.")
 
 
 class Derived(str):
