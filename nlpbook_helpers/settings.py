@@ -54,14 +54,12 @@ class Settings:
 
     def __post_init__(self):
         get_corpus(self.corpus)
-        for name in ("schedule", "accelerator", "precision", "compile"):
-            value, allowed = getattr(self, name), ", ".join(choices(name))
-            if value not in choices(name):
-                raise NlpbookError(f"{name}={value!r}: 지원하지 않는 값입니다. 다음 중 하나를 쓰세요: {allowed}",
-                                   f"{name}={value!r} is not supported; use one of: {allowed}")
+        allowed = {name: ", ".join(choices(name)) for name in ("schedule", "accelerator", "precision", "compile")}
         positive = ("learning_rate", "batch_size", "epochs", "max_seq_length", "devices", "num_nodes",
                     "checkpoint_every_n_steps")
         for name, wrong, ko, en in (  # the first one wrong is reported
+                *((name, getattr(self, name) not in choices(name), f"지원하지 않는 값입니다. 다음 중 하나를 쓰세요: {values}",
+                   f"is not supported; use one of: {values}") for name, values in allowed.items()),
                 ("learning_rate", not math.isfinite(self.learning_rate), "유한한 수여야 합니다(책은 5e-5)",
                  "must be a finite number (the book uses 5e-5)"),
                 ("seed", not 0 <= self.seed < 2**32, f"0 이상 {2**32 - 1} 이하의 정수를 쓰세요(책은 7)",
