@@ -99,8 +99,6 @@ class Corpus:
             download(self, data_dir)
 
 
-# --- KLUE-NLI ---------------------------------------------------------------------------------
-
 def read_klue_nli(path: str | Path) -> list[NliExample]:
     """One KLUE-NLI JSON file, every record checked (the train file names the source `genre`, dev `source`)."""
     path = Path(path)
