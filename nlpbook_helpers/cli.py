@@ -179,8 +179,7 @@ def run_predict(args):
     from .inference import Predictor, check_pair
     if len(args.pair) != (0 if args.input else 2):
         raise NlpbookError(f"전제와 가설 두 문장(따옴표로 감싸서), 또는 --input만 주세요({len(args.pair)}개를 받았습니다).",
-                           f"Expected two texts, PREMISE and HYPOTHESIS (quote each), or --input alone; got "
-                           f"{len(args.pair)} texts.")
+                           f"Expected two texts (PREMISE HYPOTHESIS, quoted) or --input alone, got {len(args.pair)}.")
     if not args.input:
         return print_predictions(args, Predictor(args.model_dir), [tuple(args.pair)])
     total = 0
