@@ -105,7 +105,7 @@ def read_klue_nli(path: str | Path) -> list[NliExample]:
     size = path.stat().st_size if path.is_file() else 0  # not a file: reading it says what is wrong
     if size > MAX_JSON_BYTES:
         raise NlpbookError(f"{path}: KLUE-NLI 파일(10 MB 안팎)이라기에는 너무 큽니다({size / 2**30:.1f} GB). {AGAIN_KO}",
-                           f"{path} is far too large for a KLUE-NLI file ({size / 2**30:.1f} GB, not ~10 MB): {AGAIN_EN}")
+                           f"{path} is far too large for a KLUE-NLI file ({size / 2**30:.1f} GB): {AGAIN_EN}")
     try:
         records = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError, RecursionError) as error:  # ValueError: bad JSON, huge integers
