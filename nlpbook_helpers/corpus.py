@@ -82,15 +82,13 @@ class Corpus:
 
     def load(self, data_dir, split: str) -> list[NliExample]:
         """The pairs of a split, read with no network; a missing file says how to download it."""
-        examples = []
         for path in self.paths(data_dir, split):
             if not path.exists():
                 command = (f"python -m nlpbook_helpers download --corpus {self.name} "
                            f"--data-dir {shlex.quote(str(data_dir))}")
                 raise NlpbookError(f"{josa(path, '이/가')} 없습니다. 다음 명령으로 먼저 내려받으세요: {command}",
                                    f"{path} does not exist: download it first with {command}")
-            examples += self.read(path)
-        return examples
+        return [example for path in self.paths(data_dir, split) for example in self.read(path)]
 
     def ensure(self, data_dir) -> None:
         """Download unless every file is there (each was verified when it was written): no network then."""
