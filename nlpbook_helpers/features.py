@@ -181,7 +181,7 @@ def make_loaders(train: PairDataset, dev: PairDataset, batch_size: int, pad_toke
 
 
 def build_datasets(settings, tokenizer, token_types: bool) -> tuple[PairDataset, PairDataset]:
-    """The settings' corpus's train and dev splits, downloaded if missing, via the feature cache (book: code 3-8)."""
+    """The corpus's train and dev splits, downloaded if missing, through the feature cache (book: code 3-8, 3-10)."""
     corpus, data_dir = get_corpus(settings.corpus), settings.data_dir
     corpus.ensure(data_dir)
     return tuple(cached_dataset(tokenizer, partial(corpus.load, data_dir, split), settings.max_seq_length, token_types,
