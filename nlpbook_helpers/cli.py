@@ -1,15 +1,7 @@
-"""The command line: train, evaluate, predict, download, serve, push.
+"""The command line: train, evaluate, predict, download, serve, push (`python -m nlpbook_helpers COMMAND --help`).
 
-    python -m nlpbook_helpers train --sample
-    python -m nlpbook_helpers evaluate --model-dir DIR
-    python -m nlpbook_helpers predict --model-dir DIR "전제 문장" "가설 문장"
-    python -m nlpbook_helpers download
-    python -m nlpbook_helpers serve --model-dir DIR [--port N]
-    python -m nlpbook_helpers push --model-dir DIR --repo-id NAME [--private] [--space]
-
-`--corpus kornli` (train, evaluate, download) switches from KLUE-NLI to KorNLI; without `--data-dir`, all
-three use the corpus's folder in the work dir. Every subcommand calls the same functions as the notebooks. A
-problem the user can fix ends with one line on stderr and exit code 2, no traceback.
+Every subcommand calls the same functions as the notebooks; `--corpus kornli` switches from KLUE-NLI to KorNLI.
+A problem the user can fix ends with one line on stderr and exit code 2, no traceback.
 """
 
 import argparse
@@ -73,39 +65,36 @@ class OneLineParser(argparse.ArgumentParser):
 def parser(sample: bool = False, train_flags: bool = True) -> argparse.ArgumentParser:
     """The subcommands; with sample=True, `train --help` shows the sample's defaults. train_flags=False leaves out
     train's own flags: their HfArgumentParser takes seconds to import, and the other commands need none."""
+    from .settings import Settings, default
+    helps = {field.name: field.metadata["help"] for field in dataclasses.fields(Settings)}
+    model_dir, switch = ("--model-dir", dict(required=True)), dict(action="store_true")
+    corpus = [("--corpus", dict(default=default("corpus"), help=helps["corpus"])),  # as train's, from Settings
+              ("--data-dir", dict(help="as for train: " + helps["data_dir"]))]
+    commands = {  # name: (function, help, its arguments)
+        "train": (run_train, "fine-tune on KLUE-NLI (or the bundled sample) and keep the best model",
+                  [("--sample", dict(switch, help="offline: the bundled sample corpus and a tiny model"))]),
+        "evaluate": (run_evaluate, "accuracy, per-class F1 and confusion matrix on KLUE-NLI dev (or KorNLI's XNLI "
+                     "test)", [model_dir, *corpus, ("--output", dict(help="also write the results as JSON here"))]),
+        "predict": (run_predict, "label a premise/hypothesis pair, or a JSONL file of pairs", [
+            model_dir, ("pair", dict(nargs="*", metavar="TEXT", help="PREMISE HYPOTHESIS")),
+            ("--input", dict(help=f"JSONL file, one {PAIR_LINE} a line")),
+            ("--json", dict(switch, help="machine-readable output, one JSON object a line"))]),
+        "download": (run_download, "fetch and verify a corpus only", [
+            *corpus, ("--base-url", dict(help="a folder holding the same file names (a mirror of the corpus's own)"))]),
+        "serve": (run_serve, "the model as a web page and a JSON API on 127.0.0.1 (Ctrl+C stops it)", [
+            model_dir, ("--port", dict(type=int, help="default: 8000, or the next port up that is free"))]),
+        "push": (run_push, "upload the model and its card to the Hugging Face Hub (and a demo Space)", [
+            model_dir, ("--repo-id", dict(required=True, help="NAME or USER/NAME on the Hub")), ("--private", switch),
+            ("--space", dict(switch, help="also create a Gradio Space that serves the model"))]),
+    }
     top = OneLineParser(prog="python -m nlpbook_helpers", description=__doc__.split("\n\n")[0])
-    commands = top.add_subparsers(required=True, metavar="COMMAND")
-
-    def command(name, run, help, parents=(), model_dir=True, corpus=False):
-        sub = commands.add_parser(name, help=help, parents=list(parents))
-        sub.set_defaults(command=run)
-        if model_dir:
-            sub.add_argument("--model-dir", required=True)
-        if corpus:  # as train's --corpus and --data-dir, which are generated from Settings
-            from .settings import Settings, default
-            helps = {field.name: field.metadata["help"] for field in dataclasses.fields(Settings)}
-            sub.add_argument("--corpus", default=default("corpus"), help=helps["corpus"])
-            sub.add_argument("--data-dir", help="as for train: " + helps["data_dir"])
-        return sub
-
-    train = command("train", run_train, "fine-tune on KLUE-NLI (or the bundled sample) and keep the best model",
-                    [settings_flags(sample)] if train_flags else [], model_dir=False)
-    train.add_argument("--sample", action="store_true", help="offline: the bundled sample corpus and a tiny model")
-    evaluate = command("evaluate", run_evaluate, "accuracy, per-class F1 and confusion matrix on KLUE-NLI dev "
-                                                 "(or KorNLI's XNLI test)", corpus=True)
-    evaluate.add_argument("--output", help="also write the results as JSON to this file")
-    predict = command("predict", run_predict, "label a premise/hypothesis pair, or a JSONL file of pairs")
-    predict.add_argument("pair", nargs="*", metavar="TEXT", help="PREMISE HYPOTHESIS")
-    predict.add_argument("--input", help=f"JSONL file, one {PAIR_LINE} a line")
-    predict.add_argument("--json", action="store_true", help="machine-readable output, one JSON object a line")
-    download = command("download", run_download, "fetch and verify a corpus only", model_dir=False, corpus=True)
-    download.add_argument("--base-url", help="a folder holding the same file names (a mirror of the corpus's own)")
-    serve = command("serve", run_serve, "the model as a web page and a JSON API on 127.0.0.1 (Ctrl+C stops it)")
-    serve.add_argument("--port", type=int, help="default: 8000, or the next port up that is free")
-    push = command("push", run_push, "upload the model and its card to the Hugging Face Hub (and a demo Space)")
-    push.add_argument("--repo-id", required=True, help="NAME or USER/NAME on the Hub")
-    push.add_argument("--private", action="store_true")
-    push.add_argument("--space", action="store_true", help="also create a Gradio Space that serves the model")
+    subparsers = top.add_subparsers(required=True, metavar="COMMAND")
+    for name, (run, help, arguments) in commands.items():
+        parents = [settings_flags(sample)] if name == "train" and train_flags else []
+        command = subparsers.add_parser(name, help=help, parents=parents)
+        command.set_defaults(command=run)
+        for flag, options in arguments:
+            command.add_argument(flag, **options)
     return top
 
 
@@ -140,7 +129,11 @@ def run_train(args):
     check_writable(work_dir)
     settings = sample_settings(work_dir, **given) if args.sample else Settings(work_dir=str(work_dir), **given)
     check_writable(Path(settings.output_dir), "출력 폴더", "the output dir")
-    check_one_machine(settings)
+    if settings.num_nodes > 1 and not any(os.environ.get(name) for name in CLUSTER_VARIABLES):  # it would wait forever
+        nodes, cluster = f"num_nodes={settings.num_nodes}", ", ".join(CLUSTER_VARIABLES)
+        raise NlpbookError(f"{nodes}: 클러스터 설정({cluster})이 없어 다른 컴퓨터를 영원히 기다립니다. 한 대라면 --num-nodes 1, "
+                           "여러 대라면 torchrun이나 SLURM을 쓰세요.", f"{nodes}, but no cluster ({cluster}) says another "
+                           "machine joins, so training would wait forever: use --num-nodes 1, or torchrun or SLURM.")
     summary = train(settings)
     if process_rank()[0] != 0:  # under DDP every process returns here; one summary is enough
         return
@@ -149,23 +142,16 @@ def run_train(args):
     print(f"model: {Path(settings.output_dir) / 'best'}")
 
 
-def check_one_machine(settings) -> None:
-    """num_nodes > 1 needs a cluster that starts the other machines: without one, training waits forever."""
-    if settings.num_nodes > 1 and not any(os.environ.get(name) for name in CLUSTER_VARIABLES):
-        cluster = ", ".join(CLUSTER_VARIABLES)
-        raise NlpbookError(
-            f"num_nodes={settings.num_nodes}: 다른 컴퓨터가 함께 학습한다는 클러스터 설정({cluster})이 없어 영원히 "
-            "기다리게 됩니다. 한 컴퓨터에서는 --num-nodes 1을 쓰고, 여러 대라면 torchrun이나 SLURM으로 실행하세요.",
-            f"num_nodes={settings.num_nodes}, but no cluster ({cluster}) says another machine takes part, so training "
-            "would wait for it forever: use --num-nodes 1 on one machine, or launch with torchrun or SLURM.")
-
-
 def run_evaluate(args):
     from .corpora import get_corpus
     from .inference import Predictor, evaluate
+    from .runtime import check_writable
     output = Path(args.output) if args.output else None
+    if output and output.is_dir():  # checked before an evaluation that may take minutes
+        raise NlpbookError(f"--output {output}: 폴더입니다. 결과를 쓸 파일 이름(예: results.json)을 주세요.",
+                           f"--output {output} is a folder: give a file name, such as results.json.")
     if output:
-        check_output_file(output)  # before an evaluation that may take minutes
+        check_writable(output.parent, "--output의 폴더", "--output's folder")
     examples = get_corpus(args.corpus).load(corpus_data_dir(args), "test")  # a missing file is reported first
     results = evaluate(Predictor(args.model_dir), examples)
     print(f"accuracy {results['accuracy']:.4f}   macro F1 {results['macro_f1']:.4f}")
@@ -176,23 +162,6 @@ def run_evaluate(args):
         print("  " + " ".join(f"{n:6d}" for n in row))
     if output:
         write_json(output, results)
-
-
-def check_output_file(path: Path) -> None:
-    """A file that can be written: not a folder, in a folder that exists (made here) and takes writes."""
-    if path.is_dir():
-        raise NlpbookError(f"--output {path}: 폴더입니다. 결과를 쓸 파일 이름(예: {path / 'results.json'})을 주세요.",
-                           f"--output {path} is a folder: give a file name, such as {path / 'results.json'}.")
-    existed = path.exists()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "a", encoding="utf-8"):
-            pass
-    except OSError as error:
-        raise NlpbookError(f"--output {path}: 쓸 수 없습니다({error.strerror}). 쓸 수 있는 다른 경로를 주세요.",
-                           f"--output {path} cannot be written ({error.strerror}): give another path.") from None
-    if not existed:
-        path.unlink()
 
 
 def corpus_data_dir(args) -> str:
@@ -208,23 +177,18 @@ def run_predict(args):
     from tqdm.auto import tqdm
 
     from .inference import Predictor, check_pair
-    if args.input and args.pair:
-        raise NlpbookError("문장 쌍과 --input을 함께 줄 수 없습니다.",
-                           "Give either PREMISE HYPOTHESIS or --input, not both.")
+    if len(args.pair) != (0 if args.input else 2):
+        raise NlpbookError(f"전제와 가설 두 문장(따옴표로 감싸서), 또는 --input만 주세요({len(args.pair)}개를 받았습니다).",
+                           f"Expected two texts (PREMISE HYPOTHESIS, quoted) or --input alone, got {len(args.pair)}.")
     if not args.input:
-        if len(args.pair) != 2:
-            raise NlpbookError(f"전제와 가설, 두 문장이 필요합니다({len(args.pair)}개를 받았습니다). 따옴표로 감싸 주세요.", "Expected "
-                               f"two texts, PREMISE and HYPOTHESIS, got {len(args.pair)}; quote each sentence.")
-        print_predictions(args, Predictor(args.model_dir), [tuple(args.pair)])
-        return
+        return print_predictions(args, Predictor(args.model_dir), [tuple(args.pair)])
     total = 0
     for total, pair in enumerate(input_pairs(args.input), start=1):
         check_pair(pair, total - 1)  # an empty or non-text field is refused now, naming its pair, not after hours
     if not total:
         raise NlpbookError(f"{args.input}: 문장 쌍이 하나도 없습니다. 한 줄에 {PAIR_LINE} 하나씩 쓰세요.",
                            f"{args.input} holds no pairs: write one {PAIR_LINE} a line.")
-    predictor = Predictor(args.model_dir)
-    pairs = input_pairs(args.input)
+    predictor, pairs = Predictor(args.model_dir), input_pairs(args.input)
     with tqdm(total=total, unit="pair", file=sys.stderr, leave=False, disable=total < PROGRESS_FROM) as bar, \
             warnings.catch_warnings():
         # a text cut to MAX_CHARS was warned about above, with its number; predict_batch would warn again per chunk
@@ -241,8 +205,7 @@ PROGRESS_FROM = 2 * PREDICT_CHUNK  # fewer pairs take a few seconds: no bar
 def print_predictions(args, predictor, pairs: list) -> None:
     for (premise, hypothesis), prediction in zip(pairs, predictor.predict_batch(pairs)):
         if args.json:
-            print(json.dumps({"premise": premise, "hypothesis": hypothesis, "label": prediction.label,
-                              "label_ko": prediction.label_ko, "probabilities": prediction.probabilities},
+            print(json.dumps({"premise": premise, "hypothesis": hypothesis, **dataclasses.asdict(prediction)},
                              ensure_ascii=False))
         else:
             probabilities = "  ".join(f"{name} {p:.3f}" for name, p in prediction.probabilities.items())
@@ -258,19 +221,16 @@ def input_pairs(path: str):
     try:
         with open(path, encoding="utf-8-sig", newline="\n") as file:
             for number, line in enumerate(file, start=1):
-                if line.strip():
-                    yield _input_pair(path, number, line)
+                if not line.strip():
+                    continue
+                try:
+                    yield tuple(json.loads(line)[key] for key in ("premise", "hypothesis"))
+                except (ValueError, KeyError, TypeError, RecursionError) as error:
+                    raise NlpbookError(f"{path}의 {number}번째 줄: {PAIR_LINE} 형식이 아닙니다.", f"{path}, line "
+                                       f"{number}: expected {PAIR_LINE} ({type(error).__name__}).") from None
     except UnicodeDecodeError:
         raise NlpbookError(f"{path}: UTF-8 파일이 아닙니다(cp949로 저장했나요?). UTF-8로 다시 저장하세요.",
                            f"{path} is not UTF-8 (saved as cp949?): save it again as UTF-8.") from None
-
-
-def _input_pair(path: str, number: int, line: str) -> tuple:
-    try:
-        return tuple(json.loads(line)[key] for key in ("premise", "hypothesis"))
-    except (ValueError, KeyError, TypeError, RecursionError) as error:
-        raise NlpbookError(f"{path}의 {number}번째 줄: {PAIR_LINE} 형식이 아닙니다.",
-                           f"{path}, line {number}: expected {PAIR_LINE} ({type(error).__name__}).") from None
 
 
 def run_download(args):

@@ -1,9 +1,8 @@
 """What a corpus is, and KLUE-NLI, the book's corpus: its files, its reader (book: code 3-6, 3-8).
 
-A `Corpus` describes one corpus in one place (its files, where they come from, what each must be, how one is
-read, its default folders), so downloading, the feature cache, the settings, the command line and resuming name
-no corpus. Labels are mapped by name, never by position: the Hugging Face copy of KLUE numbers them otherwise.
-It also says, once, where the bundled sample lives and how a run on it is recognised.
+A `Corpus` describes one corpus in one place, so downloading, the feature cache, the settings, the command line
+and resuming name no corpus. Labels are mapped by name, never by position: the Hugging Face copy of KLUE numbers
+them otherwise.
 """
 
 import json
@@ -20,6 +19,7 @@ LABEL2ID = {name: i for i, name in enumerate(LABELS)}
 LABELS_KO = {"entailment": "참", "contradiction": "거짓", "neutral": "중립"}
 MAX_JSON_BYTES = 256 * 2**20  # KLUE-NLI's train file is about 10 MB; a 2 GB file read whole would exhaust Colab
 SAMPLE_DATA_DIR = Path(__file__).parent / "data"  # the bundled sample, in KLUE-NLI's format (sample.py builds on it)
+AGAIN_KO, AGAIN_EN = "파일을 지우고 다시 내려받으세요.", "delete it and download it again."  # for a damaged corpus file
 
 
 def sample_dir(work_dir, corpus: "Corpus") -> Path:
@@ -29,8 +29,7 @@ def sample_dir(work_dir, corpus: "Corpus") -> Path:
 
 def is_sample_data(data_dir, corpus: "Corpus") -> bool:
     """Whether data_dir holds the sample (bundled, or as `corpus` writes it): a run on it checks the pipeline only."""
-    data_dir = Path(data_dir)
-    return data_dir.resolve() == SAMPLE_DATA_DIR.resolve() or data_dir.name == sample_dir("", corpus).name
+    return Path(data_dir).resolve() == SAMPLE_DATA_DIR.resolve() or Path(data_dir).name == sample_dir("", corpus).name
 
 
 @dataclass(frozen=True)
@@ -83,18 +82,13 @@ class Corpus:
 
     def load(self, data_dir, split: str) -> list[NliExample]:
         """The pairs of a split, read with no network; a missing file says how to download it."""
-        examples, folder = [], self.folder(data_dir)
         for path in self.paths(data_dir, split):
             if not path.exists():
                 command = (f"python -m nlpbook_helpers download --corpus {self.name} "
                            f"--data-dir {shlex.quote(str(data_dir))}")
                 raise NlpbookError(f"{josa(path, '이/가')} 없습니다. 다음 명령으로 먼저 내려받으세요: {command}",
                                    f"{path} does not exist: download it first with {command}")
-            examples += self.read(path)
-        if not examples:
-            raise NlpbookError(f"{folder}: {split} 분할에 문장 쌍이 하나도 없습니다.",
-                               f"{folder}: the {split} split holds no pairs.")
-        return examples
+        return [example for path in self.paths(data_dir, split) for example in self.read(path)]
 
     def ensure(self, data_dir) -> None:
         """Download unless every file is there (each was verified when it was written): no network then."""
@@ -103,45 +97,27 @@ class Corpus:
             download(self, data_dir)
 
 
-# --- KLUE-NLI ---------------------------------------------------------------------------------
-
 def read_klue_nli(path: str | Path) -> list[NliExample]:
     """One KLUE-NLI JSON file, every record checked (the train file names the source `genre`, dev `source`)."""
     path = Path(path)
-    try:
-        size = path.stat().st_size
-    except OSError:
-        size = 0  # reading it says what is wrong
+    size = path.stat().st_size if path.is_file() else 0  # not a file: reading it says what is wrong
     if size > MAX_JSON_BYTES:
-        raise NlpbookError(
-            f"{path}: KLUE-NLI 파일이라기에는 너무 큽니다({size / 2**30:.1f} GB, KLUE-NLI 파일은 10 MB 안팎). "
-            "파일을 지우고 다시 내려받으세요.",
-            f"{path} is far too large for a KLUE-NLI file ({size / 2**30:.1f} GB; those are about 10 MB): delete it "
-            "and download it again.")
+        raise NlpbookError(f"{path}: KLUE-NLI 파일(10 MB 안팎)이라기에는 너무 큽니다({size / 2**30:.1f} GB). {AGAIN_KO}",
+                           f"{path} is far too large for a KLUE-NLI file ({size / 2**30:.1f} GB): {AGAIN_EN}")
     try:
         records = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError, RecursionError) as error:  # ValueError: bad JSON, huge integers
         reason = "nested too deeply" if isinstance(error, RecursionError) else str(error)[:200]
-        raise NlpbookError(f"{path}: KLUE-NLI JSON으로 읽을 수 없습니다({reason}). 파일을 지우고 다시 내려받으세요.", f"{path} is "
-                           f"not readable KLUE-NLI JSON ({reason}): delete it and download it again.") from None
-    if not isinstance(records, list) or not records:
-        what_ko, what_en = ("레코드가 하나도 없습니다", "holds no records") if isinstance(records, list) else (
-            "레코드 목록(JSON 배열)이 아닙니다", "is not a JSON array of records")
-        raise NlpbookError(f"{path}: {what_ko}. KLUE-NLI 원본 파일을 쓰세요.",
-                           f"{path} {what_en}: use the original KLUE-NLI file.")
+        raise NlpbookError(f"{path}: KLUE-NLI JSON으로 읽을 수 없습니다({reason}). {AGAIN_KO}",
+                           f"{path} is not readable KLUE-NLI JSON ({reason}): {AGAIN_EN}") from None
+    if not records or not isinstance(records, list):
+        raise NlpbookError(f"{path}: 레코드가 없습니다(레코드의 JSON 배열이어야 합니다). KLUE-NLI 원본 파일을 쓰세요.",
+                           f"{path} holds no records (expected a JSON array of them): use the original KLUE-NLI file.")
     return [_parse_record(record, path, index) for index, record in enumerate(records)]
 
 
 def _parse_record(record, path, index) -> NliExample:
     """One record as an NliExample; a bad one is explained, naming its file and its place (counted from 1)."""
-    try:
-        example = NliExample(record["premise"].strip(), record["hypothesis"].strip(), LABEL2ID[record["gold_label"]],
-                             str(record.get("genre", record.get("source", ""))))
-        if example.premise and example.hypothesis and _encodable(example.premise + example.hypothesis):
-            return example
-    except (TypeError, KeyError, AttributeError):  # not an object, a text missing or not a string, a bad label
-        pass
-
     def bad(what_ko, what_en):
         return NlpbookError(f"{path}의 {index + 1}번째 레코드: {what_ko}. 그 레코드를 고치거나 지우세요.",
                             f"{path}, record {index + 1}: {what_en}; fix or remove that record.")
@@ -152,24 +128,15 @@ def _parse_record(record, path, index) -> NliExample:
         text = record.get(key)
         if not isinstance(text, str) or not text.strip():
             raise bad(f"{key_ko}('{key}'): 없거나 비어 있습니다", f"'{key}' is missing or empty")
-        if not _encodable(text):
-            raise bad(f"{key_ko}('{key}'): 짝이 없는 서로게이트 문자가 있습니다",
-                      f"'{key}' holds a lone surrogate character, not text")
+        try:  # JSON allows a lone surrogate ("\ud800"); the tokenizer cannot take it
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise bad(f"{key_ko}('{key}'): 짝이 없는 서로게이트 문자가 있습니다", f"'{key}' holds a lone surrogate") from None
     label = record.get("gold_label")
-    raise bad(f"알 수 없는 레이블 {label!r}", f"unknown gold_label {label!r} (expected one of {', '.join(LABELS)})")
-
-
-def _encodable(text: str) -> bool:
-    """False for text holding a lone surrogate (JSON allows "\\ud800"; the tokenizer cannot take it)."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-HF_REPO, HF_PARQUET = "klue/klue", {"train": "nli/train-00000-of-00001.parquet",
-                                     "dev": "nli/validation-00000-of-00001.parquet"}
+    if label not in LABELS:
+        raise bad(f"알 수 없는 레이블 {label!r}", f"unknown gold_label {label!r} (expected one of {', '.join(LABELS)})")
+    return NliExample(record["premise"].strip(), record["hypothesis"].strip(), LABEL2ID[label],
+                      str(record.get("genre", record.get("source", ""))))
 
 
 def _klue_from_hub(file: CorpusFile, dest: Path, first_error: NlpbookError) -> None:
@@ -177,10 +144,10 @@ def _klue_from_hub(file: CorpusFile, dest: Path, first_error: NlpbookError) -> N
     from .support.hub import explain_hub_error
     try:
         from huggingface_hub import hf_hub_download
-        split = "train" if file.filename.endswith("_train.json") else "dev"
-        parquet = hf_hub_download(HF_REPO, HF_PARQUET[split], repo_type="dataset")
+        split = "train" if file.filename.endswith("_train.json") else "validation"
+        parquet = hf_hub_download("klue/klue", f"nli/{split}-00000-of-00001.parquet", repo_type="dataset")
     except Exception as error:  # any hub failure leaves the learner without a corpus; say why where we can
-        reason = explain_hub_error(error, HF_REPO, "dataset")
+        reason = explain_hub_error(error, "klue/klue", "dataset")
         ko, en = (reason.ko, reason.en) if reason else (type(error).__name__,) * 2
         raise NlpbookError(f"{first_error.ko} Hugging Face 사본도 받지 못했습니다: {ko}",
                            f"{first_error.en} The Hugging Face copy failed too: {en}") from error

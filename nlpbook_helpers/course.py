@@ -1,8 +1,7 @@
 """What every notebook starts from: the book's settings (code 3-3), with the work dir on Drive in Colab.
 
-The notebooks write the book's values out and get a `Settings` back, as the book's
-`ClassificationTrainArguments(...)` gave its `args`. The headless tests run them with NLPBOOK_SMOKE=1, where
-`smoke_settings` (apart, so the learner's call reads as the book's) puts in the offline stand-ins.
+The notebooks write the book's values out and get a `Settings` back, as the book's `ClassificationTrainArguments`
+gave its `args`. Under NLPBOOK_SMOKE=1 (the headless tests) `smoke_settings` puts in the offline stand-ins.
 """
 
 import os
@@ -23,8 +22,7 @@ TRAINING_VALUES = ("learning_rate", "epochs")  # a lesson that writes these out 
 
 
 def course_settings(work_dir=None, **values) -> Settings:
-    """The run's settings from the values a notebook writes out (book: code 3-3); the rest keep the book's.
-    The work dir is MyDrive/nlpbook in Colab (see runtime.resolve_work_dir)."""
+    """The run's settings from the values a notebook writes out (book: code 3-3); the rest keep the book's."""
     work_dir = work_dir or resolve_work_dir()
     if os.environ.get("NLPBOOK_SMOKE", "") == "1":  # the headless tests only: see smoke_settings below
         return smoke_settings(work_dir, values)
@@ -32,18 +30,13 @@ def course_settings(work_dir=None, **values) -> Settings:
 
 
 def local_work_dir() -> Path:
-    """A work dir on this machine's own disk, never Drive, for a notebook that keeps nothing (04);
-    NLPBOOK_WORK_DIR overrides it, as it overrides resolve_work_dir()."""
+    """A work dir on this machine's disk, never Drive, for a notebook that keeps nothing (04); or NLPBOOK_WORK_DIR."""
     return Path(os.environ.get("NLPBOOK_WORK_DIR") or WORK_DIR)
 
 
 def smoke_settings(work_dir, values: dict) -> Settings:
-    """The sample in place of KLUE-NLI, and for kcbert-base either a model of its exact shape and vocabulary (a
-    lesson that never trains: 04-06, so their checked cells show what kcbert-base shows) or the tiny model.
-
-    It prints SMOKE_LINE or STANDIN_LINE, the canary the tests look for: without it a test run would start
-    hours of kcbert-base training (docs/notebooks.md).
-    """
+    """The sample in place of KLUE-NLI, and for kcbert-base either its stand-in (a lesson that never trains: 04-06)
+    or the tiny model. SMOKE_LINE or STANDIN_LINE is the canary the tests look for (docs/notebooks.md)."""
     if values.get("model_name") == BOOK_MODEL and not any(name in values for name in TRAINING_VALUES):
         print(STANDIN_LINE)
         book = {name: default(name) for name in ("batch_size", "learning_rate", "epochs")}

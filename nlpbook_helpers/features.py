@@ -39,36 +39,32 @@ def load_tokenizer(model_name: str):
     with explained_hub_errors(model_name):
         tokenizer = AutoTokenizer.from_pretrained(model_name, do_lower_case=False, **hub_options(model_name))
     if not hasattr(tokenizer, "backend_tokenizer"):
-        raise NlpbookError(
-            f"{model_name}의 토크나이저는 Rust(tokenizers) 버전이 없어 이 실습에서 쓸 수 없습니다. "
-            "tokenizer.json이 있는 모델(예: beomi/kcbert-base, klue/bert-base, klue/roberta-base)을 고르세요.",
-            f"The tokenizer of {model_name} has no Rust (tokenizers) version, which this course needs: "
-            "pick a model that ships tokenizer.json (e.g. beomi/kcbert-base, klue/bert-base, klue/roberta-base).")
+        models = "beomi/kcbert-base, klue/bert-base, klue/roberta-base"
+        raise NlpbookError(f"{model_name}의 토크나이저는 Rust(tokenizers) 버전이 없습니다. tokenizer.json이 있는 모델({models})을 고르세요.",
+                           f"The tokenizer of {model_name} has no Rust (tokenizers) version: pick a model that ships "
+                           f"tokenizer.json ({models}).")
     return tokenizer
 
 
 def encode_pairs(tokenizer, examples: list[NliExample], max_seq_length: int, token_types: bool = True) -> "PairDataset":
     """All pairs as a PairDataset: the ids of `tokenizer(premises, hypotheses, truncation="longest_first",
-    max_length=max_seq_length)`, from the Rust tokenizer in batches turned into flat arrays one at a time (KorNLI
-    held as Encodings at once needs about 4 GB). token_types=False: one segment embedding (klue/roberta-base)."""
+    max_length=max_seq_length)`, turned into flat arrays a batch at a time (KorNLI's Encodings at once need about
+    4 GB). token_types=False: one segment embedding (klue/roberta-base)."""
     backend = tokenizer.backend_tokenizer
     backend.enable_truncation(max_seq_length, strategy="longest_first", direction=tokenizer.truncation_side)
     backend.no_padding()
-    lengths, ids, type_ids = [np.zeros(0, np.int64)], [np.zeros(0, np.int32)], [np.zeros(0, np.int8)]
+    columns = {"input_ids": ("ids", np.int32), "token_type_ids": ("type_ids", np.int8)}  # ours: (Encoding's, dtype)
+    columns = columns if token_types else {"input_ids": columns["input_ids"]}
+    lengths, flat = [np.zeros(0, np.int64)], {name: [np.zeros(0, dtype)] for name, (_, dtype) in columns.items()}
     for start in range(0, len(examples), ENCODE_BATCH):
         encodings = backend.encode_batch_fast([(e.premise, e.hypothesis) for e in examples[start:start + ENCODE_BATCH]])
         lengths.append(np.fromiter(map(len, encodings), dtype=np.int64, count=len(encodings)))
-        count = int(lengths[-1].sum())
-        ids.append(np.fromiter(itertools.chain.from_iterable(e.ids for e in encodings), np.int32, count=count))
-        if token_types:
-            type_ids.append(np.fromiter(itertools.chain.from_iterable(e.type_ids for e in encodings), np.int8,
-                                        count=count))
-    features = {"offsets": torch.from_numpy(np.concatenate([[0], np.concatenate(lengths).cumsum()])),
-                "labels": torch.tensor([e.label for e in examples], dtype=torch.long),
-                "input_ids": torch.from_numpy(np.concatenate(ids))}
-    if token_types:
-        features["token_type_ids"] = torch.from_numpy(np.concatenate(type_ids))
-    return PairDataset(features)
+        for name, (attribute, dtype) in columns.items():
+            values = itertools.chain.from_iterable(getattr(e, attribute) for e in encodings)
+            flat[name].append(np.fromiter(values, dtype, count=int(lengths[-1].sum())))
+    return PairDataset({"offsets": torch.from_numpy(np.concatenate([[0], np.concatenate(lengths).cumsum()])),
+                        "labels": torch.tensor([e.label for e in examples], dtype=torch.long),
+                        **{name: torch.from_numpy(np.concatenate(parts)) for name, parts in flat.items()}})
 
 
 class PairDataset(Dataset):
@@ -94,9 +90,7 @@ class PairDataset(Dataset):
 def cached_dataset(tokenizer, read_examples, max_seq_length, token_types, corpus_files: list[Path],
                    cache_dir: Path) -> PairDataset:
     """Encode once (`read_examples()` only then), then reload from a safetensors cache keyed by all that changes
-    the ids: the tokenizer's vocabulary and rules, max_seq_length, token types and the corpus files' blob ids (the
-    book keyed by tokenizer class, and pickled). A hash of its tensors is checked on every load: a damaged or
-    edited cache is rebuilt."""
+    the ids (the book keyed by tokenizer class, and pickled); a damaged or edited cache fails its hash: rebuilt."""
     key = hashlib.sha256(json.dumps([CACHE_VERSION, max_seq_length, token_types]).encode())
     rules = json.loads(tokenizer.backend_tokenizer.to_str())  # vocabulary and rules (tokenizers keeps their order)
     for set_per_call in ("truncation", "padding"):  # not part of the ids
@@ -105,9 +99,14 @@ def cached_dataset(tokenizer, read_examples, max_seq_length, token_types, corpus
     key.update(" ".join(file_id(path) for path in corpus_files).encode())
     path = Path(cache_dir) / f"{Path(corpus_files[0]).stem}-{key.hexdigest()[:16]}.safetensors"
     if path.exists():
-        cached = _load_verified(path)
-        if cached is not None:
-            return PairDataset(cached)
+        try:
+            with safe_open(path, framework="pt") as file:
+                claimed = (file.metadata() or {}).get("content_sha256")
+                flat = {name: file.get_tensor(name) for name in file.keys()}
+            if claimed == _content_hash(flat):
+                return PairDataset(flat)
+        except Exception:  # safetensors reports a damaged file with several exception types; all mean "rebuild"
+            pass
         get_logger().info(f"{path.name}: 저장된 특징 캐시가 손상되었거나 바뀌어 다시 만듭니다")
         remove_file(path)
     dataset = encode_pairs(tokenizer, read_examples(), max_seq_length, token_types)
@@ -123,17 +122,6 @@ def _content_hash(flat: dict[str, torch.Tensor]) -> str:
         digest.update(name.encode())
         digest.update(flat[name].contiguous().numpy().tobytes())
     return digest.hexdigest()
-
-
-def _load_verified(path: Path) -> dict[str, torch.Tensor] | None:
-    """The cache's tensors if they are what the file says it holds; None when damaged, truncated or edited."""
-    try:
-        with safe_open(path, framework="pt") as file:
-            claimed = (file.metadata() or {}).get("content_sha256")
-            flat = {name: file.get_tensor(name) for name in file.keys()}
-    except Exception:  # safetensors reports a damaged file with several exception types; all mean "rebuild"
-        return None
-    return flat if claimed == _content_hash(flat) else None
 
 
 class PadCollator:
@@ -181,10 +169,9 @@ class LengthGroupedSampler(EpochSampler):
 def make_loaders(train: PairDataset, dev: PairDataset, batch_size: int, pad_token_id: int, *,
                  fixed_length: int | None = None, length_grouped: bool = False, seed: int = 7,
                  pin_memory: bool = False, pad_multiple: int | None = None) -> tuple[DataLoader, DataLoader]:
-    """The train loader (shuffled) and the validation loader (in order) (book: code 3-9, 3-10). num_workers=0:
-    batches take microseconds, and worker processes are what breaks DataLoaders in Jupyter and Colab kernels."""
-    # a sampler that can start mid-epoch and a loader that tells Lightning where it is, so a resumed run trains on
-    # the same batches (run/sampling.py); generator: worker seeds are drawn from it, not from the state of dropout
+    """The train loader (shuffled, resumable mid-epoch: run/sampling.py) and the validation loader (in order)
+    (book: code 3-9, 3-10). num_workers=0: worker processes are what breaks DataLoaders in Jupyter and Colab."""
+    # generator: worker seeds are drawn from it, not from the state of dropout
     sampler = LengthGroupedSampler(train.lengths(), batch_size, seed) if length_grouped else EpochSampler(
         len(train), batch_size, seed)
     common = dict(batch_size=batch_size, collate_fn=PadCollator(pad_token_id, fixed_length, pad_multiple),
@@ -194,8 +181,7 @@ def make_loaders(train: PairDataset, dev: PairDataset, batch_size: int, pad_toke
 
 
 def build_datasets(settings, tokenizer, token_types: bool) -> tuple[PairDataset, PairDataset]:
-    """The train and dev splits of the settings' corpus, downloaded if missing and encoded through the feature
-    cache (book: code 3-8, 3-10)."""
+    """The corpus's train and dev splits, downloaded if missing, through the feature cache (book: code 3-8, 3-10)."""
     corpus, data_dir = get_corpus(settings.corpus), settings.data_dir
     corpus.ensure(data_dir)
     return tuple(cached_dataset(tokenizer, partial(corpus.load, data_dir, split), settings.max_seq_length, token_types,
@@ -205,8 +191,7 @@ def build_datasets(settings, tokenizer, token_types: bool) -> tuple[PairDataset,
 
 def runtime_loaders(settings, runtime, tokenizer, train: PairDataset, dev: PairDataset,
                     pad_multiple: int | None = None):
-    """make_loaders with a runtime's choices: fixed shapes on a TPU, pinned memory on a GPU; pad_multiple rounds
-    each batch's length up (for a compiled model, see support/speedups.py)."""
+    """make_loaders with a runtime's choices: fixed shapes on a TPU, pinned memory on a GPU, pad_multiple."""
     return make_loaders(train, dev, settings.batch_size, tokenizer.pad_token_id,
                         fixed_length=settings.max_seq_length if runtime.accelerator == "tpu" else None,
                         length_grouped=settings.length_grouped, seed=settings.seed,

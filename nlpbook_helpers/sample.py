@@ -1,9 +1,8 @@
 """The offline stand-ins: the bundled sample corpus, a tiny model built from it, and kcbert-base's shape.
 
 The whole pipeline runs with no network: `data/` holds a small corpus in KLUE-NLI's format, written for this
-project; `build_tiny_model` saves a random encoder with a vocabulary counted from it, loaded through the same
-`from_pretrained` calls as beomi/kcbert-base; `build_kcbert_standin` saves one of kcbert-base's exact shape from
-its own vocab.txt and config.json (`data/kcbert-base/`, MIT), so lessons 04-06 show its real pieces and sizes.
+project; the tiny model is a random encoder with a vocabulary counted from it; the kcbert-base stand-in has its
+exact shape and vocabulary (`data/kcbert-base/`, MIT), so lessons 04-06 show its real pieces and sizes.
 """
 
 import json
@@ -17,8 +16,7 @@ SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 # ~75k parameters. Dropout 0.3 (BERT's is 0.1) is what made it generalise: best val_acc 0.69 -> 0.94 in 30 epochs.
 TINY_SHAPE = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
                   hidden_dropout_prob=0.3)
-# What a tiny model needs instead of the book's values (`train --sample --help` shows these): a random model
-# needs a far larger learning rate than fine-tuning a pretrained one.
+# In place of the book's values (`train --sample --help` shows them): a random model needs a far larger learning rate.
 SAMPLE_VALUES = dict(batch_size=16, learning_rate=3e-3, epochs=30, checkpoint_every_n_steps=100)
 
 
@@ -28,9 +26,8 @@ def sample_texts() -> list[str]:
 
 
 def build_tokenizer(vocab_size: int = 1600):
-    """A WordPiece vocabulary counted from the sample, deterministically (WordPieceTrainer breaks ties anew on each
-    run): every character, then the most frequent word starts and ## endings (Korean: stem + ending) of 2-4
-    characters, ties broken by the token's text."""
+    """A WordPiece vocabulary counted from the sample, deterministically (unlike WordPieceTrainer): every character,
+    then the most frequent word starts and ## endings (Korean: stem + ending) of 2-4 characters."""
     from collections import Counter
 
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
@@ -107,19 +104,17 @@ def build_kcbert_standin(out_dir: str | Path, seed: int = 7) -> Path:
         torch.manual_seed(seed)
         bars = transformers_logging.is_progress_bar_enabled()
         transformers_logging.disable_progress_bar()  # "Writing model shards" is no part of the lesson
-        try:
-            BertForPreTraining(BertConfig.from_json_file(KCBERT_DIR / "config.json")).save_pretrained(part)
-        finally:
-            if bars:
-                transformers_logging.enable_progress_bar()
+        BertForPreTraining(BertConfig.from_json_file(KCBERT_DIR / "config.json")).save_pretrained(part)
+        if bars:
+            transformers_logging.enable_progress_bar()
         shutil.copyfile(KCBERT_DIR / "vocab.txt", part / "vocab.txt")
 
     return _build(out_dir, write)
 
 
 def sample_settings(work_dir: str | Path, **overrides):
-    """Settings for the offline sample: the bundled corpus (in the format of the corpus given: its `write_sample`),
-    the tiny model, SAMPLE_VALUES, and an output dir of its own, runs/sample[-<corpus>]."""
+    """Settings for the offline sample: the bundled corpus (in the given corpus's format), the tiny model,
+    SAMPLE_VALUES and an output dir of its own, runs/sample[-<corpus>]."""
     from .corpora import DEFAULT_CORPUS, get_corpus
     from .settings import Settings
     work_dir = Path(work_dir)

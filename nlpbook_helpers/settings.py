@@ -1,9 +1,8 @@
 """The course's training settings in one validated dataclass (book: code 3-3).
 
-The defaults are the book's: kcbert-base fine-tuned on KLUE-NLI, max_seq_length 64, batch 32, learning rate
-5e-5, 5 epochs, seed 7. A bad value is refused when the settings are made, naming the field, the value and
-what is allowed, not twenty minutes into training. The command line's `train` flags (names, defaults, help,
-choices) are generated from these fields (cli.settings_flags), so this is their one source.
+The defaults are the book's. A bad value is refused when the settings are made, naming the field, the value and
+what is allowed, not twenty minutes into training. The command line's `train` flags are generated from these
+fields (cli.settings_flags), so this is their one source.
 """
 
 import math
@@ -47,59 +46,52 @@ class Settings:
     precision: Literal["auto", "32-true", "16-mixed", "bf16-mixed", "bf16-true"] = setting(
         "auto", "auto picks one per runtime (see runtime.choose_precision)")
     devices: int = setting(1, "GPUs to train on (per machine); more than 1 trains with Lightning's DDP")
-    num_nodes: int = setting(1, "machines to train on, each with DEVICES GPUs (Lightning's num_nodes); the cluster "
-                                "(SLURM, torchrun) starts the processes and sets their ranks")
+    num_nodes: int = setting(1, "machines, each with DEVICES GPUs; a cluster (SLURM, torchrun) starts their processes")
     checkpoint_every_n_steps: int = setting(
         1000, "write checkpoints/last.ckpt every N optimizer steps (and at each epoch end)", "--checkpoint-every")
     length_grouped: bool = setting(False, "batch pairs of similar length together (less padding, still shuffled)")
-    compile: Literal["auto", "on", "off"] = setting("auto", "torch.compile the model; auto: on with an A100, L4, "
-                                                            "H100 or newer GPU, else off (see support/speedups.py)")
+    compile: Literal["auto", "on", "off"] = setting("auto", "torch.compile; auto: on with an A100/L4/H100 or newer GPU")
 
     def __post_init__(self):
         get_corpus(self.corpus)
-        for name in ("schedule", "accelerator", "precision", "compile"):
-            value, allowed = getattr(self, name), ", ".join(choices(name))
-            if value not in choices(name):
-                raise NlpbookError(f"{name}={value!r}: 지원하지 않는 값입니다. 다음 중 하나를 쓰세요: {allowed}",
-                                   f"{name}={value!r} is not supported; use one of: {allowed}")
-        if not math.isfinite(self.learning_rate):
-            raise NlpbookError(f"learning_rate={self.learning_rate}: 유한한 수여야 합니다(책은 5e-5).",
-                               f"learning_rate={self.learning_rate} must be a finite number (the book uses 5e-5).")
-        if not 0 <= self.seed < 2**32:
-            raise NlpbookError(f"seed={self.seed}: 0 이상 {2**32 - 1} 이하의 정수를 쓰세요(책은 7).", f"seed={self.seed} "
-                               f"is out of range: use a whole number from 0 to {2**32 - 1} (the book uses 7).")
-        for name in ("learning_rate", "batch_size", "epochs", "max_seq_length", "devices", "num_nodes",
-                     "checkpoint_every_n_steps"):
-            if not getattr(self, name) > 0:
-                raise NlpbookError(f"{name}={getattr(self, name)}: 0보다 커야 합니다.",
-                                   f"{name}={getattr(self, name)} must be greater than 0.")
-        if self.max_seq_length < 8:
-            raise NlpbookError(f"max_seq_length={self.max_seq_length}: 너무 짧습니다. 8 이상(책은 64)을 쓰세요.",
-                               f"max_seq_length={self.max_seq_length} is too short: use 8 or more (the book uses 64).")
-        if self.max_steps == 0 or self.max_steps < -1:
-            raise NlpbookError(f"max_steps={self.max_steps}: 쓸 수 없는 값입니다. 양수 또는 -1(전체 에폭)을 주세요.", f"max_steps="
-                               f"{self.max_steps} is not allowed: give a positive number, or -1 for all epochs.")
+        allowed = {name: ", ".join(choices(name)) for name in ("schedule", "accelerator", "precision", "compile")}
+        positive = ("learning_rate", "batch_size", "epochs", "max_seq_length", "devices", "num_nodes",
+                    "checkpoint_every_n_steps")
+        for name, wrong, ko, en in (  # the first one wrong is reported
+                *((name, getattr(self, name) not in choices(name), f"지원하지 않는 값입니다. 다음 중 하나를 쓰세요: {values}",
+                   f"is not supported; use one of: {values}") for name, values in allowed.items()),
+                ("learning_rate", not math.isfinite(self.learning_rate), "유한한 수여야 합니다(책은 5e-5)",
+                 "must be a finite number (the book uses 5e-5)"),
+                ("seed", not 0 <= self.seed < 2**32, f"0 이상 {2**32 - 1} 이하의 정수를 쓰세요(책은 7)",
+                 f"is out of range: use a whole number from 0 to {2**32 - 1} (the book uses 7)"),
+                *((name, not getattr(self, name) > 0, "0보다 커야 합니다", "must be greater than 0") for name in positive),
+                ("max_seq_length", self.max_seq_length < 8, "너무 짧습니다. 8 이상(책은 64)을 쓰세요",
+                 "is too short: use 8 or more (the book uses 64)"),
+                ("max_steps", self.max_steps == 0 or self.max_steps < -1, "양수 또는 -1(전체 에폭)을 주세요",
+                 "is not allowed: give a positive number, or -1 for all epochs")):
+            if wrong:
+                raise NlpbookError(f"{name}={getattr(self, name)!r}: {ko}.", f"{name}={getattr(self, name)!r} {en}.")
 
 
 class Derived(str):
-    """A folder that folders() derived: given back to Settings (as dataclasses.replace does), it is derived anew."""
+    """A folder derived from the corpus: given back to Settings (as dataclasses.replace does), it is derived anew."""
 
 
-def folders(settings) -> dict[str, str]:
-    """data_dir and output_dir as given, or when empty the corpus's own folders under the work dir, derived on
-    every read: dataclasses.replace(settings, corpus=...) gives the new corpus's folders."""
-    corpus, work_dir, given = get_corpus(settings.corpus), Path(settings.work_dir), vars(settings)
-    return {"data_dir": given["_data_dir"] or Derived(work_dir / corpus.data_folder),
-            "output_dir": given["_output_dir"] or Derived(work_dir / "runs" / corpus.run_folder)}
+def _folder(name: str, derive) -> property:
+    """data_dir or output_dir as given, or when empty the corpus's own folder under the work dir, derived on every
+    read: dataclasses.replace(settings, corpus=...) gives the new corpus's folders."""
+    def read(settings):
+        return vars(settings)[name] or Derived(Path(settings.work_dir) / derive(get_corpus(settings.corpus)))
 
+    def write(settings, value):
+        vars(settings)[name] = "" if isinstance(value, Derived) else str(value)
 
-def _store(name):
-    return lambda settings, value: vars(settings).__setitem__(name, "" if isinstance(value, Derived) else str(value))
+    return property(read, write)
 
 
 # Set after @dataclass has read the fields' defaults (""): the given value is kept, and reading derives.
-Settings.data_dir = property(lambda settings: folders(settings)["data_dir"], _store("_data_dir"))
-Settings.output_dir = property(lambda settings: folders(settings)["output_dir"], _store("_output_dir"))
+Settings.data_dir = _folder("_data_dir", lambda corpus: corpus.data_folder)
+Settings.output_dir = _folder("_output_dir", lambda corpus: Path("runs") / corpus.run_folder)
 
 
 def choices(name: str) -> tuple:

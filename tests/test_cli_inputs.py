@@ -96,7 +96,7 @@ def test_predict_with_argv_bytes_that_are_not_utf8(tiny_bert):
 
 
 def test_evaluate_checks_its_output_before_computing(tiny_bert, tmp_path, read_only_dir, capsys):
-    for output, words in ((tmp_path, "is a folder"), (read_only_dir / "e.json", "cannot be written")):
+    for output, words in ((tmp_path, "is a folder"), (read_only_dir / "e.json", "Cannot write to --output's folder")):
         assert main(["evaluate", "--model-dir", str(tiny_bert), "--data-dir", str(SAMPLE_DATA_DIR),
                      "--output", str(output)]) == 2
         assert words in one_line(capsys)

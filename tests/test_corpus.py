@@ -54,7 +54,7 @@ def test_html_page_and_non_list_are_refused(tmp_path):
     html.write_text("<html><body>rate limited</body></html>")
     with pytest.raises(NlpbookError, match="not readable KLUE-NLI JSON"):
         read_klue_nli(html)
-    with pytest.raises(NlpbookError, match="not a JSON array"):
+    with pytest.raises(NlpbookError, match="holds no records \\(expected a JSON array of them\\)"):
         read_klue_nli(write(tmp_path, {"data": []}))
 
 

@@ -19,7 +19,7 @@ from nlpbook_helpers.corpora import kornli
 from nlpbook_helpers.corpus import LABEL2ID, CorpusFile
 from nlpbook_helpers.support.download import download, fetch, git_blob_id
 from nlpbook_helpers.support.errors import NlpbookError
-from nlpbook_helpers.corpora.kornli import FILES, KORNLI, ensure_kornli, load_kornli, read_kornli
+from nlpbook_helpers.corpora.kornli import FILES, KORNLI, load_kornli, read_kornli
 
 HEADER = "sentence1\tsentence2\tgold_label\n"
 PAIRS = [
@@ -28,6 +28,12 @@ PAIRS = [
     ("아이들이 운동장에서 공을 차고 있다.", "아이들은 축구 대회를 준비하고 있다.", "neutral"),
     ('그녀는 "내일 다시 올게요."라고 말했다.', "그녀는 다시 오겠다고 했다.", "entailment"),
 ]
+
+
+def ensure(root):
+    """Train (MultiNLI + SNLI) and dev (XNLI dev) pairs, downloading first only if a file is missing."""
+    KORNLI.ensure(root)
+    return KORNLI.load(root, "train"), KORNLI.load(root, "dev")
 
 
 def tsv(pairs, header=HEADER) -> bytes:
@@ -72,7 +78,7 @@ def test_good_mirror_lands_where_korpora_reads_and_parses(http_server, tmp_path)
     paths = download(mirror, tmp_path, f"{http_server.url}/kornli", backoff=0)
     assert {path.parent for path in paths.values()} == {tmp_path / "kornli"}
     assert not list(tmp_path.rglob("*.part"))
-    train, dev = ensure_kornli(tmp_path)
+    train, dev = ensure(tmp_path)
     assert len(train) == count_of(mirror.train) and len(dev) == count_of(mirror.dev)
     assert [(e.premise, e.hypothesis, e.label) for e in train[:2]] == [
         (p, h, LABEL2ID[label]) for p, h, label in PAIRS[:2]]
@@ -86,7 +92,7 @@ def test_rerun_without_network_after_a_complete_download(http_server, tmp_path):
     hits = len(http_server.hits)
     http_server.shutdown()
     http_server.server_close()  # nothing listens there any more
-    train, dev = ensure_kornli(tmp_path)
+    train, dev = ensure(tmp_path)
     assert (len(train), len(dev)) == (count_of(mirror.train), count_of(mirror.dev))
     download(mirror, tmp_path, f"{http_server.url}/kornli", backoff=0)  # valid copies: no fetch
     assert len(http_server.hits) == hits == 4
@@ -173,7 +179,7 @@ def test_bundled_sample_as_kornli_reads_back(tmp_path):
     for name, file in written.items():
         assert kornli.count(tmp_path / "kornli" / file.filename) == file.records
         assert git_blob_id(tmp_path / "kornli" / file.filename) != FILES[name].blob  # ours, not KorNLI's
-    train, dev = ensure_kornli(tmp_path)  # all four present: no download is tried
+    train, dev = ensure(tmp_path)  # all four present: no download is tried
     assert len(train) == written["multinli_train"].records + written["snli_train"].records == 360
     assert len(dev) + len(load_kornli(tmp_path, kornli.TEST)) == 108
 

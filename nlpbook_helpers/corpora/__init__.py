@@ -1,7 +1,7 @@
 """The corpora a run can train on, by name: the one place a new corpus is added.
 
-Each is a `corpus.Corpus` description, written next to its reader. The settings, the command line, the
-features and resuming look a corpus up here by the `corpus` setting and never name one.
+Each is a `corpus.Corpus`, written next to its reader. The settings, the command line, the features and resuming
+look a corpus up here by the `corpus` setting and never name one.
 """
 
 from pathlib import Path
@@ -22,8 +22,7 @@ def get_corpus(name: str) -> Corpus:
 
 
 def corpus_identity(name: str, data_dir: str | Path) -> str:
-    """The train and dev files by name and content (git blob id, hashed once per run): 'klue-nli-v1.1_train.json
-    a7903d15f09a, ...'."""
+    """The train and dev files by name and git blob id (hashed once per run): 'klue-nli-v1.1_train.json a7903d15f09a'"""
     from ..support.download import file_id
     return ", ".join(f"{path.name} {file_id(path)[:12]}"
                      for split in ("train", "dev") for path in get_corpus(name).paths(data_dir, split))

@@ -1,16 +1,16 @@
 """KorNLI, the optional larger corpus: download and verify it, then read it with Korpora.
 
 Kakao Brain's Korean translation of MultiNLI, SNLI and XNLI (CC BY-SA 4.0): 942,854 training pairs, 2,490 for
-validation and 5,010 for testing (XNLI, translated by people). Korpora 0.2.0's download fails offline, writes
-straight to the final path and checks no hash, so the files are fetched as KLUE-NLI's are into `ROOT/kornli/`
-(ROOT: `Settings.data_dir`), where `Korpora.KorNLIKorpus(root_dir=ROOT)` looks, and read by Korpora's functions.
+validation, 5,010 for testing. Korpora 0.2.0's download checks no hash, so the files are fetched as KLUE-NLI's
+are, into `ROOT/kornli/` (ROOT: `Settings.data_dir`) where Korpora looks, and read by Korpora's functions.
 """
 
 import json
 import warnings
 from pathlib import Path
 
-from ..corpus import LABEL2ID, LABELS, SAMPLE_DATA_DIR, Corpus, CorpusFile, NliExample, sample_dir
+from ..corpus import (AGAIN_EN, AGAIN_KO, LABEL2ID, LABELS, SAMPLE_DATA_DIR, Corpus, CorpusFile, NliExample,
+                      sample_dir)
 from ..support.drive_files import atomic_write
 from ..support.errors import NlpbookError
 from ..support.korean import josa
@@ -18,8 +18,7 @@ from ..support.log import get_logger
 
 FOLDER = "kornli"  # under the root, as in Korpora
 HEADER = ["sentence1", "sentence2", "gold_label"]
-# Pair counts (lines after the header) and git blob ids at the repository's master.
-FILES = {
+FILES = {  # pair counts (lines after the header) and git blob ids at the repository's master
     "multinli_train": CorpusFile("multinli.train.ko.tsv", 392_702, "94d26a9d0dd045928148ef8691a256bd0e7d45c3"),
     "snli_train": CorpusFile("snli_1.0_train.ko.tsv", 550_152, "c91761e52fca2a7420104589811346986ce94073"),
     "xnli_dev": CorpusFile("xnli.dev.ko.tsv", 2_490, "21305150d466aa35d42b14e1890b7dcd58084634"),
@@ -35,38 +34,38 @@ def kornli_dir(root: str | Path) -> Path:
 
 def read_kornli(path: str | Path) -> list[NliExample]:
     """The pairs of one KorNLI TSV file; pairs without a sentence teach nothing, so they are left out and logged."""
-    examples, left_out = _parse(Path(path))
-    if left_out:
-        get_logger().info(f"{Path(path).name}: 문장이 없는 쌍('N/A' 또는 빈 칸) {left_out:,}개를 뺐습니다")
+    examples, lines = _parse(Path(path))
+    if lines > len(examples):
+        get_logger().info(f"{Path(path).name}: 문장이 없는 쌍('N/A' 또는 빈 칸) {lines - len(examples):,}개를 뺐습니다")
     return examples
 
 
 def count(path: Path) -> int:
     """Lines after the header, pairs left out included: what a download must hold."""
-    examples, left_out = _parse(Path(path))
-    return len(examples) + left_out
+    return _parse(Path(path))[1]
 
 
 def _parse(path: Path) -> tuple[list[NliExample], int]:
-    """(examples, pairs left out), split by Korpora; a bad line is reported with the file and its line number."""
+    """(examples, lines after the header), split by Korpora; a bad line is reported with its file and number."""
     try:
         with open(path, encoding="utf-8-sig") as file:  # a byte-order mark is allowed, as Korpora skips it too
             if file.readline().rstrip("\n").split("\t") != HEADER:
                 raise _bad_line(path, 1, "KorNLI의 머리글(sentence1, sentence2, gold_label)이 아닙니다", "not KorNLI's "
                                 "header (sentence1, sentence2, gold_label): not a KorNLI TSV file (an error page?)")
-        load_text, split_fields = _korpora()
+        with warnings.catch_warnings():  # Korpora's invalid escape ('[\\S ]+'), reported as it is compiled
+            warnings.filterwarnings("ignore", message="invalid escape sequence")
+            from Korpora.korpus_kornli import KorNLIKorpus
+            from Korpora.utils import load_text
         lines = load_text(str(path), num_heads=1)
     except (OSError, UnicodeDecodeError) as error:
-        raise NlpbookError(
-            f"{josa(path, '을/를')} KorNLI TSV로 읽을 수 없습니다({error}). 파일을 지우고 다시 내려받으세요.",
-            f"{path} is not readable as KorNLI TSV ({error}): delete it and download it again.") from error
+        raise NlpbookError(f"{josa(path, '을/를')} KorNLI TSV로 읽을 수 없습니다({error}). {AGAIN_KO}",
+                           f"{path} is not readable as KorNLI TSV ({error}): {AGAIN_EN}") from error
     if not lines:
         raise _bad_line(path, 2, "문장 쌍이 하나도 없습니다", "no pairs after the header")
-    try:
-        premises, hypotheses, labels = split_fields(lines)
+    try:  # `cleaning` uses no instance state (a KorNLIKorpus would open the four URLs)
+        premises, hypotheses, labels = KorNLIKorpus.cleaning(None, lines)
     except ValueError:  # Korpora's message counts lines from 0 after the header; ours names the line
-        number, fields = next((i, n) for i, line in enumerate(lines, start=2)
-                              if (n := len(line.split("\t"))) != 3)
+        number, fields = next((i, n) for i, line in enumerate(lines, start=2) if (n := len(line.split("\t"))) != 3)
         raise _bad_line(path, number, f"탭으로 나뉜 칸이 3개(전제, 가설, 레이블)여야 하는데 {fields}개입니다",
                         f"expected 3 tab-separated fields (sentence1, sentence2, gold_label), found {fields}") from None
     examples, genre = [], path.name.split(".")[0].split("_")[0]  # multinli, snli, xnli
@@ -76,36 +75,16 @@ def _parse(path: Path) -> tuple[list[NliExample], int]:
                             f"unknown gold_label {label!r} (expected one of {', '.join(LABELS)})")
         if premise.strip() not in NO_SENTENCE and hypothesis.strip() not in NO_SENTENCE:
             examples.append(NliExample(premise.strip(), hypothesis.strip(), LABEL2ID[label], genre))
-    return examples, len(lines) - len(examples)
-
-
-def _korpora():
-    """Korpora's line reader and KorNLI field splitter (`cleaning` uses no instance state: a KorNLIKorpus would
-    open the four URLs). Korpora holds an invalid escape (`'[\\S ]+'`) that Python reports when it compiles the
-    file: only that warning is silenced, only for the import."""
-    with warnings.catch_warnings():
-        for category in (SyntaxWarning, DeprecationWarning):  # SyntaxWarning from 3.12
-            warnings.filterwarnings("ignore", message="invalid escape sequence", category=category)
-        from Korpora.korpus_kornli import KorNLIKorpus
-        from Korpora.utils import load_text
-
-    return load_text, lambda lines: KorNLIKorpus.cleaning(None, lines)
+    return examples, len(lines)
 
 
 def _bad_line(path, number, what_ko, what_en) -> NlpbookError:
-    return NlpbookError(f"{path}의 {number}번째 줄: {what_ko}. 파일을 지우고 다시 내려받으세요.",
-                        f"{path}, line {number}: {what_en}; delete the file and download it again.")
+    return NlpbookError(f"{path}의 {number}번째 줄: {what_ko}. {AGAIN_KO}", f"{path}, line {number}: {what_en}; {AGAIN_EN}")
 
 
 def load_kornli(root: str | Path, names: tuple[str, ...]) -> list[NliExample]:
     """The pairs of the named files (TRAIN, DEV or TEST), read from ROOT/kornli/ with no network."""
     return KORNLI.load(root, {TRAIN: "train", DEV: "dev", TEST: "test"}[tuple(names)])
-
-
-def ensure_kornli(root: str | Path) -> tuple[list[NliExample], list[NliExample]]:
-    """Train (MultiNLI + SNLI) and dev (XNLI dev) pairs, downloading first only if a file is missing."""
-    KORNLI.ensure(root)
-    return KORNLI.load(root, "train"), KORNLI.load(root, "dev")
 
 
 def write_kornli_sample(root: str | Path) -> dict[str, CorpusFile]:
