@@ -1,11 +1,10 @@
 """metrics.json, best/ and best/README.md (its model card): what the learner keeps (book: the best .ckpt).
 
-One callback owns all three. Its state (the history, a row per epoch; the row best/ was exported from; the pair
-counts) travels in checkpoints/last.ckpt, and both files are written from it after each validation and again on a
-resume: they never disagree with the checkpoint, and a kill while one was being replaced is repaired by the rerun.
-best/ holds, from save_pretrained, the model of the highest val_acc (KLUE-NLI's metric; the earliest of equal ones):
-0.4 GB for kcbert-base, not the book's 1.3 GB .ckpt. Its row is kept apart from the history, where a mid-epoch stop
-by max_steps, once continued, is replaced by the end of its epoch; the card lists both.
+One callback owns all three; its state (a row per epoch, best/'s row, the pair counts) travels in last.ckpt and both
+files are written from it after each validation and on a resume, so they never disagree with the checkpoint. best/
+holds, by save_pretrained, the model of the highest val_acc (KLUE-NLI's metric): 0.4 GB for kcbert-base, not the
+book's 1.3 GB .ckpt. Its row is kept apart from the history, where a max_steps stop mid-epoch, once continued, is
+replaced by the end of its epoch; the card lists both.
 """
 
 import json
@@ -15,14 +14,14 @@ from pathlib import Path
 
 from pytorch_lightning.callbacks import Callback
 
-from .checkpoints import check_finite
+from .checkpoints import ELSEWHERE, check_finite
 from .sampling import process_rank
 from ..corpora import get_corpus
 from ..corpus import LABELS, LABELS_KO, is_sample_data
+from ..runtime import get_logger
 from ..support.drive_files import (atomic_write, ensure_free_space, ran_out_of_space, remove_tree, replace_dir,
                                    write_json)
 from ..support.errors import NlpbookError
-from ..runtime import get_logger
 
 MONITOR = "val_acc"
 METRICS = {"val_loss": "val_loss", "val_acc": "val_acc", "macro_f1": "val_f1"}  # metrics.json's name: the logged one
@@ -39,9 +38,7 @@ class BestModelExport(Callback):
         return {"history": self.history, "exported": self.exported, "sizes": self.sizes}
 
     def load_state_dict(self, state_dict):
-        self.history, self.sizes = state_dict["history"], dict(state_dict.get("sizes", {}))
-        # a checkpoint written before the exported row was kept: the best of its history (max keeps the first)
-        self.exported = state_dict.get("exported") or max(self.history, key=lambda row: row[MONITOR], default=None)
+        self.history, self.exported, self.sizes = state_dict["history"], state_dict["exported"], state_dict["sizes"]
 
     def on_fit_start(self, trainer, pl_module):
         if self.history and process_rank()[0] == 0:  # a kill may have left metrics.json or the card behind
@@ -98,11 +95,10 @@ class BestModelExport(Callback):
             if not full:
                 raise
             raise NlpbookError(
-                f"{self.output_dir}: best/를 내보내는 중에 공간이 모자랐습니다({error}). 이전 best/와 체크포인트는 그대로 "
-                "있습니다. Drive에서 파일을 지우고 다시 실행하면 마지막 체크포인트부터 이어서 학습합니다.",
+                f"{self.output_dir}: best/를 내보내는 중에 공간이 모자랐습니다({error}). 이전 best/와 체크포인트는 "
+                "그대로이니, Drive의 파일을 지우고 다시 실행하면 이어서 학습합니다.",
                 f"{self.output_dir}: ran out of space while exporting best/ ({error}). The previous best/ and the "
-                "checkpoint are intact: free some space on Drive and run again to continue from the last checkpoint.",
-            ) from None
+                "checkpoint are intact: free space on Drive and run again to continue.") from None
         finally:
             self.tokenizer.model_max_length = kept
         replace_dir(part, self.output_dir / "best")
@@ -125,13 +121,10 @@ def check_best_export(output_dir: Path, best_one: dict, last_step: int) -> None:
         exported, weights = {}, False
     if not weights or exported.get("step", -1) <= last_step and exported.get("step") != best_one["step"]:
         raise NlpbookError(
-            f"{best}: 최고 에폭({best_one['epoch']}, 스텝 {best_one['step']})의 모델이 없거나 손상되었습니다(가중치 파일 "
-            "없음 또는 다른 스텝의 모델). 그 가중치는 best/에만 있었으므로 되살릴 수 없습니다. best/를 다른 이름으로 "
-            "옮기고 다른 출력 폴더(output_dir)에서 다시 학습하세요.",
-            f"{best}: the best epoch's ({best_one['epoch']}) model is missing or damaged (no weights file, or not "
-            f"step {best_one['step']}'s). Its weights were kept only there and cannot be recovered: move best/ aside "
-            "and train again in another output_dir.",
-        )
+            f"{best}: 최고 에폭({best_one['epoch']}, 스텝 {best_one['step']})의 모델이 없거나 손상되어(가중치가 없거나 다른 "
+            f"스텝의 것) 되살릴 수 없습니다(best/에만 있었습니다). best/를 다른 이름으로 옮기고 {ELSEWHERE[0]}.",
+            f"{best}: the best epoch's ({best_one['epoch']}) model is missing or damaged (no weights, or not step "
+            f"{best_one['step']}'s) and cannot be recovered (only best/ had it): move best/ aside and {ELSEWHERE[1]}.")
 
 
 def restore_interrupted_export(output_dir: Path) -> None:

@@ -1,9 +1,8 @@
 """One training run per output dir: output_dir/run.lock, held by the first process while a fit runs.
 
-Two runs writing one folder (a second Colab tab, a rerun while the first still trains) empty each other's
-checkpoints. Colab kills a runtime without cleanup, so the holder refreshes the lock every LOCK_REFRESH_SECONDS and
-one not refreshed for LOCK_STALE_SECONDS is taken over; on the same machine also one whose process is gone (a live
-process of that number is not enough to keep it: numbers are reused, a restarted runtime is pid 1 again).
+Two runs writing one folder (a second Colab tab, a rerun while the first trains) empty each other's checkpoints.
+Colab kills a runtime without cleanup, so the holder refreshes the lock every LOCK_REFRESH_SECONDS and one stale for
+LOCK_STALE_SECONDS is taken over; on the same machine also one whose process is gone (a live pid is not enough).
 """
 
 import json
@@ -57,13 +56,11 @@ class RunLock(Callback):
             alive = alive and held.get("pid") != self.me["pid"] and pid_alive(held.get("pid"))
         if alive:
             raise NlpbookError(
-                f"{self.path.parent}: 다른 학습({held['host']}의 프로세스 {held['pid']})이 지금 이 폴더를 쓰고 있습니다. "
-                "그 학습이 끝나기를 기다리거나(다른 탭을 확인하세요) 다른 출력 폴더(output_dir)를 쓰세요. 그 학습이 "
-                f"죽었다면 {LOCK_STALE_SECONDS}초 뒤에 이 폴더를 다시 쓸 수 있습니다.",
+                f"{self.path.parent}: 다른 학습({held['host']}의 프로세스 {held['pid']})이 이 폴더를 쓰고 있습니다. 끝나기를 "
+                f"기다리거나(다른 탭 확인) 다른 output_dir을 쓰세요. 그 학습이 죽었다면 {LOCK_STALE_SECONDS}초 뒤에 풀립니다.",
                 f"{self.path.parent} is in use by another run (process {held['pid']} on {held['host']}): wait until "
                 f"it ends (check your other tabs) or use another output_dir. If that run died, the folder is free "
-                f"again {LOCK_STALE_SECONDS} s after its last sign of life.",
-            )
+                f"again {LOCK_STALE_SECONDS} s after its last sign of life.")
 
     def acquire(self) -> None:
         self.refuse_if_taken()
