@@ -25,6 +25,7 @@ from ..support.errors import NlpbookError
 
 MONITOR = "val_acc"
 METRICS = {"val_loss": "val_loss", "val_acc": "val_acc", "macro_f1": "val_f1"}  # metrics.json's name: the logged one
+CARD = (Path(__file__).parent.parent / "data" / "model_card.md").read_text(encoding="utf-8")  # best/README.md's body
 
 
 class BestModelExport(Callback):
@@ -172,72 +173,6 @@ def card_text(settings, metrics: dict, sizes: dict, precision: str) -> str:
                "> This folder comes from the course's bundled sample corpus and a tiny randomly initialised model; "
                "it checks that training runs end to end. It is not a model: do not trust its predictions.\n\n"
                if sample else "")
-    return f"---\n{card_metadata(settings, corpus, best, sample).to_yaml()}\n---\n\n" + f"""\
-# {Path(settings.model_name).name} · {title} 문장 쌍 분류 / sentence-pair classification
-
-{warning}전제(premise)와 가설(hypothesis) 두 문장을 읽고, 가설이 전제로 보아 참(entailment)인지, 거짓(contradiction)인지, 중립(neutral)인지
-판단하는 모델입니다. 「Do it! BERT와 GPT로 배우는 자연어 처리」 3장의 실습을 잇는 강의 패키지 `nlpbook_helpers`로 학습했습니다.
-Given a premise and a hypothesis, the model says whether the hypothesis is entailed by, contradicts, or is neutral to
-the premise. Trained with the course package `nlpbook_helpers`.
-
-## 학습 / Training
-
-| | |
-|---|---|
-| 기반 모델 / base model | `{settings.model_name}` |
-| 말뭉치 / corpus | {corpus_line} |
-| 학습 쌍 / training pairs | {pairs['train']} |
-| 검증 쌍 / validation pairs | {pairs['dev']} |
-| max_seq_length | {settings.max_seq_length} |
-| batch_size | {settings.batch_size} |
-| learning_rate | {settings.learning_rate} ({settings.schedule} schedule) |
-| epochs | {settings.epochs} |
-| seed | {settings.seed} |
-| precision | {precision} |
-
-## 레이블 / Labels
-
-| id | label | 한국어 |
-|---|---|---|
-{labels}
-
-책의 순서(entailment 0, contradiction 1, neutral 2)입니다. Hub의 `klue/klue` nli 데이터셋 순서(entailment 0, neutral 1,
-contradiction 2)와 다르니, 레이블은 id가 아니라 이름으로 읽으세요. `config.json`의 `id2label`/`label2id`가 이 이름을 담고 있습니다.
-This is the book's order, not the one of the Hub's `klue/klue` nli dataset (entailment 0, neutral 1, contradiction 2):
-read labels by name, as `config.json`'s `id2label`/`label2id` give them.
-
-## 검증 결과 / Validation
-
-| epoch | step | val_loss | val_acc | macro F1 |
-|---|---|---|---|---|
-{epochs}
-
-검증 정확도(val_acc)가 가장 높은 에폭({best['epoch']}, 스텝 {best['step']})의 모델을 골랐습니다(KLUE-NLI의 공식 지표가
-정확도입니다). 검증 세트로 에폭을 골랐으므로 이 세트의 정확도는 실제보다 조금 높게 나옵니다.
-The model of the epoch with the highest validation accuracy ({best['epoch']}, step {best['step']}) was kept (accuracy is
-KLUE-NLI's official metric). The validation set chose the epoch, so its figure is slightly optimistic.
-
-## 쓰임새와 한계 / Intended use and limits
-
-- 한국어 문장 쌍의 관계를 배우고 실험하는 용도입니다. 사람에 대한 판단이나 사실 확인에 쓰지 마세요.
-  For learning and experimenting with Korean sentence-pair classification; not for decisions about people or
-  fact-checking.
-- 시드 하나로 한 번 학습한 결과입니다. 시드를 바꾸면 정확도가 조금 달라집니다.
-  One training run with one seed; another seed gives a slightly different accuracy.
-- KLUE-NLI의 문장은 뉴스, 위키백과, 영화 리뷰 등에서 왔습니다. 다른 종류의 글에서는 정확도가 떨어질 수 있습니다. KorNLI의 학습 쌍은 영어 데이터를 기계 번역한 것입니다.
-  KLUE-NLI's sentences come from news, Wikipedia, reviews and a few other genres; other text may score lower.
-  KorNLI's training pairs are machine-translated from English.
-- 한 쌍에서 앞쪽 {settings.max_seq_length} 토큰만 읽습니다(토크나이저의 `model_max_length`). 더 긴 쌍은 `truncation=True`로 잘라 넣으세요.
-  Only the first {settings.max_seq_length} tokens of a pair are read (the tokenizer's `model_max_length`): pass longer
-  pairs with `truncation=True`.
-
-## 불러오기 / How to load
-
-```python
-from transformers import pipeline
-
-classifier = pipeline("text-classification", model="runs/paircls/best")  # 이 폴더, 또는 Hub 이름 / this folder or its Hub name
-# the three labels with their probabilities; truncation=True cuts a long pair at the training length
-classifier({{"text": "전제 문장", "text_pair": "가설 문장"}}, top_k=None, truncation=True)
-```
-"""
+    return f"---\n{card_metadata(settings, corpus, best, sample).to_yaml()}\n---\n\n" + CARD.format(
+        model=Path(settings.model_name).name, title=title, warning=warning, settings=settings, corpus_line=corpus_line,
+        pairs=pairs, precision=precision, labels=labels, epochs=epochs, best=best)
