@@ -47,18 +47,12 @@ def resume_checkpoint(settings, runtime, precision: str) -> Path | None:
     if not path.exists():
         return None
     checkpoint = load_checkpoint(path)
-    if RUN_KEY not in checkpoint:
-        raise NlpbookError(f"{path}: 학습 설정 기록이 없는(이전 버전이 쓴) 체크포인트라 이어갈 수 없습니다. {ELSEWHERE[0]}.",
-                           f"{path} has no record of its run's settings (an older version wrote it): {ELSEWHERE[1]}.")
-    saved = checkpoint[RUN_KEY]
-    check_same_run(path, saved["settings"], run_fingerprint(settings))
-    if "epoch_batches" in saved:
-        done, planned = checkpoint["global_step"], planned_steps(settings, saved["epoch_batches"])
-        check_how_far(path, settings, done, planned, saved["schedule_steps"])
-        if done >= planned:  # trainer.fit restores it and has nothing to train
-            get_logger().info(f"이 학습은 이미 끝났습니다(스텝 {done}). 결과는 {output_dir / 'metrics.json'}과 "
-                              f"{output_dir / 'best'}에 있습니다.")
-            return path
+    check_same_run(path, settings, checkpoint)
+    saved, done = checkpoint[RUN_KEY], checkpoint.get("global_step")  # a rerun may train further, not less
+    if "epoch_batches" in saved and done >= planned_steps(settings, saved["epoch_batches"]):
+        get_logger().info(f"이 학습은 이미 끝났습니다(스텝 {done}). 결과는 {output_dir / 'metrics.json'}과 "
+                          f"{output_dir / 'best'}에 있습니다.")
+        return path  # trainer.fit restores it and has nothing to train
     device, was, was_device = f"{runtime.device_name} ({precision})", saved["precision"], saved["device"]
     if was != precision and not {was, precision} <= set(PRECISIONS_THAT_CONTINUE):
         raise NlpbookError(
@@ -79,26 +73,32 @@ def planned_steps(settings, epoch_batches: int) -> int:
     return min(planned, settings.max_steps) if settings.max_steps > 0 else planned
 
 
-def check_same_run(path: Path, saved: dict, current: dict) -> None:
-    was, now = saved["devices"] * saved["num_nodes"], current["devices"] * current["num_nodes"]
+def check_same_run(path: Path, settings, checkpoint: dict) -> None:
+    """Refuse a last.ckpt of other settings, another number of GPUs or another length: a rerun may go further (a
+    larger epochs or max_steps), but never change the lr the schedule gave at a step."""
+    if RUN_KEY not in checkpoint:
+        raise NlpbookError(f"{path}: 학습 설정 기록이 없는(이전 버전이 쓴) 체크포인트라 이어갈 수 없습니다. {ELSEWHERE[0]}.",
+                           f"{path} has no record of its run's settings (an older version wrote it): {ELSEWHERE[1]}.")
+    run, saved = checkpoint[RUN_KEY], checkpoint[RUN_KEY]["settings"]
+    was, now = saved["devices"] * saved["num_nodes"], settings.devices * settings.num_nodes
     if was != now:
         raise NlpbookError(
-            f"{path}: GPU {was}개로 시작한 학습(한 스텝에 {was}×{current['batch_size']}쌍)은 GPU {now}개로 이으면 스텝의 "
+            f"{path}: GPU {was}개로 시작한 학습(한 스텝에 {was}×{settings.batch_size}쌍)은 GPU {now}개로 이으면 스텝의 "
             f"크기가 달라집니다. GPU {was}개인 런타임에서 다시 실행하면 이어서 학습하고, 아니면 {ELSEWHERE[0]}.",
-            f"{path}: this run started on {was} GPU(s) ({was}x{current['batch_size']} pairs a step); on {now} every "
+            f"{path}: this run started on {was} GPU(s) ({was}x{settings.batch_size} pairs a step); on {now} every "
             f"step would be another size. Rerun on {was} GPU(s) to continue, or {ELSEWHERE[1]}.")
     changed = ", ".join(f"{name} {saved.get(name)!r} → {value!r}"
-                        for name, value in current.items() if saved.get(name) != value)
+                        for name, value in run_fingerprint(settings).items() if saved.get(name) != value)
     if changed:
         raise NlpbookError(
             f"{path}: 다른 설정으로 하던 학습의 체크포인트입니다({changed}). 원래 설정으로 다시 실행하면 이어서 학습하고, "
             f"새 설정으로는 {ELSEWHERE[0]}.",
             f"{path} was written by a run with other settings ({changed}): rerun with the original settings to "
             "continue it, or use another output_dir for the new ones.")
-
-
-def check_how_far(path: Path, settings, done: int, planned: int, schedule_steps: int) -> None:
-    """A rerun may go further (a larger epochs or max_steps), but never change the lr the schedule gave at a step."""
+    if "epoch_batches" not in run:
+        return
+    done, planned = checkpoint["global_step"], planned_steps(settings, run["epoch_batches"])
+    schedule_steps = run["schedule_steps"]
     if settings.schedule != "faithful" and schedule_steps != planned:
         longer = planned > schedule_steps
         raise NlpbookError(
