@@ -1,7 +1,6 @@
-"""The whole chapter in two functions: `prepare_run(settings)` builds every piece in the book's order, so notebook 07
-can show each; `fit(run)` trains, resuming from checkpoints/last.ckpt, and returns what metrics.json holds. The
-command line, 07, the benchmarks and the tests all go through these two (a benchmark adds its stopwatch as a callback).
-"""
+"""The whole chapter in two functions: `prepare_run(settings)` builds every piece in the book's order (07 shows each),
+`fit(run)` trains, resuming from last.ckpt, and returns metrics.json's content. The command line, 07, the benchmarks
+and the tests all go through these two."""
 
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ from .support.quiet import quiet_libraries
 from .support.speedups import PAD_MULTIPLE, compile_model, use_gpu_speedups
 from .task import NliTask
 from .trainer import build_trainer
+
 
 @dataclass
 class Run:

@@ -43,7 +43,14 @@ def resume_checkpoint(settings, runtime, precision: str) -> Path | None:
     if process_rank()[0] == 0:  # DDP's other processes: the first one holds run.lock
         RunLock(output_dir).refuse_if_taken()
     path = output_dir / "checkpoints" / "last.ckpt"
-    finish_interrupted_save(path)
+    part = path.with_name(path.name + ".part")  # a kill during a save: a complete .part is the newest checkpoint
+    if part.exists():
+        try:
+            load_checkpoint(part)
+        except NlpbookError:  # half-written
+            remove_file(part)
+        else:
+            replace_file(part, path)
     if not path.exists():
         return None
     checkpoint = load_checkpoint(path)
@@ -153,17 +160,6 @@ def load_checkpoint(path: Path, mmap: bool = True) -> dict:
                            "delete it to train from the start.") from error
 
 
-def finish_interrupted_save(path: Path) -> None:
-    """A complete `.part` is the newest checkpoint: put it in place. A half-written one is removed."""
-    part = path.with_name(path.name + ".part")
-    if part.exists():
-        try:
-            load_checkpoint(part)
-        except NlpbookError:
-            return remove_file(part)
-        replace_file(part, path)
-
-
 class LastCheckpoint(ModelCheckpoint):
     """Lightning's ModelCheckpoint keeping checkpoints/last.ckpt, with what continuing the run needs: saved every
     `every_n_steps` optimizer steps and after each validation, never between an epoch's last step and its validation
@@ -174,8 +170,7 @@ class LastCheckpoint(ModelCheckpoint):
                          every_n_train_steps=every_n_steps, enable_version_counter=False)
         self.path = Path(self.format_checkpoint_name({}, self.CHECKPOINT_NAME_LAST))
         self.every_n_steps, self.run = every_n_steps, run  # run: fingerprint, precision and device
-        self.loader_state: dict | None = None
-        self.saved_step: int | None = None  # the step last.ckpt holds, once this fit has saved or loaded one
+        self.loader_state = self.saved_step = None  # saved_step: last.ckpt's, once this fit has saved or loaded one
 
     @property
     def state_key(self) -> str:  # Lightning's own names the interval, which a rerun may change
