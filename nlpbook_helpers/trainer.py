@@ -30,8 +30,9 @@ def build_trainer(settings, runtime: Runtime, precision: str, tokenizer) -> pl.T
             "없으니 명령줄에서 `python -m nlpbook_helpers train --devices N ...`으로 실행하세요.",
             f"devices={settings.devices}, num_nodes={settings.num_nodes}: multi-process training (DDP) cannot run "
             "inside a notebook; run `python -m nlpbook_helpers train --devices N ...` from the command line.")
-    last_checkpoint = LastCheckpoint(output_dir, settings.checkpoint_every_n_steps, {
-        "settings": run_fingerprint(settings), "precision": precision, "device": f"{runtime.device_name} ({precision})"})
+    device = f"{runtime.device_name} ({precision})"
+    last_checkpoint = LastCheckpoint(output_dir, settings.checkpoint_every_n_steps,
+                                     {"settings": run_fingerprint(settings), "precision": precision, "device": device})
     return pl.Trainer(
         accelerator=runtime.accelerator, devices=settings.devices,
         num_nodes=settings.num_nodes,  # the processes of other machines are started by the cluster, not here

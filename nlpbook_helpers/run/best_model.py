@@ -1,10 +1,9 @@
 """metrics.json, best/ and best/README.md (its model card): what the learner keeps (book: the best .ckpt).
 
-One callback owns all three; its state (a row per epoch, best/'s row, the pair counts) travels in last.ckpt and both
-files are written from it after each validation and on a resume, so they never disagree with the checkpoint. best/
-holds, by save_pretrained, the model of the highest val_acc (KLUE-NLI's metric): 0.4 GB for kcbert-base, not the
-book's 1.3 GB .ckpt. Its row is kept apart from the history, where a max_steps stop mid-epoch, once continued, is
-replaced by the end of its epoch; the card lists both.
+One callback owns all three; its state travels in last.ckpt and the files are rewritten from it after each validation
+and on a resume, so they never disagree with it. best/ holds the model of the highest val_acc (save_pretrained: 0.4 GB
+for kcbert-base, not the book's 1.3 GB .ckpt); its row is kept apart from the history, where a mid-epoch max_steps
+stop, once continued, is replaced by its epoch's end.
 """
 
 import json

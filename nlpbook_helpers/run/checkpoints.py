@@ -55,7 +55,7 @@ def resume_checkpoint(settings, runtime, precision: str) -> Path | None:
         return None
     checkpoint = load_checkpoint(path)
     check_same_run(path, settings, checkpoint)
-    saved, done = checkpoint[RUN_KEY], checkpoint.get("global_step")  # a rerun may train further, not less
+    saved, done = checkpoint[RUN_KEY], checkpoint.get("global_step")
     if "epoch_batches" in saved and done >= planned_steps(settings, saved["epoch_batches"]):
         get_logger().info(f"이 학습은 이미 끝났습니다(스텝 {done}). 결과는 {output_dir / 'metrics.json'}과 "
                           f"{output_dir / 'best'}에 있습니다.")
@@ -187,8 +187,7 @@ class LastCheckpoint(ModelCheckpoint):
 
     def on_train_start(self, trainer, pl_module):
         super().on_train_start(trainer, pl_module)
-        # Lightning gives a loader its state back, but not when the schedule asked for the number of steps first
-        # (Lightning-AI/pytorch-lightning#20550): here, before its first batch is drawn.
+        # Lightning skips the loader's state when the schedule asked for the step count first (its issue #20550)
         if self.loader_state is not None and isinstance(trainer.train_dataloader, ResumableLoader):
             trainer.train_dataloader.load_state_dict(self.loader_state)
 

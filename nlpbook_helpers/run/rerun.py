@@ -37,8 +37,7 @@ class KernelGuard(Callback):
     exception). On the command line Ctrl-C keeps Lightning's own handling."""
 
     def __init__(self, settings, last_checkpoint):
-        self.settings, self.last_checkpoint = settings, last_checkpoint  # the latter knows the step last.ckpt holds
-        self.previous = None
+        self.settings, self.last_checkpoint, self.previous = settings, last_checkpoint, None  # previous SIGINT handler
 
     def setup(self, trainer, pl_module, stage):
         if stage != "fit":

@@ -25,7 +25,7 @@ LOCK_REFRESH_SECONDS = 20
 
 
 class RunLock(Callback):
-    """output_dir/run.lock: who trains here; taken at the fit's setup, fresh at each save, freed at its end."""
+    """output_dir/run.lock: who trains here; taken at the fit's setup, kept fresh by a thread, freed at its end."""
 
     def __init__(self, output_dir: Path):
         self.path = Path(output_dir) / "run.lock"
@@ -35,9 +35,6 @@ class RunLock(Callback):
     def setup(self, trainer, pl_module, stage):
         if stage == "fit" and process_rank()[0] == 0:
             self.acquire()
-
-    def on_save_checkpoint(self, trainer, pl_module, checkpoint):
-        self.refresh()
 
     def teardown(self, trainer, pl_module, stage):
         self.release()
@@ -52,8 +49,12 @@ class RunLock(Callback):
             alive = time.time() - self.path.stat().st_mtime < LOCK_STALE_SECONDS
         except (OSError, ValueError):
             return
-        if held.get("host") == self.me["host"]:
-            alive = alive and held.get("pid") != self.me["pid"] and pid_alive(held.get("pid"))
+        if held.get("host") == self.me["host"]:  # the same machine: only another process that still runs
+            try:
+                os.kill(int(held.get("pid")), 0)
+            except (OSError, TypeError, ValueError):
+                alive = False
+            alive = alive and held.get("pid") != self.me["pid"]
         if alive:
             raise NlpbookError(
                 f"{self.path.parent}: 다른 학습({held['host']}의 프로세스 {held['pid']})이 이 폴더를 쓰고 있습니다. 끝나기를 "
@@ -80,10 +81,6 @@ class RunLock(Callback):
 
     def keep_fresh(self, stop: threading.Event) -> None:
         while not stop.wait(LOCK_REFRESH_SECONDS):
-            self.refresh()
-
-    def refresh(self) -> None:
-        if self.stop is not None:
             with suppress(OSError):
                 os.utime(self.path, follow_symlinks=False)
 
@@ -94,11 +91,3 @@ class RunLock(Callback):
             with suppress(OSError, ValueError):
                 if json.loads(self.path.read_text(encoding="utf-8")) == self.me:
                     remove_file(self.path)
-
-
-def pid_alive(pid) -> bool:
-    try:
-        os.kill(int(pid), 0)
-    except (OSError, TypeError, ValueError):
-        return False
-    return True
