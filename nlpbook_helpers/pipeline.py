@@ -40,10 +40,9 @@ class Run:
 def prepare_run(settings: Settings, runtime: Runtime | None = None) -> Run:
     """Everything a training run needs, in the book's order; `runtime`: scripts/check_xla.py's stand-in TPU."""
     quiet_libraries()  # only the library messages a learner cannot act on, see support/quiet.py
-    log = get_logger()
     runtime = runtime or detect_runtime(settings.accelerator)
     precision, why = choose_precision(runtime, settings.precision)
-    log.info(f"runtime: {runtime.device_name} ({runtime.accelerator}), precision {precision}: {why}")
+    get_logger().info(f"runtime: {runtime.device_name} ({runtime.accelerator}), precision {precision}: {why}")
     check_writable(Path(settings.output_dir))
     use_gpu_speedups(runtime)  # GPU-only kernel choices, see support/speedups.py; nothing on a CPU or TPU
     seed_everything(settings.seed)
@@ -54,8 +53,8 @@ def prepare_run(settings: Settings, runtime: Runtime | None = None) -> Run:
     train_set, dev_set = build_datasets(settings, tokenizer, uses_token_types(model.config))
     train_loader, dev_loader = runtime_loaders(settings, runtime, tokenizer, train_set, dev_set,
                                                pad_multiple=PAD_MULTIPLE if compiled else None)
-    log.info(f"{len(train_set)} training pairs, {len(dev_set)} validation pairs, "
-             f"{len(train_loader)} batches per epoch")
+    get_logger().info(f"{len(train_set)} training pairs, {len(dev_set)} validation pairs, "
+                      f"{len(train_loader)} batches per epoch")
     pairs = len(train_set) * settings.epochs if settings.max_steps < 0 else settings.max_steps * settings.batch_size
     check_cpu_training(runtime, settings.accelerator, model, pairs)  # on Colab: no hours-long CPU run by accident
 

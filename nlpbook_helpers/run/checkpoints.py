@@ -62,11 +62,10 @@ def resume_checkpoint(settings, runtime, precision: str) -> Path | None:
         return path  # trainer.fit restores it and has nothing to train
     device, was, was_device = f"{runtime.device_name} ({precision})", saved["precision"], saved["device"]
     if was != precision and not {was, precision} <= set(PRECISIONS_THAT_CONTINUE):
-        raise NlpbookError(
-            f"{path}: {was_device}의 학습은 {device}에서 이어갈 수 없습니다(bf16-true는 가중치가 bf16). "
-            f"precision='{was}'로 다시 실행하면 이어서 학습합니다.",
-            f"{path}: the run on {was_device} cannot continue on {device} (bf16-true keeps the weights in bf16): "
-            f"rerun with precision='{was}' to continue it.")
+        raise NlpbookError(f"{path}: {was_device}의 학습은 {device}에서 이어갈 수 없습니다(bf16-true는 가중치가 bf16). "
+                           f"precision='{was}'로 다시 실행하면 이어서 학습합니다.",
+                           f"{path}: the run on {was_device} cannot continue on {device} (bf16-true keeps the weights "
+                           f"in bf16): rerun with precision='{was}' to continue it.")
     if was_device != device:
         get_logger().info(f"{was_device} → {device}: 런타임이 바뀌었지만 가중치와 옵티마이저 상태가 fp32라 그대로 이어서 "
                           "학습합니다 / the runtime changed; weights and optimizer state are fp32, so the run continues")
@@ -97,11 +96,10 @@ def check_same_run(path: Path, settings, checkpoint: dict) -> None:
     changed = ", ".join(f"{name} {saved.get(name)!r} → {value!r}"
                         for name, value in run_fingerprint(settings).items() if saved.get(name) != value)
     if changed:
-        raise NlpbookError(
-            f"{path}: 다른 설정으로 하던 학습의 체크포인트입니다({changed}). 원래 설정으로 다시 실행하면 이어서 학습하고, "
-            f"새 설정으로는 {ELSEWHERE[0]}.",
-            f"{path} was written by a run with other settings ({changed}): rerun with the original settings to "
-            "continue it, or use another output_dir for the new ones.")
+        raise NlpbookError(f"{path}: 다른 설정({changed})으로 하던 학습의 체크포인트입니다. 원래 설정으로 다시 "
+                           f"실행하면 이어서 학습하고, 새 설정으로는 {ELSEWHERE[0]}.",
+                           f"{path} was written by a run with other settings ({changed}): rerun with the original "
+                           "settings to continue it, or use another output_dir for the new ones.")
     if "epoch_batches" not in run:
         return
     done, planned = checkpoint["global_step"], planned_steps(settings, run["epoch_batches"])
@@ -118,12 +116,12 @@ def check_same_run(path: Path, settings, checkpoint: dict) -> None:
             "Rerun with the original epochs and max_steps to continue, or train for another length in another "
             "output_dir (schedule='faithful' keeps a constant lr and continues with a larger epochs).")
     if done > planned:
-        raise NlpbookError(
-            f"{path}: 이미 스텝 {done}까지 학습했고, epochs={settings.epochs}, max_steps={settings.max_steps}는 스텝 "
-            f"{planned}에서 끝나 할 일이 없습니다. 결과는 best/와 metrics.json에 있고, 더 학습하려면 epochs를 늘리세요.",
-            f"{path}: this run has already trained to step {done}; epochs={settings.epochs}, max_steps="
-            f"{settings.max_steps} end at step {planned}, so there is nothing to do. The results are in best/ and "
-            "metrics.json; give a larger epochs to train more.")
+        how_long = f"epochs={settings.epochs}, max_steps={settings.max_steps}"
+        raise NlpbookError(f"{path}: 이미 스텝 {done}까지 학습해, 스텝 {planned}에서 끝나는 {how_long}로는 할 일이 없습니다. "
+                           "결과는 best/와 metrics.json에 있고, 더 학습하려면 epochs를 늘리세요.",
+                           f"{path}: this run has already trained to step {done}; {how_long} end at step {planned}, "
+                           "so there is nothing to do. The results are in best/ and metrics.json; give a larger epochs "
+                           "to train more.")
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -161,9 +159,8 @@ def load_checkpoint(path: Path, mmap: bool = True) -> dict:
 
 
 class LastCheckpoint(ModelCheckpoint):
-    """Lightning's ModelCheckpoint keeping checkpoints/last.ckpt, with what continuing the run needs: saved every
-    `every_n_steps` optimizer steps and after each validation, never between an epoch's last step and its validation
-    (a kill there would skip that validation for good). A max_steps run stops and is validated at that step."""
+    """checkpoints/last.ckpt, with what continuing the run needs: saved every `every_n_steps` optimizer steps and after
+    each validation, never between an epoch's last step and its validation (a kill there would skip it for good)."""
 
     def __init__(self, output_dir: Path, every_n_steps: int, run: dict):
         super().__init__(dirpath=Path(output_dir) / "checkpoints", save_last=True, save_top_k=0,
@@ -195,7 +192,7 @@ class LastCheckpoint(ModelCheckpoint):
         if isinstance(trainer.train_dataloader, ResumableLoader):  # Lightning draws one batch ahead of training
             trainer.train_dataloader.trained = batch_idx + 1
         if 0 < trainer.max_steps <= trainer.global_step:
-            trainer.should_stop = True  # Lightning then validates at this step
+            trainer.should_stop = True  # a max_steps run stops here, and Lightning validates at this step
         elif batch_idx + 1 < trainer.num_training_batches:
             super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
             if trainer.global_step % self.every_n_steps == 0:

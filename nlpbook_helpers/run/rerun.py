@@ -24,8 +24,7 @@ _used = weakref.WeakSet()  # every trainer, task, model and loader a fit has sta
 
 
 class StopPressed(BaseException):
-    """The stop button during a fit: a BaseException (no `except Exception` swallows it), not a KeyboardInterrupt
-    (which Lightning turns into sys.exit)."""
+    """The stop button: a BaseException no `except Exception` swallows, not a KeyboardInterrupt (Lightning's exit)."""
 
     def _render_traceback_(self):  # IPython shows this instead of a traceback
         return [str(self)]
@@ -93,13 +92,11 @@ def check_fresh(settings, trainer, task, train_loader, dev_loader) -> None:
     built = {f.name: getattr(guard.settings, f.name) for f in fields(settings)} if guard is not None else {}
     built |= {"learning_rate": task.learning_rate, "schedule": task.schedule, "batch_size": train_loader.batch_size,
               "model_name": getattr(task.model, "name_or_path", settings.model_name)}
-    if hasattr(train_loader.sampler, "seed"):
-        built["seed"] = train_loader.sampler.seed
+    built["seed"] = getattr(train_loader.sampler, "seed", settings.seed)
     changed = ", ".join(f"{name} {value!r} → {getattr(settings, name)!r}"
                         for name, value in built.items() if value != getattr(settings, name))
     if changed:
-        raise NlpbookError(
-            f"1절의 설정이 이 셀의 트레이너, 태스크, 모델, 로더를 만들 때와 다릅니다({changed}). 두 설정이 섞이지 않도록 "
-            f"멈춥니다: {AGAIN[0]}.",
-            f"The settings of §1 differ from those the trainer, task, model and loaders were built with ({changed}); "
-            f"so as not to train a mix of the two: {AGAIN[1]}.")
+        raise NlpbookError(f"1절의 설정이 이 셀의 트레이너, 태스크, 모델, 로더를 만들 때와 달라({changed}) 섞인 "
+                           f"학습을 하지 않도록 멈춥니다: {AGAIN[0]}.",
+                           f"The settings of §1 differ from those the trainer, task, model and loaders were built "
+                           f"with ({changed}); so as not to train a mix of the two: {AGAIN[1]}.")
