@@ -11,15 +11,13 @@ from torch.utils.data import DataLoader
 from .features import PairDataset, build_datasets, load_tokenizer, runtime_loaders
 from .model import load_model, uses_token_types
 from .run.best_model import BestModelExport
-from .run.checkpoints import resume_checkpoint
-from .run.rerun import check_fresh
 from .runtime import (Runtime, check_cpu_training, check_writable, choose_precision, detect_runtime, get_logger,
                       seed_everything)
 from .settings import Settings
 from .support.quiet import quiet_libraries
 from .support.speedups import PAD_MULTIPLE, compile_model, use_gpu_speedups
 from .task import NliTask
-from .trainer import build_trainer
+from .trainer import build_trainer, check_fresh, resume_checkpoint
 
 
 @dataclass
@@ -65,8 +63,7 @@ def prepare_run(settings: Settings, runtime: Runtime | None = None) -> Run:
 
 
 def fit(run: Run, callbacks=()) -> dict:
-    """Train (or resume) and return the contents of metrics.json; `callbacks` are added to the trainer. Refused
-    before any training: objects a fit has used (check_fresh), a last.ckpt of another run (resume_checkpoint)."""
+    """Train (or resume) with `callbacks` added and return metrics.json's content, after check_fresh's checks."""
     run.trainer.callbacks.extend(callbacks)
     check_fresh(run.settings, run.trainer, run.task, run.train_loader, run.dev_loader)
     resume = resume_checkpoint(run.settings, run.runtime, run.precision)

@@ -24,7 +24,8 @@ from ..support.errors import NlpbookError
 
 MONITOR = "val_acc"
 METRICS = {"val_loss": "val_loss", "val_acc": "val_acc", "macro_f1": "val_f1"}  # metrics.json's name: the logged one
-CARD = (Path(__file__).parent.parent / "data" / "model_card.md").read_text(encoding="utf-8")  # best/README.md's body
+DATA = Path(__file__).parent.parent / "data"
+CARD = (DATA / "model_card.md").read_text(encoding="utf-8")  # best/README.md's body, filled by card_text
 
 
 class BestModelExport(Callback):
@@ -167,11 +168,7 @@ def card_text(settings, metrics: dict, sizes: dict, precision: str) -> str:
     hub_link = f" ([{hub_id}](https://huggingface.co/datasets/{hub_id}))" if hub_id else ""
     corpus_line = "강의 패키지의 샘플 말뭉치 / the course's bundled sample" if sample else \
         f"{title}{hub_link}, {corpus.license or 'license: see the corpus'}"
-    warning = ("> **파이프라인 점검용 / pipeline check only.** 이 폴더는 강의 패키지에 들어 있는 작은 샘플 말뭉치와 무작위로 "
-               "초기화한 작은 모델로 학습 과정이 끝까지 도는지 확인한 결과입니다. 모델이 아닙니다: 예측을 믿지 마세요.\n"
-               "> This folder comes from the course's bundled sample corpus and a tiny randomly initialised model; "
-               "it checks that training runs end to end. It is not a model: do not trust its predictions.\n\n"
-               if sample else "")
+    warning = (DATA / "model_card_sample.md").read_text(encoding="utf-8") + "\n" if sample else ""  # "pipeline check"
     return f"---\n{card_metadata(settings, corpus, best, sample).to_yaml()}\n---\n\n" + CARD.format(
         model=Path(settings.model_name).name, title=title, warning=warning, settings=settings, corpus_line=corpus_line,
         pairs=pairs, precision=precision, labels=labels, epochs=epochs, best=best)

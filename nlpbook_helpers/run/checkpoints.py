@@ -80,8 +80,7 @@ def planned_steps(settings, epoch_batches: int) -> int:
 
 
 def check_same_run(path: Path, settings, checkpoint: dict) -> None:
-    """Refuse a last.ckpt of other settings, another number of GPUs or another length: a rerun may go further (a
-    larger epochs or max_steps), but never change the lr the schedule gave at a step."""
+    """Refuse a last.ckpt of other settings, GPUs or length (a rerun may go further, never change a step's lr)."""
     if RUN_KEY not in checkpoint:
         raise NlpbookError(f"{path}: 학습 설정 기록이 없는(이전 버전이 쓴) 체크포인트라 이어갈 수 없습니다. {ELSEWHERE[0]}.",
                            f"{path} has no record of its run's settings (an older version wrote it): {ELSEWHERE[1]}.")
@@ -239,8 +238,7 @@ class RandomStates(Callback):
 
 
 class StopOnNaN(Callback):
-    """Stop a run whose loss is no number: checked where Lightning logs and before each save (not at every step: a
-    check waits for the GPU)."""
+    """Stop a run whose loss is no number: checked where Lightning logs and before a save (a check waits on the GPU)."""
 
     loss = None
 

@@ -1,8 +1,7 @@
 """The fit cell run again in the same notebook kernel: after Colab's stop button, a finished run, or a change in §1.
 
 A kernel keeps every object between cells: after a stop the model holds half-trained weights and the Trainer its loop
-counters, so a second `trainer.fit` would not continue from last.ckpt. `check_fresh` refuses used objects, or ones
-built from other settings, naming the cells that build everything anew (then resume_checkpoint continues exactly).
+counters, so `check_fresh` refuses used objects, or ones built from other settings, naming the cells to run again.
 """
 
 import signal
@@ -31,9 +30,8 @@ class StopPressed(BaseException):
 
 
 class KernelGuard(Callback):
-    """Mark what a fit uses, keep the settings the Trainer was built from, and in a notebook kernel turn the stop
-    button (SIGINT) into StopPressed, shown as one line saying what last.ckpt kept (Lightning tidies up as for any
-    exception). On the command line Ctrl-C keeps Lightning's own handling."""
+    """Mark what a fit uses, keep the Trainer's settings, and in a notebook kernel turn the stop button (SIGINT) into
+    StopPressed: one line saying what last.ckpt kept. On the command line Ctrl-C keeps Lightning's own handling."""
 
     def __init__(self, settings, last_checkpoint):
         self.settings, self.last_checkpoint, self.previous = settings, last_checkpoint, None  # previous SIGINT handler
@@ -54,8 +52,7 @@ class KernelGuard(Callback):
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second press while Lightning tidies up changes nothing
         step = self.last_checkpoint.saved_step
         if step is None:
-            raise StopPressed("학습을 멈췄습니다. 아직 저장된 체크포인트가 없으니, 다시 실행하면 처음부터(같은 시드로) "
-                              f"학습합니다: {AGAIN[0]}.")
+            raise StopPressed(f"학습을 멈췄습니다. 저장된 체크포인트가 없어 다시 실행하면 처음부터(같은 시드로) 학습합니다: {AGAIN[0]}.")
         raise StopPressed(f"학습을 멈췄습니다. 스텝 {step}까지의 학습이 {self.last_checkpoint.path}에 남아 있습니다. "
                           f"{AGAIN[0]}. 그러면 스텝 {step}에서 이어서 학습합니다.")
 
@@ -84,10 +81,10 @@ def check_fresh(settings, trainer, task, train_loader, dev_loader) -> None:
                            "and nothing was changed. Run the next cells to see them.")
     if used:
         raise NlpbookError(
-            f"이 셀의 {', '.join(ko for ko, _ in used)}는 앞선 학습에서 이미 쓰였습니다(멈춘 학습의 가중치와 진행이 메모리에 "
-            f"남아 있습니다). {AGAIN[0]}. 그러면 Drive의 마지막 체크포인트에서 이어서 학습합니다.",
-            f"This cell's {', '.join(en for _, en in used)} were already used by an earlier fit (a stopped run's "
-            f"weights and progress are still in memory): {AGAIN[1]}, and the run continues from its last checkpoint.")
+            f"이 셀의 {', '.join(ko for ko, _ in used)}는 앞선 학습에서 이미 쓰였습니다(멈춘 학습이 메모리에 남아 있습니다). "
+            f"{AGAIN[0]}. 그러면 마지막 체크포인트에서 이어서 학습합니다.",
+            f"This cell's {', '.join(en for _, en in used)} were already used by an earlier fit (a stopped run is "
+            f"still in memory): {AGAIN[1]}, and the run continues from its last checkpoint.")
     guard = next((callback for callback in trainer.callbacks if isinstance(callback, KernelGuard)), None)
     built = {f.name: getattr(guard.settings, f.name) for f in fields(settings)} if guard is not None else {}
     built |= {"learning_rate": task.learning_rate, "schedule": task.schedule, "batch_size": train_loader.batch_size,
