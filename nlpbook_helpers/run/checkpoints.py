@@ -26,7 +26,7 @@ from .sampling import ResumableLoader, process_rank
 RUN_KEY = "nlpbook_run"  # where last.ckpt keeps what defines the run, where it ran, and how long it is
 PRECISIONS_THAT_CONTINUE = ("32-true", "16-mixed", "bf16-mixed")  # fp32 weights and optimizer state in all three
 RUN_SETTINGS = ("model_name", "corpus", "max_seq_length", "batch_size", "learning_rate", "schedule", "seed",
-                "length_grouped", "devices", "num_nodes")  # not epochs and max_steps (see check_how_far), nor precision
+                "length_grouped", "devices", "num_nodes")  # not epochs, max_steps (see check_same_run), precision
 ELSEWHERE = ("다른 출력 폴더(output_dir)에서 새로 학습하세요", "train in another output_dir")
 
 
@@ -174,7 +174,7 @@ class LastCheckpoint(ModelCheckpoint):
 
     def on_save_checkpoint(self, trainer, pl_module, checkpoint):
         checkpoint[RUN_KEY] = {**self.run, "schedule_steps": trainer.estimated_stepping_batches,
-                               "epoch_batches": trainer.num_training_batches}  # the run's length: check_how_far
+                               "epoch_batches": trainer.num_training_batches}  # the run's length: check_same_run
         if isinstance(trainer.train_dataloader, ResumableLoader):
             checkpoint[RUN_KEY]["loader"] = trainer.train_dataloader.state_dict()
 
