@@ -1,7 +1,6 @@
-"""The whole chapter in two functions: `prepare_run(settings)` builds every piece in the book's order, so notebook 07
-can show each; `fit(run)` trains, resuming from checkpoints/last.ckpt, and returns what metrics.json holds. The
-command line, 07, the benchmarks and the tests all go through these two (a benchmark adds its stopwatch as a callback).
-"""
+"""The whole chapter in two functions: `prepare_run(settings)` builds every piece in the book's order (07 shows each),
+`fit(run)` trains, resuming from last.ckpt, and returns metrics.json's content. The command line, 07, the benchmarks
+and the tests all go through these two."""
 
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,15 +11,14 @@ from torch.utils.data import DataLoader
 from .features import PairDataset, build_datasets, load_tokenizer, runtime_loaders
 from .model import load_model, uses_token_types
 from .run.best_model import BestModelExport
-from .run.checkpoints import resume_checkpoint
-from .run.rerun import check_fresh
 from .runtime import (Runtime, check_cpu_training, check_writable, choose_precision, detect_runtime, get_logger,
                       seed_everything)
 from .settings import Settings
 from .support.quiet import quiet_libraries
 from .support.speedups import PAD_MULTIPLE, compile_model, use_gpu_speedups
 from .task import NliTask
-from .trainer import build_trainer
+from .trainer import build_trainer, check_fresh, resume_checkpoint
+
 
 @dataclass
 class Run:
@@ -40,10 +38,9 @@ class Run:
 def prepare_run(settings: Settings, runtime: Runtime | None = None) -> Run:
     """Everything a training run needs, in the book's order; `runtime`: scripts/check_xla.py's stand-in TPU."""
     quiet_libraries()  # only the library messages a learner cannot act on, see support/quiet.py
-    log = get_logger()
     runtime = runtime or detect_runtime(settings.accelerator)
     precision, why = choose_precision(runtime, settings.precision)
-    log.info(f"runtime: {runtime.device_name} ({runtime.accelerator}), precision {precision}: {why}")
+    get_logger().info(f"runtime: {runtime.device_name} ({runtime.accelerator}), precision {precision}: {why}")
     check_writable(Path(settings.output_dir))
     use_gpu_speedups(runtime)  # GPU-only kernel choices, see support/speedups.py; nothing on a CPU or TPU
     seed_everything(settings.seed)
@@ -54,8 +51,8 @@ def prepare_run(settings: Settings, runtime: Runtime | None = None) -> Run:
     train_set, dev_set = build_datasets(settings, tokenizer, uses_token_types(model.config))
     train_loader, dev_loader = runtime_loaders(settings, runtime, tokenizer, train_set, dev_set,
                                                pad_multiple=PAD_MULTIPLE if compiled else None)
-    log.info(f"{len(train_set)} training pairs, {len(dev_set)} validation pairs, "
-             f"{len(train_loader)} batches per epoch")
+    get_logger().info(f"{len(train_set)} training pairs, {len(dev_set)} validation pairs, "
+                      f"{len(train_loader)} batches per epoch")
     pairs = len(train_set) * settings.epochs if settings.max_steps < 0 else settings.max_steps * settings.batch_size
     check_cpu_training(runtime, settings.accelerator, model, pairs)  # on Colab: no hours-long CPU run by accident
 
@@ -66,8 +63,7 @@ def prepare_run(settings: Settings, runtime: Runtime | None = None) -> Run:
 
 
 def fit(run: Run, callbacks=()) -> dict:
-    """Train (or resume) and return the contents of metrics.json; `callbacks` are added to the trainer. Refused
-    before any training: objects a fit has used (check_fresh), a last.ckpt of another run (resume_checkpoint)."""
+    """Train (or resume) with `callbacks` added and return metrics.json's content, after check_fresh's checks."""
     run.trainer.callbacks.extend(callbacks)
     check_fresh(run.settings, run.trainer, run.task, run.train_loader, run.dev_loader)
     resume = resume_checkpoint(run.settings, run.runtime, run.precision)

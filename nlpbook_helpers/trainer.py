@@ -1,6 +1,5 @@
-"""The Lightning Trainer (book: code 3-13), with callbacks that keep checkpoints/last.ckpt, metrics.json and best/,
-so a disconnected Colab runtime continues where it stopped: trainer.fit(..., ckpt_path=resume_checkpoint(...)) is
-the book's code 3-14. 07's fit cell imports resume_checkpoint and check_fresh (run/rerun.py) from here.
+"""The Lightning Trainer (book: code 3-13), with callbacks keeping last.ckpt, metrics.json and best/ so a disconnected
+runtime continues: trainer.fit(..., ckpt_path=resume_checkpoint(...)) is code 3-14. 07's fit cell imports from here.
 """
 
 import sys
@@ -27,23 +26,20 @@ def build_trainer(settings, runtime: Runtime, precision: str, tokenizer) -> pl.T
     distributed = settings.devices * settings.num_nodes > 1
     if distributed and (hasattr(sys, "ps1") or sys.flags.interactive):  # Lightning's own test for a notebook
         raise NlpbookError(
-            f"devices={settings.devices}, num_nodes={settings.num_nodes}: 여러 프로세스 학습(DDP)은 노트북 셀 안에서는 "
-            "돌릴 수 없습니다. 명령줄에서 `python -m nlpbook_helpers train --devices N ...`으로 실행하세요.",
+            f"devices={settings.devices}, num_nodes={settings.num_nodes}: 여러 프로세스 학습(DDP)은 노트북 셀에서 돌릴 수 "
+            "없으니 명령줄에서 `python -m nlpbook_helpers train --devices N ...`으로 실행하세요.",
             f"devices={settings.devices}, num_nodes={settings.num_nodes}: multi-process training (DDP) cannot run "
-            "inside a notebook; run `python -m nlpbook_helpers train --devices N ...` from the command line.",
-        )
+            "inside a notebook; run `python -m nlpbook_helpers train --devices N ...` from the command line.")
     device = f"{runtime.device_name} ({precision})"
-    run = {"settings": run_fingerprint(settings), "precision": precision, "device": device}
-    last_checkpoint = LastCheckpoint(output_dir, settings.checkpoint_every_n_steps, run)
+    last_checkpoint = LastCheckpoint(output_dir, settings.checkpoint_every_n_steps,
+                                     {"settings": run_fingerprint(settings), "precision": precision, "device": device})
     return pl.Trainer(
-        accelerator=runtime.accelerator,
-        devices=settings.devices,
+        accelerator=runtime.accelerator, devices=settings.devices,
         num_nodes=settings.num_nodes,  # the processes of other machines are started by the cluster, not here
         strategy="ddp" if distributed else "auto",
         use_distributed_sampler=False,  # our samplers deal whole batches to the GPUs (see run/sampling.py)
         precision=precision,
-        max_epochs=settings.epochs,
-        max_steps=settings.max_steps,
+        max_epochs=settings.epochs, max_steps=settings.max_steps,
         callbacks=[
             BestModelExport(settings, tokenizer),  # metrics.json, best/ and its card (run/best_model.py)
             last_checkpoint,  # checkpoints/last.ckpt: a ModelCheckpoint, so Lightning runs it after the others
@@ -55,10 +51,8 @@ def build_trainer(settings, runtime: Runtime, precision: str, tokenizer) -> pl.T
             ExplainLibraryErrors(settings),  # settings: its batch_size and max_seq_length when the GPU runs out
         ],
         plugins=[AtomicXLACheckpointIO() if runtime.accelerator == "tpu" else AtomicCheckpointIO()],
-        logger=CSVLogger(output_dir, name="logs"),
-        log_every_n_steps=10,
+        logger=CSVLogger(output_dir, name="logs"), log_every_n_steps=10,
         # "warn" on a GPU: deterministic kernels where asking is enough (CPU kernels already are; XLA has no switch)
         deterministic={"cpu": None, "gpu": "warn", "tpu": False}[runtime.accelerator],
-        default_root_dir=output_dir,
-        enable_model_summary=False,
+        default_root_dir=output_dir, enable_model_summary=False,
     )

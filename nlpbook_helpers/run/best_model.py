@@ -1,11 +1,9 @@
 """metrics.json, best/ and best/README.md (its model card): what the learner keeps (book: the best .ckpt).
 
-One callback owns all three. Its state (the history, a row per epoch; the row best/ was exported from; the pair
-counts) travels in checkpoints/last.ckpt, and both files are written from it after each validation and again on a
-resume: they never disagree with the checkpoint, and a kill while one was being replaced is repaired by the rerun.
-best/ holds, from save_pretrained, the model of the highest val_acc (KLUE-NLI's metric; the earliest of equal ones):
-0.4 GB for kcbert-base, not the book's 1.3 GB .ckpt. Its row is kept apart from the history, where a mid-epoch stop
-by max_steps, once continued, is replaced by the end of its epoch; the card lists both.
+One callback owns all three; its state travels in last.ckpt and the files are rewritten from it after each validation
+and on a resume, so they never disagree with it. best/ holds the model of the highest val_acc (save_pretrained: 0.4 GB
+for kcbert-base, not the book's 1.3 GB .ckpt); its row is kept apart from the history, where a mid-epoch max_steps
+stop, once continued, is replaced by its epoch's end.
 """
 
 import json
@@ -15,17 +13,19 @@ from pathlib import Path
 
 from pytorch_lightning.callbacks import Callback
 
-from .checkpoints import check_finite
+from .checkpoints import ELSEWHERE, check_finite
 from .sampling import process_rank
 from ..corpora import get_corpus
 from ..corpus import LABELS, LABELS_KO, is_sample_data
+from ..runtime import get_logger
 from ..support.drive_files import (atomic_write, ensure_free_space, ran_out_of_space, remove_tree, replace_dir,
                                    write_json)
 from ..support.errors import NlpbookError
-from ..runtime import get_logger
 
 MONITOR = "val_acc"
 METRICS = {"val_loss": "val_loss", "val_acc": "val_acc", "macro_f1": "val_f1"}  # metrics.json's name: the logged one
+DATA = Path(__file__).parent.parent / "data"
+CARD = (DATA / "model_card.md").read_text(encoding="utf-8")  # best/README.md's body, filled by card_text
 
 
 class BestModelExport(Callback):
@@ -39,9 +39,7 @@ class BestModelExport(Callback):
         return {"history": self.history, "exported": self.exported, "sizes": self.sizes}
 
     def load_state_dict(self, state_dict):
-        self.history, self.sizes = state_dict["history"], dict(state_dict.get("sizes", {}))
-        # a checkpoint written before the exported row was kept: the best of its history (max keeps the first)
-        self.exported = state_dict.get("exported") or max(self.history, key=lambda row: row[MONITOR], default=None)
+        self.history, self.exported, self.sizes = state_dict["history"], state_dict["exported"], state_dict["sizes"]
 
     def on_fit_start(self, trainer, pl_module):
         if self.history and process_rank()[0] == 0:  # a kill may have left metrics.json or the card behind
@@ -98,11 +96,10 @@ class BestModelExport(Callback):
             if not full:
                 raise
             raise NlpbookError(
-                f"{self.output_dir}: best/를 내보내는 중에 공간이 모자랐습니다({error}). 이전 best/와 체크포인트는 그대로 "
-                "있습니다. Drive에서 파일을 지우고 다시 실행하면 마지막 체크포인트부터 이어서 학습합니다.",
+                f"{self.output_dir}: best/를 내보내는 중에 공간이 모자랐습니다({error}). 이전 best/와 체크포인트는 "
+                "그대로이니, Drive의 파일을 지우고 다시 실행하면 이어서 학습합니다.",
                 f"{self.output_dir}: ran out of space while exporting best/ ({error}). The previous best/ and the "
-                "checkpoint are intact: free some space on Drive and run again to continue from the last checkpoint.",
-            ) from None
+                "checkpoint are intact: free space on Drive and run again to continue.") from None
         finally:
             self.tokenizer.model_max_length = kept
         replace_dir(part, self.output_dir / "best")
@@ -125,13 +122,10 @@ def check_best_export(output_dir: Path, best_one: dict, last_step: int) -> None:
         exported, weights = {}, False
     if not weights or exported.get("step", -1) <= last_step and exported.get("step") != best_one["step"]:
         raise NlpbookError(
-            f"{best}: 최고 에폭({best_one['epoch']}, 스텝 {best_one['step']})의 모델이 없거나 손상되었습니다(가중치 파일 "
-            "없음 또는 다른 스텝의 모델). 그 가중치는 best/에만 있었으므로 되살릴 수 없습니다. best/를 다른 이름으로 "
-            "옮기고 다른 출력 폴더(output_dir)에서 다시 학습하세요.",
-            f"{best}: the best epoch's ({best_one['epoch']}) model is missing or damaged (no weights file, or not "
-            f"step {best_one['step']}'s). Its weights were kept only there and cannot be recovered: move best/ aside "
-            "and train again in another output_dir.",
-        )
+            f"{best}: 최고 에폭({best_one['epoch']}, 스텝 {best_one['step']})의 모델이 없거나 손상되어(가중치가 없거나 다른 "
+            f"스텝의 것) 되살릴 수 없습니다(best/에만 있었습니다). best/를 다른 이름으로 옮기고 {ELSEWHERE[0]}.",
+            f"{best}: the best epoch's ({best_one['epoch']}) model is missing or damaged (no weights, or not step "
+            f"{best_one['step']}'s) and cannot be recovered (only best/ had it): move best/ aside and {ELSEWHERE[1]}.")
 
 
 def restore_interrupted_export(output_dir: Path) -> None:
@@ -174,77 +168,7 @@ def card_text(settings, metrics: dict, sizes: dict, precision: str) -> str:
     hub_link = f" ([{hub_id}](https://huggingface.co/datasets/{hub_id}))" if hub_id else ""
     corpus_line = "강의 패키지의 샘플 말뭉치 / the course's bundled sample" if sample else \
         f"{title}{hub_link}, {corpus.license or 'license: see the corpus'}"
-    warning = ("> **파이프라인 점검용 / pipeline check only.** 이 폴더는 강의 패키지에 들어 있는 작은 샘플 말뭉치와 무작위로 "
-               "초기화한 작은 모델로 학습 과정이 끝까지 도는지 확인한 결과입니다. 모델이 아닙니다: 예측을 믿지 마세요.\n"
-               "> This folder comes from the course's bundled sample corpus and a tiny randomly initialised model; "
-               "it checks that training runs end to end. It is not a model: do not trust its predictions.\n\n"
-               if sample else "")
-    return f"---\n{card_metadata(settings, corpus, best, sample).to_yaml()}\n---\n\n" + f"""\
-# {Path(settings.model_name).name} · {title} 문장 쌍 분류 / sentence-pair classification
-
-{warning}전제(premise)와 가설(hypothesis) 두 문장을 읽고, 가설이 전제로 보아 참(entailment)인지, 거짓(contradiction)인지, 중립(neutral)인지
-판단하는 모델입니다. 「Do it! BERT와 GPT로 배우는 자연어 처리」 3장의 실습을 잇는 강의 패키지 `nlpbook_helpers`로 학습했습니다.
-Given a premise and a hypothesis, the model says whether the hypothesis is entailed by, contradicts, or is neutral to
-the premise. Trained with the course package `nlpbook_helpers`.
-
-## 학습 / Training
-
-| | |
-|---|---|
-| 기반 모델 / base model | `{settings.model_name}` |
-| 말뭉치 / corpus | {corpus_line} |
-| 학습 쌍 / training pairs | {pairs['train']} |
-| 검증 쌍 / validation pairs | {pairs['dev']} |
-| max_seq_length | {settings.max_seq_length} |
-| batch_size | {settings.batch_size} |
-| learning_rate | {settings.learning_rate} ({settings.schedule} schedule) |
-| epochs | {settings.epochs} |
-| seed | {settings.seed} |
-| precision | {precision} |
-
-## 레이블 / Labels
-
-| id | label | 한국어 |
-|---|---|---|
-{labels}
-
-책의 순서(entailment 0, contradiction 1, neutral 2)입니다. Hub의 `klue/klue` nli 데이터셋 순서(entailment 0, neutral 1,
-contradiction 2)와 다르니, 레이블은 id가 아니라 이름으로 읽으세요. `config.json`의 `id2label`/`label2id`가 이 이름을 담고 있습니다.
-This is the book's order, not the one of the Hub's `klue/klue` nli dataset (entailment 0, neutral 1, contradiction 2):
-read labels by name, as `config.json`'s `id2label`/`label2id` give them.
-
-## 검증 결과 / Validation
-
-| epoch | step | val_loss | val_acc | macro F1 |
-|---|---|---|---|---|
-{epochs}
-
-검증 정확도(val_acc)가 가장 높은 에폭({best['epoch']}, 스텝 {best['step']})의 모델을 골랐습니다(KLUE-NLI의 공식 지표가
-정확도입니다). 검증 세트로 에폭을 골랐으므로 이 세트의 정확도는 실제보다 조금 높게 나옵니다.
-The model of the epoch with the highest validation accuracy ({best['epoch']}, step {best['step']}) was kept (accuracy is
-KLUE-NLI's official metric). The validation set chose the epoch, so its figure is slightly optimistic.
-
-## 쓰임새와 한계 / Intended use and limits
-
-- 한국어 문장 쌍의 관계를 배우고 실험하는 용도입니다. 사람에 대한 판단이나 사실 확인에 쓰지 마세요.
-  For learning and experimenting with Korean sentence-pair classification; not for decisions about people or
-  fact-checking.
-- 시드 하나로 한 번 학습한 결과입니다. 시드를 바꾸면 정확도가 조금 달라집니다.
-  One training run with one seed; another seed gives a slightly different accuracy.
-- KLUE-NLI의 문장은 뉴스, 위키백과, 영화 리뷰 등에서 왔습니다. 다른 종류의 글에서는 정확도가 떨어질 수 있습니다. KorNLI의 학습 쌍은 영어 데이터를 기계 번역한 것입니다.
-  KLUE-NLI's sentences come from news, Wikipedia, reviews and a few other genres; other text may score lower.
-  KorNLI's training pairs are machine-translated from English.
-- 한 쌍에서 앞쪽 {settings.max_seq_length} 토큰만 읽습니다(토크나이저의 `model_max_length`). 더 긴 쌍은 `truncation=True`로 잘라 넣으세요.
-  Only the first {settings.max_seq_length} tokens of a pair are read (the tokenizer's `model_max_length`): pass longer
-  pairs with `truncation=True`.
-
-## 불러오기 / How to load
-
-```python
-from transformers import pipeline
-
-classifier = pipeline("text-classification", model="runs/paircls/best")  # 이 폴더, 또는 Hub 이름 / this folder or its Hub name
-# the three labels with their probabilities; truncation=True cuts a long pair at the training length
-classifier({{"text": "전제 문장", "text_pair": "가설 문장"}}, top_k=None, truncation=True)
-```
-"""
+    warning = (DATA / "model_card_sample.md").read_text(encoding="utf-8") + "\n" if sample else ""  # "pipeline check"
+    return f"---\n{card_metadata(settings, corpus, best, sample).to_yaml()}\n---\n\n" + CARD.format(
+        model=Path(settings.model_name).name, title=title, warning=warning, settings=settings, corpus_line=corpus_line,
+        pairs=pairs, precision=precision, labels=labels, epochs=epochs, best=best)

@@ -1,9 +1,8 @@
 """What a run keeps in checkpoints/last.ckpt, and how a rerun continues it (the book's Trainer wrote one per epoch).
 
-A Colab runtime disconnects without warning, and the learner runs the same cell again, maybe on another GPU. So
-last.ckpt holds all a rerun needs, saved by Lightning's ModelCheckpoint through `<name>.part` (a kill leaves the
-old file or a complete .part, which resume_checkpoint puts in place). Only the same run continues: other settings
-are refused, naming the change and the way to keep the progress; another GPU class continues (fp32 in all).
+A Colab runtime disconnects without warning and the learner runs the same cell again, maybe on another GPU: last.ckpt
+holds all a rerun needs, written through `<name>.part` (a kill leaves the old file or a complete .part, which
+resume_checkpoint puts in place). Other settings are refused, naming the change; another GPU class continues (fp32).
 """
 
 import random
@@ -27,7 +26,8 @@ from .sampling import ResumableLoader, process_rank
 RUN_KEY = "nlpbook_run"  # where last.ckpt keeps what defines the run, where it ran, and how long it is
 PRECISIONS_THAT_CONTINUE = ("32-true", "16-mixed", "bf16-mixed")  # fp32 weights and optimizer state in all three
 RUN_SETTINGS = ("model_name", "corpus", "max_seq_length", "batch_size", "learning_rate", "schedule", "seed",
-                "length_grouped", "devices", "num_nodes")  # not epochs and max_steps (see check_how_far), nor precision
+                "length_grouped", "devices", "num_nodes")  # not epochs, max_steps (see check_same_run), precision
+ELSEWHERE = ("다른 출력 폴더(output_dir)에서 새로 학습하세요", "train in another output_dir")
 
 
 def run_fingerprint(settings) -> dict:
@@ -43,38 +43,32 @@ def resume_checkpoint(settings, runtime, precision: str) -> Path | None:
     if process_rank()[0] == 0:  # DDP's other processes: the first one holds run.lock
         RunLock(output_dir).refuse_if_taken()
     path = output_dir / "checkpoints" / "last.ckpt"
-    finish_interrupted_save(path)
+    part = path.with_name(path.name + ".part")  # a kill during a save: a complete .part is the newest checkpoint
+    if part.exists():
+        try:
+            load_checkpoint(part)
+        except NlpbookError:  # half-written
+            remove_file(part)
+        else:
+            replace_file(part, path)
     if not path.exists():
         return None
     checkpoint = load_checkpoint(path)
-    saved = checkpoint.get(RUN_KEY)
-    if saved is None:
-        raise NlpbookError(
-            f"{path}: 학습 설정 기록이 없는 체크포인트(이전 버전이 쓴 것)라 같은 학습인지 알 수 없습니다. "
-            "다른 출력 폴더(output_dir)에서 새로 학습하세요.",
-            f"{path} has no record of its run's settings (an older version wrote it), so it cannot be continued: "
-            "train in another output_dir.",
-        )
-    check_same_run(path, saved["settings"], run_fingerprint(settings))
-    if "epoch_batches" in saved:
-        done, planned = checkpoint["global_step"], planned_steps(settings, saved["epoch_batches"])
-        check_how_far(path, settings, done, planned, saved["schedule_steps"])
-        if done >= planned:  # trainer.fit restores it and has nothing to train
-            get_logger().info(f"이 학습은 이미 끝났습니다(스텝 {done}). 결과는 {output_dir / 'metrics.json'}과 "
-                              f"{output_dir / 'best'}에 있습니다.")
-            return path
+    check_same_run(path, settings, checkpoint)
+    saved, done = checkpoint[RUN_KEY], checkpoint.get("global_step")
+    if "epoch_batches" in saved and done >= planned_steps(settings, saved["epoch_batches"]):
+        get_logger().info(f"이 학습은 이미 끝났습니다(스텝 {done}). 결과는 {output_dir / 'metrics.json'}과 "
+                          f"{output_dir / 'best'}에 있습니다.")
+        return path  # trainer.fit restores it and has nothing to train
     device, was, was_device = f"{runtime.device_name} ({precision})", saved["precision"], saved["device"]
     if was != precision and not {was, precision} <= set(PRECISIONS_THAT_CONTINUE):
-        raise NlpbookError(
-            f"{path}: {was_device}에서 하던 학습은 {device}에서 이어갈 수 없습니다(bf16-true는 가중치 자체가 bf16). "
-            f"precision='{was}'로 다시 실행하면 이어서 학습합니다.",
-            f"{path}: the run on {was_device} cannot continue on {device} (bf16-true keeps the weights in bf16): "
-            f"rerun with precision='{was}' to continue it.",
-        )
+        raise NlpbookError(f"{path}: {was_device}의 학습은 {device}에서 이어갈 수 없습니다(bf16-true는 가중치가 bf16). "
+                           f"precision='{was}'로 다시 실행하면 이어서 학습합니다.",
+                           f"{path}: the run on {was_device} cannot continue on {device} (bf16-true keeps the weights "
+                           f"in bf16): rerun with precision='{was}' to continue it.")
     if was_device != device:
-        get_logger().info(f"{was_device} → {device}: 런타임이 바뀌었지만 가중치와 옵티마이저 상태가 fp32라 그대로 "
-                          "이어서 학습합니다 / the runtime changed; weights and optimizer state are fp32, so the run "
-                          "continues")
+        get_logger().info(f"{was_device} → {device}: 런타임이 바뀌었지만 가중치와 옵티마이저 상태가 fp32라 그대로 이어서 "
+                          "학습합니다 / the runtime changed; weights and optimizer state are fp32, so the run continues")
     get_logger().info(f"이어서 학습합니다: {path}")
     return path
 
@@ -85,66 +79,48 @@ def planned_steps(settings, epoch_batches: int) -> int:
     return min(planned, settings.max_steps) if settings.max_steps > 0 else planned
 
 
-def finished_run(settings, epoch_batches: int | None) -> int | None:
-    """The step the run in settings.output_dir ended at, if last.ckpt has trained all it was asked to, else None."""
-    path = Path(settings.output_dir) / "checkpoints" / "last.ckpt"
-    if not path.exists():
-        return None
-    checkpoint = load_checkpoint(path)
-    epoch_batches = checkpoint.get(RUN_KEY, {}).get("epoch_batches", epoch_batches)
-    if epoch_batches is None or checkpoint["global_step"] < planned_steps(settings, epoch_batches):
-        return None
-    return checkpoint["global_step"]
-
-
-def check_same_run(path: Path, saved: dict, current: dict) -> None:
-    was, now = saved.get("devices", 1) * saved.get("num_nodes", 1), current["devices"] * current["num_nodes"]
+def check_same_run(path: Path, settings, checkpoint: dict) -> None:
+    """Refuse a last.ckpt of other settings, GPUs or length (a rerun may go further, never change a step's lr)."""
+    if RUN_KEY not in checkpoint:
+        raise NlpbookError(f"{path}: 학습 설정 기록이 없는(이전 버전이 쓴) 체크포인트라 이어갈 수 없습니다. {ELSEWHERE[0]}.",
+                           f"{path} has no record of its run's settings (an older version wrote it): {ELSEWHERE[1]}.")
+    run, saved = checkpoint[RUN_KEY], checkpoint[RUN_KEY]["settings"]
+    was, now = saved["devices"] * saved["num_nodes"], settings.devices * settings.num_nodes
     if was != now:
         raise NlpbookError(
-            f"{path}: 이 학습은 GPU {was}개로 시작했습니다(한 스텝에 {was}×{current['batch_size']}쌍). GPU {now}개로 "
-            f"이어가면 스텝의 크기가 달라집니다. GPU {was}개인 런타임에서 다시 실행하면 이어서 학습하고, 지금 런타임으로는 "
-            "다른 출력 폴더(output_dir)에서 새로 학습하세요.",
-            f"{path}: this run started on {was} GPU(s) ({was}x{current['batch_size']} pairs a step); on {now} every "
-            f"step would be another size. Rerun on {was} GPU(s) to continue, or train in another output_dir.",
-        )
+            f"{path}: GPU {was}개로 시작한 학습(한 스텝에 {was}×{settings.batch_size}쌍)은 GPU {now}개로 이으면 스텝의 "
+            f"크기가 달라집니다. GPU {was}개인 런타임에서 다시 실행하면 이어서 학습하고, 아니면 {ELSEWHERE[0]}.",
+            f"{path}: this run started on {was} GPU(s) ({was}x{settings.batch_size} pairs a step); on {now} every "
+            f"step would be another size. Rerun on {was} GPU(s) to continue, or {ELSEWHERE[1]}.")
     changed = ", ".join(f"{name} {saved.get(name)!r} → {value!r}"
-                        for name, value in current.items() if saved.get(name) != value)
+                        for name, value in run_fingerprint(settings).items() if saved.get(name) != value)
     if changed:
-        raise NlpbookError(
-            f"{path}: 지금과 다른 설정으로 하던 학습의 체크포인트입니다({changed}). 원래 설정으로 다시 실행하면 이어서 "
-            "학습하고, 새 설정으로는 다른 출력 폴더(output_dir)에서 학습하세요.",
-            f"{path} was written by a run with other settings ({changed}): rerun with the original settings to "
-            "continue it, or use another output_dir for the new ones.",
-        )
-
-
-def check_how_far(path: Path, settings, done: int, planned: int, schedule_steps: int | None) -> None:
-    """A rerun may go further (a larger epochs or max_steps), but never change the lr the schedule gave at a step."""
-    if settings.schedule != "faithful" and schedule_steps not in (None, planned):
+        raise NlpbookError(f"{path}: 다른 설정({changed})으로 하던 학습의 체크포인트입니다. 원래 설정으로 다시 "
+                           f"실행하면 이어서 학습하고, 새 설정으로는 {ELSEWHERE[0]}.",
+                           f"{path} was written by a run with other settings ({changed}): rerun with the original "
+                           "settings to continue it, or use another output_dir for the new ones.")
+    if "epoch_batches" not in run:
+        return
+    done, planned = checkpoint["global_step"], planned_steps(settings, run["epoch_batches"])
+    schedule_steps = run["schedule_steps"]
+    if settings.schedule != "faithful" and schedule_steps != planned:
         longer = planned > schedule_steps
         raise NlpbookError(
-            f"{path}: recommended 스케줄은 학습률을 {schedule_steps} 스텝에 걸쳐 0까지 줄이도록 짜여 있습니다. "
-            f"epochs나 max_steps를 바꿔 {planned} 스텝으로 "
-            + (f"늘이면 스텝 {done}부터 학습률이 다시 올라갑니다. " if longer else
-               f"줄이면 스텝 {done}부터 학습률이 계획보다 빨리 줄어듭니다. ")
-            + "원래 epochs와 max_steps로 다시 실행하면 이어서 학습하고, 다른 길이로는 다른 출력 폴더(output_dir)에서 새로 "
-            "학습하세요(schedule='faithful'은 학습률이 일정해 epochs를 늘려 이어갈 수 있습니다).",
-            f"{path}: the recommended schedule was planned to bring the lr to 0 over {schedule_steps} steps; "
-            f"a new epochs or max_steps ({planned} steps) would "
-            + (f"raise the lr again from step {done}. " if longer else
-               f"bring the lr down sooner than planned from step {done}. ")
-            + "Rerun with the original epochs and max_steps to continue, or train for another length in another "
-            "output_dir (schedule='faithful' keeps a constant lr and continues with a larger epochs).",
-        )
+            f"{path}: recommended 스케줄은 학습률을 {schedule_steps} 스텝에 걸쳐 0까지 줄입니다. {planned} 스텝으로 "
+            + ("늘이면 학습률이 다시 올라갑니다" if longer else "줄이면 학습률이 계획보다 빨리 줄어듭니다")
+            + f"(스텝 {done}부터). 원래 epochs와 max_steps로 다시 실행하면 이어서 학습하고, 다른 길이로는 {ELSEWHERE[0]}"
+            "(schedule='faithful'은 학습률이 일정해 epochs를 늘려 이어갈 수 있습니다).",
+            f"{path}: the recommended schedule brings the lr to 0 over {schedule_steps} steps; {planned} steps would "
+            + ("raise the lr again" if longer else "bring the lr down sooner than planned") + f" from step {done}. "
+            "Rerun with the original epochs and max_steps to continue, or train for another length in another "
+            "output_dir (schedule='faithful' keeps a constant lr and continues with a larger epochs).")
     if done > planned:
-        raise NlpbookError(
-            f"{path}: 이 학습은 이미 스텝 {done}까지 했습니다. 지금 설정(epochs={settings.epochs}, "
-            f"max_steps={settings.max_steps})은 스텝 {planned}에서 끝나니 할 일이 없습니다. 결과는 best/와 "
-            "metrics.json에 있고, 더 학습하려면 epochs를 늘리세요.",
-            f"{path}: this run has already trained to step {done}; epochs={settings.epochs}, "
-            f"max_steps={settings.max_steps} end at step {planned}, so there is nothing to do. The results are in "
-            "best/ and metrics.json; give a larger epochs to train more.",
-        )
+        how_long = f"epochs={settings.epochs}, max_steps={settings.max_steps}"
+        raise NlpbookError(f"{path}: 이미 스텝 {done}까지 학습해, 스텝 {planned}에서 끝나는 {how_long}로는 할 일이 없습니다. "
+                           "결과는 best/와 metrics.json에 있고, 더 학습하려면 epochs를 늘리세요.",
+                           f"{path}: this run has already trained to step {done}; {how_long} end at step {planned}, "
+                           "so there is nothing to do. The results are in best/ and metrics.json; give a larger epochs "
+                           "to train more.")
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -175,39 +151,22 @@ def load_checkpoint(path: Path, mmap: bool = True) -> dict:
     try:
         return torch.load(path, map_location="cpu", mmap=mmap, weights_only=True)
     except Exception as error:  # a truncated zip, a foreign pickle, an empty file: none is ours to load
-        raise NlpbookError(
-            f"{path}: 손상되었거나 이 과정이 쓰지 않은 체크포인트입니다({type(error).__name__}). 이 파일을 지우면 "
-            "처음부터 다시 학습합니다.",
-            f"The checkpoint {path} is damaged or was not written by this course ({type(error).__name__}); "
-            "delete it to train from the start.",
-        ) from error
-
-
-def finish_interrupted_save(path: Path) -> None:
-    """A complete `.part` is the newest checkpoint: put it in place. A half-written one is removed."""
-    part = path.with_name(path.name + ".part")
-    if not part.exists():
-        return
-    try:
-        load_checkpoint(part)
-    except NlpbookError:
-        remove_file(part)
-        return
-    replace_file(part, path)
+        name = type(error).__name__
+        raise NlpbookError(f"{path}: 손상되었거나 이 과정이 쓰지 않은 체크포인트입니다({name}). 지우면 처음부터 학습합니다.",
+                           f"The checkpoint {path} is damaged or was not written by this course ({name}); "
+                           "delete it to train from the start.") from error
 
 
 class LastCheckpoint(ModelCheckpoint):
-    """Lightning's ModelCheckpoint keeping checkpoints/last.ckpt, with what continuing the run needs: saved every
-    `every_n_steps` optimizer steps and after each validation, never between an epoch's last step and its validation
-    (a kill there would skip that validation for good). A max_steps run stops and is validated at that step."""
+    """checkpoints/last.ckpt, with what continuing the run needs: saved every `every_n_steps` optimizer steps and after
+    each validation, never between an epoch's last step and its validation (a kill there would skip it for good)."""
 
     def __init__(self, output_dir: Path, every_n_steps: int, run: dict):
         super().__init__(dirpath=Path(output_dir) / "checkpoints", save_last=True, save_top_k=0,
                          every_n_train_steps=every_n_steps, enable_version_counter=False)
         self.path = Path(self.format_checkpoint_name({}, self.CHECKPOINT_NAME_LAST))
         self.every_n_steps, self.run = every_n_steps, run  # run: fingerprint, precision and device
-        self.loader_state: dict | None = None
-        self.saved_step: int | None = None  # the step last.ckpt holds, once this fit has saved or loaded one
+        self.loader_state = self.saved_step = None  # saved_step: last.ckpt's, once this fit has saved or loaded one
 
     @property
     def state_key(self) -> str:  # Lightning's own names the interval, which a rerun may change
@@ -215,7 +174,7 @@ class LastCheckpoint(ModelCheckpoint):
 
     def on_save_checkpoint(self, trainer, pl_module, checkpoint):
         checkpoint[RUN_KEY] = {**self.run, "schedule_steps": trainer.estimated_stepping_batches,
-                               "epoch_batches": trainer.num_training_batches}  # the run's length: check_how_far
+                               "epoch_batches": trainer.num_training_batches}  # the run's length: check_same_run
         if isinstance(trainer.train_dataloader, ResumableLoader):
             checkpoint[RUN_KEY]["loader"] = trainer.train_dataloader.state_dict()
 
@@ -224,8 +183,7 @@ class LastCheckpoint(ModelCheckpoint):
 
     def on_train_start(self, trainer, pl_module):
         super().on_train_start(trainer, pl_module)
-        # Lightning gives a loader its state back, but not when the schedule asked for the number of steps first
-        # (Lightning-AI/pytorch-lightning#20550): here, before its first batch is drawn.
+        # Lightning skips the loader's state when the schedule asked for the step count first (its issue #20550)
         if self.loader_state is not None and isinstance(trainer.train_dataloader, ResumableLoader):
             trainer.train_dataloader.load_state_dict(self.loader_state)
 
@@ -233,7 +191,7 @@ class LastCheckpoint(ModelCheckpoint):
         if isinstance(trainer.train_dataloader, ResumableLoader):  # Lightning draws one batch ahead of training
             trainer.train_dataloader.trained = batch_idx + 1
         if 0 < trainer.max_steps <= trainer.global_step:
-            trainer.should_stop = True  # Lightning then validates at this step
+            trainer.should_stop = True  # a max_steps run stops here, and Lightning validates at this step
         elif batch_idx + 1 < trainer.num_training_batches:
             super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
             if trainer.global_step % self.every_n_steps == 0:
@@ -280,8 +238,7 @@ class RandomStates(Callback):
 
 
 class StopOnNaN(Callback):
-    """Stop a run whose loss is no number: checked where Lightning logs and before each save (not at every step: a
-    check waits for the GPU)."""
+    """Stop a run whose loss is no number: checked where Lightning logs and before a save (a check waits on the GPU)."""
 
     loss = None
 
@@ -299,11 +256,10 @@ def check_finite(loss, step: int, pl_module) -> None:
     if not torch.isfinite(loss.detach()).item():
         lr = pl_module.trainer.optimizers[0].param_groups[0]["lr"]
         raise NlpbookError(
-            f"스텝 {step}에서 손실이 유한한 수가 아닌 값({float(loss)})이 되어 학습을 멈춥니다(학습률 {lr:g}). 학습률이 너무 크면 흔히 "
-            "생깁니다: learning_rate를 줄여 다른 출력 폴더(output_dir)에서 다시 학습하세요. best/는 그대로입니다.",
+            f"스텝 {step}에서 손실이 {float(loss)}이 되어 학습을 멈춥니다(학습률 {lr:g}). 흔히 학습률이 너무 큰 탓이니 "
+            f"learning_rate를 줄여 {ELSEWHERE[0]}. best/는 그대로입니다.",
             f"The loss became {float(loss)} at step {step}, so training stops (lr {lr:g}). A learning rate that is "
-            "too high is the usual cause: lower learning_rate and train in another output_dir. best/ is untouched.",
-        )
+            f"too high is the usual cause: lower learning_rate and {ELSEWHERE[1]}. best/ is untouched.")
 
 
 class ProgressBar(TQDMProgressBar):

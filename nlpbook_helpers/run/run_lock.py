@@ -1,9 +1,8 @@
 """One training run per output dir: output_dir/run.lock, held by the first process while a fit runs.
 
-Two runs writing one folder (a second Colab tab, a rerun while the first still trains) empty each other's
-checkpoints. Colab kills a runtime without cleanup, so the holder refreshes the lock every LOCK_REFRESH_SECONDS and
-one not refreshed for LOCK_STALE_SECONDS is taken over; on the same machine also one whose process is gone (a live
-process of that number is not enough to keep it: numbers are reused, a restarted runtime is pid 1 again).
+Two runs writing one folder (a second Colab tab, a rerun while the first trains) empty each other's checkpoints.
+Colab kills a runtime without cleanup, so the holder refreshes the lock every LOCK_REFRESH_SECONDS and one stale for
+LOCK_STALE_SECONDS is taken over; on the same machine also one whose process is gone (a live pid is not enough).
 """
 
 import json
@@ -26,7 +25,7 @@ LOCK_REFRESH_SECONDS = 20
 
 
 class RunLock(Callback):
-    """output_dir/run.lock: who trains here; taken at the fit's setup, fresh at each save, freed at its end."""
+    """output_dir/run.lock: who trains here; taken at the fit's setup, kept fresh by a thread, freed at its end."""
 
     def __init__(self, output_dir: Path):
         self.path = Path(output_dir) / "run.lock"
@@ -36,9 +35,6 @@ class RunLock(Callback):
     def setup(self, trainer, pl_module, stage):
         if stage == "fit" and process_rank()[0] == 0:
             self.acquire()
-
-    def on_save_checkpoint(self, trainer, pl_module, checkpoint):
-        self.refresh()
 
     def teardown(self, trainer, pl_module, stage):
         self.release()
@@ -53,17 +49,19 @@ class RunLock(Callback):
             alive = time.time() - self.path.stat().st_mtime < LOCK_STALE_SECONDS
         except (OSError, ValueError):
             return
-        if held.get("host") == self.me["host"]:
-            alive = alive and held.get("pid") != self.me["pid"] and pid_alive(held.get("pid"))
+        if held.get("host") == self.me["host"]:  # the same machine: only another process that still runs
+            try:
+                os.kill(int(held.get("pid")), 0)
+            except (OSError, TypeError, ValueError):
+                alive = False
+            alive = alive and held.get("pid") != self.me["pid"]
         if alive:
             raise NlpbookError(
-                f"{self.path.parent}: 다른 학습({held['host']}의 프로세스 {held['pid']})이 지금 이 폴더를 쓰고 있습니다. "
-                "그 학습이 끝나기를 기다리거나(다른 탭을 확인하세요) 다른 출력 폴더(output_dir)를 쓰세요. 그 학습이 "
-                f"죽었다면 {LOCK_STALE_SECONDS}초 뒤에 이 폴더를 다시 쓸 수 있습니다.",
+                f"{self.path.parent}: 다른 학습({held['host']}의 프로세스 {held['pid']})이 이 폴더를 쓰고 있습니다. 끝나기를 "
+                f"기다리거나(다른 탭 확인) 다른 output_dir을 쓰세요. 그 학습이 죽었다면 {LOCK_STALE_SECONDS}초 뒤에 풀립니다.",
                 f"{self.path.parent} is in use by another run (process {held['pid']} on {held['host']}): wait until "
                 f"it ends (check your other tabs) or use another output_dir. If that run died, the folder is free "
-                f"again {LOCK_STALE_SECONDS} s after its last sign of life.",
-            )
+                f"again {LOCK_STALE_SECONDS} s after its last sign of life.")
 
     def acquire(self) -> None:
         self.refuse_if_taken()
@@ -83,10 +81,6 @@ class RunLock(Callback):
 
     def keep_fresh(self, stop: threading.Event) -> None:
         while not stop.wait(LOCK_REFRESH_SECONDS):
-            self.refresh()
-
-    def refresh(self) -> None:
-        if self.stop is not None:
             with suppress(OSError):
                 os.utime(self.path, follow_symlinks=False)
 
@@ -97,11 +91,3 @@ class RunLock(Callback):
             with suppress(OSError, ValueError):
                 if json.loads(self.path.read_text(encoding="utf-8")) == self.me:
                     remove_file(self.path)
-
-
-def pid_alive(pid) -> bool:
-    try:
-        os.kill(int(pid), 0)
-    except (OSError, TypeError, ValueError):
-        return False
-    return True

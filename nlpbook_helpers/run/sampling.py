@@ -1,10 +1,9 @@
 """The order of the training pairs: shuffled anew each epoch, and the same again after a disconnect.
 
-DataLoader(shuffle=True) draws a fresh order each epoch and cannot say how far it got: a run resumed mid-epoch
-would see some pairs twice and others never. EpochSampler derives each epoch's order from (seed, epoch) alone and
-can start at any batch; ResumableLoader tells Lightning where it is (`state_dict`, `load_state_dict`). With DDP every
-process builds the same batches and takes every world_size-th whole one, as many as the others (the few left over
-sit out that epoch), so Lightning must not add its DistributedSampler (build_trainer turns that off).
+DataLoader(shuffle=True) cannot say how far it got, so a run resumed mid-epoch would see some pairs twice and others
+never. EpochSampler derives each epoch's order from (seed, epoch) alone and can start at any batch; ResumableLoader
+tells Lightning where it is. With DDP every process builds the same batches and takes every world_size-th whole one
+(the few left over sit out that epoch), so Lightning must not add its DistributedSampler (build_trainer turns it off).
 """
 
 import math
@@ -48,9 +47,8 @@ class EpochSampler(Sampler):
 
 
 def process_rank() -> tuple[int, int]:
-    """(this process's rank, number of processes): torch.distributed's once DDP has started. Before, what the launcher
-    set: torchrun's RANK, or Lightning's LOCAL_RANK and NODE_RANK (exact on the first machine; on another one only
-    certainly not 0); (0, 1) with no launcher."""
+    """(this process's rank, number of processes): torch.distributed's once DDP has started, before it the launcher's
+    RANK, or LOCAL_RANK and NODE_RANK (on a machine but the first only certainly not 0); (0, 1) with no launcher."""
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         return torch.distributed.get_rank(), torch.distributed.get_world_size()
     env = os.environ
