@@ -74,6 +74,19 @@ def test_a_real_runs_card_has_the_hub_metadata_of_its_corpus_and_best_epoch():
     assert 'top_k=None, truncation=True)' in card and "앞쪽 64 토큰만" in card
 
 
+
+def test_a_run_on_a_corpus_written_sample_is_marked_a_pipeline_check_in_its_card(tmp_path):
+    """KorNLI's sample is written under the work dir in KorNLI's own format; its card must not read as a model."""
+    from nlpbook_helpers.corpora import get_corpus
+    from nlpbook_helpers.corpus import sample_dir
+
+    metrics = {"epochs": [{"epoch": 1, "step": 23, "val_loss": 1.1, "val_acc": 0.4, "macro_f1": 0.3}],
+               "best_epoch": 1, "monitor": "val_acc"}
+    sample = Settings(corpus="kornli", work_dir=str(tmp_path), data_dir=str(sample_dir(tmp_path, get_corpus("kornli"))))
+    real = Settings(corpus="kornli", work_dir=str(tmp_path))
+    assert "pipeline check" in card_text(sample, metrics, {}, "32-true")
+    assert "pipeline check" not in card_text(real, metrics, {}, "32-true")
+
 class FakeTrainer:
     """What BestModelExport reads from Lightning's trainer after a validation."""
 
