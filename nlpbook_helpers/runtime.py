@@ -68,13 +68,11 @@ def check_cpu_training(runtime: Runtime, asked: str, model, pairs_to_train: int)
     if not (runtime.in_colab and runtime.accelerator == "cpu" and asked != "cpu" and parameters > FULL_SIZE):
         return
     hours = pairs_to_train * CPU_SECONDS_PER_PAIR * parameters / 109e6 / 3600
-    raise NlpbookError(
-        f"이 런타임에는 GPU가 없어 CPU로 학습하면 약 {hours:.0f}시간 걸립니다. [런타임] → [런타임 유형 변경]에서 "
-        "T4 GPU를 고르고 다시 실행하세요(GPU 할당량이 다 찼다면 나중에). 그래도 CPU로 하려면 accelerator='cpu'를 주세요.",
-        f"This runtime has no GPU: training on the CPU would take about {hours:.0f} hours. Pick a T4 GPU in "
-        "Runtime > Change runtime type and run again (later, if your GPU quota is used up), or give "
-        "accelerator='cpu' to train on the CPU anyway.",
-    )
+    raise NlpbookError(f"이 런타임에는 GPU가 없어 CPU로 학습하면 약 {hours:.0f}시간 걸립니다. [런타임] → [런타임 유형 "
+                       "변경]에서 T4 GPU를 고르고 다시 실행하세요(GPU 할당량이 다 찼다면 나중에). 그래도 CPU로 하려면 "
+                       "accelerator='cpu'를 주세요.", "This runtime has no GPU: training on the CPU would take about "
+                       f"{hours:.0f} hours. Pick a T4 GPU in Runtime > Change runtime type and run again (later, if "
+                       "your GPU quota is used up), or give accelerator='cpu' to train on the CPU anyway.")
 
 
 def choose_precision(runtime: Runtime, requested: str = "auto") -> tuple[str, str]:

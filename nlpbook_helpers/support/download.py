@@ -93,7 +93,7 @@ def fetch(url: str, dest: Path, file, count, retries: int = RETRIES, backoff: fl
         _IDS[_key(part)] = blob  # hashed while streaming: not read again
         if wrong := problem(part, file, count):
             raise NlpbookError(f"{url}에서 받은 파일이 올바르지 않습니다({wrong}). 원본 위치에서 다시 받거나, 원본 "
-                               f"{josa(file.filename, '을/를')} 직접 받아 {dest.parent}에 넣으세요.", f"The file "
+                               f"{josa(file.filename, '을/를')} 직접 받아 {dest.parent}에 넣으세요.", "The file "
                                f"downloaded from {url} is not the right one ({wrong}): download from the original "
                                f"location, or put the original {file.filename} into {dest.parent} by hand.")
         replace_file(part, dest)
@@ -101,7 +101,7 @@ def fetch(url: str, dest: Path, file, count, retries: int = RETRIES, backoff: fl
         remove_file(part)
         if isinstance(error, _Refused):
             raise NlpbookError(f"내려받지 못했습니다: {url} ({error}). 네트워크를 확인하거나, "
-                               f"{josa(file.filename, '을/를')} 직접 받아 {dest.parent}에 넣으세요.", f"Could not "
+                               f"{josa(file.filename, '을/를')} 직접 받아 {dest.parent}에 넣으세요.", "Could not "
                                f"download {url} ({error}). Check the network, or put {file.filename} into "
                                f"{dest.parent} by hand.") from None
         raise

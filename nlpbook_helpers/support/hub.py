@@ -24,27 +24,20 @@ def check_model_folder(name: str, local: bool = False) -> None:
     path = Path(name)
     if not path.exists():
         if local or name.startswith((".", "/", "~")):
-            raise NlpbookError(
-                f"모델 폴더 {josa(path, '이/가')} 없습니다. 학습이 만든 best/ 폴더(예: runs/paircls/best)의 경로를 주세요.",
-                f"The model folder {path} does not exist: give the path of the best/ folder a training run wrote, "
-                "such as runs/paircls/best.",
-            )
+            raise NlpbookError(f"모델 폴더 {josa(path, '이/가')} 없습니다. 학습이 만든 best/ 폴더(예: runs/paircls/best)의 "
+                               "경로를 주세요.", f"The model folder {path} does not exist: give the path of the best/ "
+                               "folder a training run wrote, such as runs/paircls/best.")
         return  # a hub name
     weights = list(path.glob("*.safetensors"))
     if not weights and list(path.glob("pytorch_model*.bin")):
-        raise NlpbookError(  # a pickle may run code when it is loaded; safetensors holds only tensors
-            f"{path}: 가중치가 pytorch_model.bin(pickle)뿐입니다. 이 과정은 안전한 safetensors 형식만 읽습니다. "
-            "save_pretrained로 저장한 폴더(model.safetensors가 있는 폴더)를 주세요.",
-            f"{path} holds its weights only as pytorch_model.bin (a pickle): this course loads safetensors only, "
-            "which cannot run code. Give a folder written by save_pretrained (with model.safetensors).",
-        )
+        raise NlpbookError(f"{path}: 가중치가 pytorch_model.bin(pickle)뿐입니다. 이 과정은 안전한 safetensors 형식만 "
+                           "읽습니다. save_pretrained로 저장한 폴더(model.safetensors가 있는 폴더)를 주세요.", f"{path} "
+                           "holds its weights only as pytorch_model.bin (a pickle, which may run code when loaded): "
+                           "this course loads safetensors only. Give a folder written by save_pretrained.")
     if not (path / "config.json").is_file() or not weights:
-        raise NlpbookError(
-            f"{path}에 모델 가중치(config.json과 *.safetensors)가 없습니다. save_pretrained로 저장한 모델 폴더"
-            "(예: runs/paircls/best)를 주세요.",
-            f"{path} holds no model weights (config.json and *.safetensors): point to a folder written by "
-            "save_pretrained, such as runs/paircls/best.",
-        )
+        raise NlpbookError(f"{path}에 모델 가중치(config.json과 *.safetensors)가 없습니다. save_pretrained로 저장한 "
+                           "모델 폴더(예: runs/paircls/best)를 주세요.", f"{path} holds no model weights (config.json "
+                           "and *.safetensors): point to a folder written by save_pretrained (e.g. runs/paircls/best).")
 
 
 def hub_options(name: str) -> dict:
@@ -128,11 +121,11 @@ def explain_hub_error(error: BaseException, repo_id: str, kind: str = "model") -
          f"Offline mode (HF_HUB_OFFLINE=1) kept the {what_en} '{repo_id}' from being downloaded, and it is not in the "
          "cache: unset HF_HUB_OFFLINE (or TRANSFORMERS_OFFLINE) where the internet works and run again."),
         (unreachable, f"Hugging Face 허브에 연결할 수 없어 {josa(name, '을/를')} 받지 못했고, 캐시에도 없습니다. 인터넷 "
-         "연결을 확인하고(Colab이라면 런타임이 연결되어 있는지) 잠시 뒤 다시 실행하세요.", f"Could not reach the Hugging Face "
+         "연결을 확인하고(Colab이라면 런타임이 연결되어 있는지) 잠시 뒤 다시 실행하세요.", "Could not reach the Hugging Face "
          f"hub to download the {what_en} '{repo_id}', and it is not in the cache: check the internet connection (in "
          "Colab, that the runtime is connected) and run again in a moment."),
         ((HfHubHTTPError,), f"Hugging Face 허브가 {name} 요청에 오류로 답했습니다(HTTP {status}). 허브 장애일 수 있으니 잠시 "
-         f"뒤 다시 실행하세요.", f"The Hugging Face hub answered the request for the {what_en} '{repo_id}' with an error "
+         "뒤 다시 실행하세요.", f"The Hugging Face hub answered the request for the {what_en} '{repo_id}' with an error "
          f"(HTTP {status}): it may be down; run again in a few minutes."),
     ):
         if types and found(*types):
