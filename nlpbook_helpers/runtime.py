@@ -1,8 +1,7 @@
 """Where the code runs: device, precision, work dir, seed and logging (book: code 3-2, 3-4, 3-5).
 
-The book assumed a Colab GPU (and asked for 8 TPU cores without CUDA, which crashed on a CPU runtime). Here the
-runtime is detected, the precision chosen for it with the reason printed, and in Colab the work dir is on Google
-Drive so checkpoints outlive a disconnect.
+The book assumed a Colab GPU (and asked for 8 TPU cores without CUDA, crashing a CPU runtime). Here the runtime is
+detected, its precision chosen with the reason printed, and in Colab the work dir is on Drive, outliving a disconnect.
 """
 
 import glob
@@ -17,9 +16,8 @@ from .support.errors import NlpbookError
 from .support.log import get_logger
 from .support.quiet import quiet_libraries
 
-# get_logger and quiet_libraries are defined in support/ (torch-free); the notebooks, pipeline and run/ take them here.
 __all__ = ["Runtime", "in_colab", "detect_runtime", "check_cpu_training", "choose_precision", "resolve_work_dir",
-           "seed_everything", "check_writable", "get_logger", "quiet_libraries"]
+           "seed_everything", "check_writable", "get_logger", "quiet_libraries"]  # the last three from support/
 
 COLAB_DRIVE = Path("/content/drive")
 COLAB_WORK_DIR = COLAB_DRIVE / "MyDrive" / "nlpbook"
@@ -45,18 +43,13 @@ def detect_runtime(accelerator: str = "auto") -> Runtime:
     has_tpu = importlib.util.find_spec("torch_xla") is not None and (  # a chip seen in /dev: importing torch_xla
         bool(glob.glob("/dev/accel*") or glob.glob("/dev/vfio/[0-9]*")) or os.environ.get("PJRT_DEVICE") == "TPU")
     if accelerator == "gpu" and not has_gpu:
-        raise NlpbookError(
-            "GPU를 요청했지만 이 런타임에는 GPU가 없습니다. Colab이라면 [런타임] → [런타임 유형 변경]에서 GPU를 고르거나 "
-            "accelerator='auto'를 쓰세요.",
-            "A GPU was asked for but this runtime has none: pick a GPU runtime in Colab, or use accelerator='auto'.",
-        )
+        raise NlpbookError("GPU를 요청했지만 이 런타임에는 GPU가 없습니다. Colab이라면 [런타임] → [런타임 유형 변경]에서 "
+                           "GPU를 고르거나 accelerator='auto'를 쓰세요.", "A GPU was asked for but this runtime has none: "
+                           "pick a GPU runtime in Colab, or use accelerator='auto'.")
     if accelerator == "tpu" and not has_tpu:
-        raise NlpbookError(
-            "TPU를 요청했지만 torch_xla 또는 TPU가 없습니다. Colab의 TPU 런타임(v5e-1)을 고르거나 accelerator='auto'를 "
-            "쓰세요.",
-            "A TPU was asked for but torch_xla or a TPU chip is missing: use Colab's TPU runtime, or "
-            "accelerator='auto'.",
-        )
+        raise NlpbookError("TPU를 요청했지만 torch_xla 또는 TPU가 없습니다. Colab의 TPU 런타임(v5e-1)을 고르거나 "
+                           "accelerator='auto'를 쓰세요.", "A TPU was asked for but torch_xla or a TPU chip is missing: "
+                           "use Colab's TPU runtime, or accelerator='auto'.")
     if accelerator in ("auto", "gpu") and has_gpu:
         return Runtime("gpu", torch.cuda.get_device_name(0), torch.cuda.get_device_capability(0), colab)
     if accelerator in ("auto", "tpu") and has_tpu:
@@ -75,20 +68,17 @@ def check_cpu_training(runtime: Runtime, asked: str, model, pairs_to_train: int)
     if not (runtime.in_colab and runtime.accelerator == "cpu" and asked != "cpu" and parameters > FULL_SIZE):
         return
     hours = pairs_to_train * CPU_SECONDS_PER_PAIR * parameters / 109e6 / 3600
-    raise NlpbookError(
-        f"이 런타임에는 GPU가 없어 CPU로 학습하면 약 {hours:.0f}시간 걸립니다. [런타임] → [런타임 유형 변경]에서 "
-        "T4 GPU를 고르고 다시 실행하세요(GPU 할당량이 다 찼다면 나중에). 그래도 CPU로 하려면 accelerator='cpu'를 주세요.",
-        f"This runtime has no GPU: training on the CPU would take about {hours:.0f} hours. Pick a T4 GPU in "
-        "Runtime > Change runtime type and run again (later, if your GPU quota is used up), or give "
-        "accelerator='cpu' to train on the CPU anyway.",
-    )
+    raise NlpbookError(f"이 런타임에는 GPU가 없어 CPU로 학습하면 약 {hours:.0f}시간 걸립니다. [런타임] → [런타임 유형 "
+                       "변경]에서 T4 GPU를 고르고 다시 실행하세요(GPU 할당량이 다 찼다면 나중에). 그래도 CPU로 하려면 "
+                       "accelerator='cpu'를 주세요.", "This runtime has no GPU: training on the CPU would take about "
+                       f"{hours:.0f} hours. Pick a T4 GPU in Runtime > Change runtime type and run again (later, if "
+                       "your GPU quota is used up), or give accelerator='cpu' to train on the CPU anyway.")
 
 
 def choose_precision(runtime: Runtime, requested: str = "auto") -> tuple[str, str]:
-    """(precision, why) for Lightning's Trainer. A T4 or V100 has no bf16 tensor cores (bf16 runs 4x slower than
-    fp16); from compute capability 8.0 bf16 is as fast and needs no loss scaling. On a TPU, bf16-true weights round
-    a 5e-5 step to a LayerNorm weight away (scripts/check_xla.py), and XLA has no bf16-mixed. A CPU without AMX
-    emulates bf16: 8.2 samples/s against 25.4 in fp32 (benchmarks/cpu_precision.py)."""
+    """(precision, why) for Lightning's Trainer. A T4 or V100 has no bf16 tensor cores (4x slower than fp16); from
+    capability 8.0 bf16 is as fast, without loss scaling. On a TPU, bf16-true weights round a 5e-5 LayerNorm step
+    away (scripts/check_xla.py); XLA has no bf16-mixed. A CPU emulates bf16: 8.2 samples/s, fp32 25.4 (benchmarks/)."""
     if requested != "auto":
         return requested, "직접 지정한 값입니다"
     if runtime.accelerator == "gpu":
@@ -114,13 +104,12 @@ def resolve_work_dir() -> Path:
             try:
                 drive.mount(str(COLAB_DRIVE))
             except Exception as error:  # a refusal, a closed dialog, a timeout: Colab's own types, one line for all
+                local = "os.environ['NLPBOOK_WORK_DIR'] = '/content/nlpbook-work'"
                 raise NlpbookError(
                     f"Google Drive를 연결하지 못했습니다({type(error).__name__}: {error}). 셀을 다시 실행해 Drive "
-                    "접근을 허용하세요. Drive 없이 하려면 작업 폴더를 로컬로 정하세요(os.environ['NLPBOOK_WORK_DIR'] "
-                    "= '/content/nlpbook-work', 명령줄에서는 --work-dir). 이때 런타임이 끊기면 체크포인트도 사라집니다.",
+                    f"접근을 허용하세요. 아니면 로컬 폴더를 쓰세요({local}, 명령줄에서는 --work-dir; 런타임이 끊기면 사라짐).",
                     f"Could not mount Google Drive ({type(error).__name__}: {error}): run the cell again and allow "
-                    "Drive access, or work in a local folder (os.environ['NLPBOOK_WORK_DIR'] = '/content/nlpbook-work',"
-                    " or --work-dir on the command line), whose checkpoints are lost when the runtime disconnects.",
+                    f"Drive access, or use a local folder ({local}, or --work-dir; lost when the runtime disconnects).",
                 ) from None
     else:
         work_dir = Path(WORK_DIR)

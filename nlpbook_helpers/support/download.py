@@ -1,8 +1,8 @@
 """Fetch a corpus's files and verify them, the same way for every corpus (book: code 3-6).
 
-The book saved whatever the server sent, so an HTML error page could become the "corpus". Here each file is
-streamed to `<name>.part`, verified by its git blob id (what raw URLs serve) or its structure, and only then moved
-into place. Only what may pass is retried (a lost connection, a timeout, HTTP 5xx or 429); nothing is left behind.
+The book saved whatever the server sent, an HTML error page too. Here each file is streamed to `<name>.part`,
+verified by its git blob id or its structure, then moved into place; only a lost connection, a timeout, HTTP 5xx or
+429 is retried, and nothing is left behind.
 """
 
 import hashlib
@@ -63,12 +63,10 @@ def check_base_url(url: str) -> None:
         parts = None
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or not url.isprintable() \
             or " " in url:
-        raise NlpbookError(
-            f"--base-url {url!r}: 올바른 주소가 아닙니다. 파일들이 있는 폴더의 http:// 또는 https:// 주소를 주세요"
-            "(예: https://example.com/klue-nli).",
-            f"--base-url {url!r} is not a valid address: give the http:// or https:// address of the folder holding "
-            "the files (such as https://example.com/klue-nli).",
-        )
+        raise NlpbookError(f"--base-url {url!r}: 올바른 주소가 아닙니다. 파일들이 있는 폴더의 http:// 또는 https:// "
+                           "주소를 주세요(예: https://example.com/klue-nli).", f"--base-url {url!r} is not a valid "
+                           "address: give the http(s):// address of the folder holding the files (such as "
+                           "https://example.com/klue-nli).")
 
 
 def fetch(url: str, dest: Path, file, count, retries: int = RETRIES, backoff: float = BACKOFF_S,
@@ -94,22 +92,18 @@ def fetch(url: str, dest: Path, file, count, retries: int = RETRIES, backoff: fl
             raise _Refused(reason if retries else "no attempt")
         _IDS[_key(part)] = blob  # hashed while streaming: not read again
         if wrong := problem(part, file, count):
-            raise NlpbookError(
-                f"{url}에서 받은 파일이 올바르지 않습니다({wrong}). 원본 위치에서 다시 받거나, 원본 "
-                f"{josa(file.filename, '을/를')} 직접 받아 {dest.parent}에 넣으세요.",
-                f"The file downloaded from {url} is not the right one ({wrong}): download from the original "
-                f"location, or put the original {file.filename} into {dest.parent} by hand.",
-            )
+            raise NlpbookError(f"{url}에서 받은 파일이 올바르지 않습니다({wrong}). 원본 위치에서 다시 받거나, 원본 "
+                               f"{josa(file.filename, '을/를')} 직접 받아 {dest.parent}에 넣으세요.", "The file "
+                               f"downloaded from {url} is not the right one ({wrong}): download from the original "
+                               f"location, or put the original {file.filename} into {dest.parent} by hand.")
         replace_file(part, dest)
     except BaseException as error:  # a refusal, a bad file, a full disk, Ctrl-C: no half file stays behind
         remove_file(part)
         if isinstance(error, _Refused):
-            raise NlpbookError(
-                f"내려받지 못했습니다: {url} ({error}). 네트워크를 확인하거나, {josa(file.filename, '을/를')} 직접 "
-                f"받아 {dest.parent}에 넣으세요.",
-                f"Could not download {url} ({error}). Check the network, or put {file.filename} into {dest.parent} "
-                "by hand.",
-            ) from None
+            raise NlpbookError(f"내려받지 못했습니다: {url} ({error}). 네트워크를 확인하거나, "
+                               f"{josa(file.filename, '을/를')} 직접 받아 {dest.parent}에 넣으세요.", "Could not "
+                               f"download {url} ({error}). Check the network, or put {file.filename} into "
+                               f"{dest.parent} by hand.") from None
         raise
     _IDS[_key(dest)] = blob
 

@@ -56,8 +56,7 @@ def remove_file(path: Path) -> None:
 def remove_tree(folder: Path) -> None:
     """Delete a folder, emptying every file in it first; a link in its place is removed, not followed."""
     if os.path.islink(folder):
-        os.unlink(folder)
-        return
+        return os.unlink(folder)
     for parent, _, names in os.walk(folder):
         for name in names:
             empty(Path(parent) / name)
@@ -80,12 +79,9 @@ def atomic_write(path: Path, mode: str = "wb", what: tuple[str, str] = ("파일�
     except BaseException as error:  # Ctrl-C included: no half file stays behind
         remove_file(part)
         if isinstance(error, Exception) and not isinstance(error, NlpbookError) and ran_out_of_space(error):
-            raise NlpbookError(
-                f"{path.parent}: {what[0]} 쓰는 중에 공간이 모자랐습니다. 이전 것은 그대로 있습니다. Drive에서 파일을 "
-                "지우고 다시 실행하세요.",
-                f"{path.parent}: ran out of space while writing {what[1]}; the previous one is intact. Free some "
-                "space on Drive and run again.",
-            ) from None
+            raise NlpbookError(f"{path.parent}: {what[0]} 쓰는 중에 공간이 모자랐습니다. 이전 것은 그대로 있습니다. "
+                               "Drive에서 파일을 지우고 다시 실행하세요.", f"{path.parent}: ran out of space while "
+                               f"writing {what[1]}; the previous one is intact. Free Drive space, rerun.") from None
         raise
     replace_file(part, path)
 
@@ -135,17 +131,13 @@ def ensure_free_space(folder: Path, needed: int, what_ko: str, what_en: str) -> 
     folder.mkdir(parents=True, exist_ok=True)
     free = shutil.disk_usage(folder).free
     if free < needed:
-        raise NlpbookError(
-            f"{folder}에 공간이 부족합니다: {what_ko}에 {size(needed)}가 필요한데 {size(free)}만 남았습니다. Drive에서 "
-            "파일을 지우세요.",
-            f"Not enough space in {folder}: {what_en} needs {size(needed)}, only {size(free)} is free. Free some "
-            "space on Drive.",
-        )
+        raise NlpbookError(f"{folder}에 공간이 부족합니다: {what_ko}에 {size(needed)}가 필요한데 {size(free)}만 남았습니다. "
+                           "Drive에서 파일을 지우세요.", f"Not enough space in {folder}: {what_en} needs {size(needed)}, "
+                           f"only {size(free)} is free. Free some space on Drive.")
 
 
 def ran_out_of_space(error: Exception, folder: Path | None = None, needed: int = 0) -> bool:
-    """The OS says the disk is full (safetensors: "(os error 28)", "Os { code: 28"; torch.save: over the OSError),
-    or less than `needed` is left in `folder`."""
+    """The OS says the disk is full (also in safetensors' and torch.save's words), or `folder` has under `needed`."""
     code = getattr(error, "errno", None)
     if code is None and isinstance(error.__context__, OSError):  # torch.save: "unexpected pos", over the OSError
         code = error.__context__.errno

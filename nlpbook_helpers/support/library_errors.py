@@ -18,23 +18,16 @@ API_BREAKS = (AttributeError, ImportError, NameError)  # what old code meets whe
 SIGNATURE_MISMATCH = re.compile(r"argument|positional|keyword")  # a TypeError about a call, not about a value
 
 
-def __getattr__(name: str):
-    """ExplainLibraryErrors, built on first use: `predict` and `serve` import this module without Lightning."""
-    if name != "ExplainLibraryErrors":
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+def ExplainLibraryErrors(settings=None):  # noqa: N802  (read as a class; built on call: `predict` has no Lightning)
+    """A Lightning callback adding the note to any error in a training run (a notebook's trainer.fit too);
+    `settings`' batch_size and max_seq_length are named when the GPU runs out of memory."""
     from pytorch_lightning.callbacks import Callback
 
     class ExplainLibraryErrors(Callback):
-        """In a training run (a notebook's trainer.fit too): the same note on any error a library raises."""
-
-        def __init__(self, settings=None):
-            self.settings = settings  # its batch_size and max_seq_length, named when the GPU runs out of memory
-
         def on_exception(self, trainer, pl_module, exception):
-            explain_library_error(exception, self.settings)
+            explain_library_error(exception, settings)
 
-    globals()[name] = ExplainLibraryErrors
-    return ExplainLibraryErrors
+    return ExplainLibraryErrors()
 
 
 def explain_library_error(exception: BaseException, settings=None) -> str | None:
@@ -64,20 +57,15 @@ def downgrade_note(name: str, version: str, raised_in: str) -> str:
     where = name if raised_in in (None, name) else f"{raised_in} (called by {name})"
     pin = downgrade_pin(name, version)
     if pin is None:  # the lowest version we support already: nothing older to go back to
-        return (
-            f"{NOTE_MARK} 이 오류는 {where} 안에서 났습니다({name} {version}, 이 과정이 지원하는 가장 낮은 버전). "
-            "과정 저장소에 오류 전체를 알려 주세요.\n"
-            f"{NOTE_MARK} This error was raised inside {where} ({name} {version}, the lowest version this course "
-            "supports): please report it, with the whole error, to the course repository."
-        )
+        return (f"{NOTE_MARK} 이 오류는 {where} 안에서 났습니다({name} {version}, 이 과정이 지원하는 가장 낮은 버전). "
+                "과정 저장소에 오류 전체를 알려 주세요.\n"
+                f"{NOTE_MARK} This error was raised inside {where} ({name} {version}, the lowest version this course "
+                "supports): please report it, with the whole error, to the course repository.")
     command = f'pip install "{pin}"'
-    return (
-        f"{NOTE_MARK} 이 오류는 {where} 안에서 났습니다({name} {version}). 어제까지 되던 셀이라면 Colab이 "
-        f"{josa(name, '을/를')} 새 버전으로 올린 탓일 수 있습니다: `{command}`로 한 단계 낮추고 런타임을 다시 시작한 뒤 "
-        "이 셀을 다시 실행하세요.\n"
-        f"{NOTE_MARK} This error was raised inside {where} ({name} {version}). If this cell ran before, a new release "
-        f"may have broken it: run `{command}`, restart the runtime and run the cell again."
-    )
+    return (f"{NOTE_MARK} 이 오류는 {where} 안에서 났습니다({name} {version}). 어제까지 되던 셀이라면 Colab이 "
+            f"{josa(name, '을/를')} 새 버전으로 올린 탓일 수 있습니다: `{command}`로 한 단계 낮추고 런타임을 다시 시작한 "
+            f"뒤 이 셀을 다시 실행하세요.\n{NOTE_MARK} This error was raised inside {where} ({name} {version}). If this "
+            f"cell ran before, a new release may have broken it: run `{command}`, restart the runtime, run it again.")
 
 
 def downgrade_pin(name: str, version: str) -> str | None:

@@ -21,12 +21,9 @@ def use_gpu_speedups(runtime: Runtime) -> None:
 
 
 def compile_model(model, runtime: Runtime, setting: str) -> bool:
-    """torch.compile the model in place for "on", or "auto" on an Ampere or newer GPU; return whether it did.
-
-    There launching hundreds of small kernels from Python sets the pace, and compiling fuses them (about a minute
-    at the first training and validation steps; dynamic=True: one graph for all lengths). A T4 stays eager: its
-    arithmetic sets the pace. `model.compile` keeps state_dict and save_pretrained unchanged. XLA compiles a TPU's.
-    """
+    """torch.compile the model in place for "on", or "auto" on an Ampere or newer GPU, where launching many small
+    kernels sets the pace and compiling fuses them (a minute at the first steps; dynamic=True: one graph for all
+    lengths); a T4's arithmetic sets its pace. state_dict and save_pretrained are unchanged. Returns whether it did."""
     if runtime.accelerator == "tpu" and setting == "on":
         raise NlpbookError(
             "TPU에서는 compile='on'을 쓸 수 없습니다(XLA가 이미 컴파일합니다). 'auto'나 'off'를 쓰세요.",
