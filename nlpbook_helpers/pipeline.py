@@ -11,9 +11,9 @@ from torch.utils.data import DataLoader
 from .features import PairDataset, build_datasets, load_tokenizer, runtime_loaders
 from .model import load_model, uses_token_types
 from .run.best_model import BestModelExport
-from .runtime import (Runtime, check_cpu_training, check_writable, choose_precision, detect_runtime, get_logger,
-                      seed_everything)
+from .runtime import Runtime, check_cpu_training, check_writable, choose_precision, detect_runtime, seed_everything
 from .settings import Settings
+from .support.log import get_logger
 from .support.quiet import quiet_libraries
 from .support.speedups import PAD_MULTIPLE, compile_model, use_gpu_speedups
 from .task import NliTask

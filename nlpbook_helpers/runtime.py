@@ -13,11 +13,10 @@ from pathlib import Path
 from .settings import WORK_DIR
 from .support.drive_files import check_writable
 from .support.errors import NlpbookError
-from .support.log import get_logger
 from .support.quiet import quiet_libraries
 
 __all__ = ["Runtime", "in_colab", "detect_runtime", "check_cpu_training", "choose_precision", "resolve_work_dir",
-           "seed_everything", "check_writable", "get_logger", "quiet_libraries"]  # the last three from support/
+           "seed_everything", "check_writable", "quiet_libraries"]  # the last two from support/
 
 COLAB_DRIVE = Path("/content/drive")
 COLAB_WORK_DIR = COLAB_DRIVE / "MyDrive" / "nlpbook"

@@ -17,10 +17,10 @@ from .checkpoints import ELSEWHERE, check_finite
 from .sampling import process_rank
 from ..corpora import get_corpus
 from ..corpus import LABELS, LABELS_KO, is_sample_data
-from ..runtime import get_logger
 from ..support.drive_files import (atomic_write, ensure_free_space, ran_out_of_space, remove_tree, replace_dir,
                                    write_json)
 from ..support.errors import NlpbookError
+from ..support.log import get_logger
 
 MONITOR = "val_acc"
 METRICS = {"val_loss": "val_loss", "val_acc": "val_acc", "macro_f1": "val_f1"}  # metrics.json's name: the logged one

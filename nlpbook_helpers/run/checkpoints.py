@@ -17,9 +17,9 @@ from pytorch_lightning.callbacks import Callback, ModelCheckpoint, TQDMProgressB
 from pytorch_lightning.callbacks.progress.tqdm_progress import convert_inf
 
 from ..corpora import corpus_identity
-from ..runtime import get_logger
 from ..support.drive_files import atomic_write, ensure_free_space, remove_file, replace_file
 from ..support.errors import NlpbookError
+from ..support.log import get_logger
 from .run_lock import RunLock
 from .sampling import ResumableLoader, process_rank
 
