@@ -1,8 +1,4 @@
-"""Using the trained model: predict one pair or many, and evaluate a split.
-
-`Predictor` loads the run's best/ and gives each pair's label (English, Korean) and three probabilities, reading
-the first max_seq_length tokens as training did. Inputs are checked: an empty premise would still get an answer.
-"""
+"""Using the trained model: each pair's label (English, Korean) and three probabilities, and a split's scores."""
 
 import json
 import warnings
@@ -73,7 +69,8 @@ MAX_CHARS = 2000  # far beyond max_seq_length tokens; longer text is cut with a 
 
 
 def check_pair(pair, index: int = 0) -> tuple[str, str]:
-    """Both texts must be non-empty strings; very long ones are cut with a warning. Messages count pairs from 1."""
+    """Non-empty strings (the model would answer even an empty premise); very long ones are cut with a warning.
+    Messages count pairs from 1."""
     number = index + 1
     if not isinstance(pair, (tuple, list)) or len(pair) != 2:
         raise NlpbookError(f"{number}번째 입력이 (전제, 가설) 쌍이 아닙니다.", f"Pair {number} is not a (premise, hypothesis) pair.")

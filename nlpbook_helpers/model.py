@@ -1,8 +1,7 @@
 """The pretrained encoder with a fresh 3-way classification head (book: code 3-11).
 
 Any BERT-family model on the hub (kcbert-base, klue/bert-base, klue/roberta-base, KoELECTRA), or a `save_pretrained`
-folder. The label names travel in the model's config, and a trained model is read by those names, so one listing
-the three in another order (the Hub's KLUE order) gives the same answers, and one with other labels is refused.
+folder. A trained model is read by its config's label names: another order (the Hub's KLUE one) gives the same answers.
 """
 
 import re
@@ -27,9 +26,7 @@ def load_model(model_name: str, max_seq_length: int | None = None):
         return load_trained_model(model_name)
     config.id2label, config.label2id = dict(enumerate(LABELS)), dict(LABEL2ID)
     with explained_hub_errors(model_name):
-        # No Hub kernels (on by default since transformers 5.25): re-kernelizing at each train()/eval() fails on a TPU
-        return AutoModelForSequenceClassification.from_pretrained(model_name, config=config, use_kernels=False,
-                                                                  **hub_options(model_name))
+        return AutoModelForSequenceClassification.from_pretrained(model_name, config=config, **hub_options(model_name))
 
 
 def load_trained_model(model_dir):
@@ -50,8 +47,7 @@ def load_trained_model(model_dir):
                            "entailment, contradiction and neutral, such as the best/ folder a training run wrote.")
     order = [[name.lower() for name in names].index(label) for label in LABELS]
     with explained_hub_errors(model_dir):
-        model = AutoModelForSequenceClassification.from_pretrained(model_dir, config=config, use_kernels=False,
-                                                                   **hub_options(model_dir))
+        model = AutoModelForSequenceClassification.from_pretrained(model_dir, config=config, **hub_options(model_dir))
     if order != list(range(len(LABELS))):
         head = [m for m in model.modules() if isinstance(m, torch.nn.Linear) and m.out_features == len(LABELS)][-1]
         with torch.no_grad():

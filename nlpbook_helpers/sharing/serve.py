@@ -1,8 +1,7 @@
 """The trained model as a web page and a JSON API (notebook 08, section 6; `python -m nlpbook_helpers serve`).
 
-The book used Flask and flask-ngrok, a tunnel that now needs an account; this is the same page on `http.server`.
-GET / is data/page.html; POST /api/predict takes {"premise", "hypothesis"} and answers {"label", "label_ko",
-"probabilities"}, errors as JSON. Connections are capped and timed out: silent clients cannot hold the threads.
+The book used Flask and flask-ngrok, a tunnel that now needs an account: this is its page and API on `http.server`,
+errors in JSON. Connections are capped and timed out: silent clients cannot hold the threads.
 """
 
 import json
@@ -185,19 +184,16 @@ def start(model: "str | Path | Predictor", port: int | None = None, host: str = 
         where = port if port is not None else f"{DEFAULT_PORT}~{DEFAULT_PORT + 99}"
         raise NlpbookError(f"포트 {josa(where, '을/를')} 쓸 수 없습니다({reason}). 다른 프로그램이 쓰고 있다면 다른 포트를 주세요.",
                            f"Cannot use port {where} ({reason}); if another program holds it, choose another port.")
-    server.thread = threading.Thread(target=server.serve_forever, name=f"serve-{server.port}", daemon=True)
-    server.thread.start()
+    threading.Thread(target=server.serve_forever, name=f"serve-{server.port}", daemon=True).start()
     _running[server.port] = server
     return server
 
 
 def stop(port: int) -> None:
-    """Stop the server this process runs on `port`, if any, free the port and wait for its threads."""
-    server = _running.pop(port, None)
-    if server is not None:
-        server.shutdown()
+    """Stop the server this process runs on `port`, if any: free the port, wait for its threads."""
+    if (server := _running.pop(port, None)) is not None:
+        server.shutdown()  # returns once serve_forever has
         server.server_close()
-        server.thread.join()
 
 
 def show_in_colab(port: int, height: int = 520) -> None:

@@ -1,7 +1,6 @@
 """Share the trained model on the Hugging Face Hub, and optionally a demo Space (notebook 08, section 7).
 
-`push` (`python -m nlpbook_helpers push`) uploads best/ with its model card; with `space=True` also a Gradio Space,
-NAME-demo, whose app.py runs transformers' `pipeline`. Upload errors are worded here, the rest in support/hub.py.
+`push` (also a command) uploads best/ with its model card; `space=True` adds NAME-demo, a Gradio demo Space.
 """
 
 from pathlib import Path
