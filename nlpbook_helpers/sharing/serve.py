@@ -61,11 +61,9 @@ class PageServer(ThreadingHTTPServer):
         self.opened[request] = time.monotonic()
         super().process_request(request, client_address)
 
-    def process_request_thread(self, request, client_address):
-        try:
-            super().process_request_thread(request, client_address)
-        finally:
-            self.opened.pop(request, None)
+    def shutdown_request(self, request):  # a connection's end: its slot is free again, unless it got the 503
+        super().shutdown_request(request)
+        if self.opened.pop(request, None) is not None:
             self.slots.release()
 
     def service_actions(self, everyone=False):  # run by serve_forever between accepts: cut what is past its deadline
@@ -74,12 +72,9 @@ class PageServer(ThreadingHTTPServer):
                 with suppress(OSError):  # closed meanwhile
                     request.shutdown(socket.SHUT_RDWR)
 
-    def server_close(self):  # a thread still inside torch at exit aborts Python: wait for them (10 s at most)
-        super().server_close()
+    def server_close(self):  # a thread still inside torch at exit aborts Python: cut every connection
         self.service_actions(everyone=True)
-        deadline = time.monotonic() + 10
-        while self.opened and time.monotonic() < deadline:
-            time.sleep(0.01)
+        super().server_close()  # and wait for their threads (ThreadingMixIn's block_on_close)
 
     def handle_error(self, request, client_address):  # a client that went away or quiet: no traceback for it
         if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
@@ -167,8 +162,7 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def start(model: "str | Path | Predictor", port: int | None = None, host: str = "127.0.0.1") -> PageServer:
-    """Serve `model` (a best/ folder or a Predictor) in a thread, after stopping ours on that port (a rerun);
-    without `port`, on 8000 or the next port up that no other program holds."""
+    """Serve `model` (best/ or a Predictor) in a thread, replacing ours on that port; no port: 8000 or the next free."""
     if port is not None and not (isinstance(port, int) and 0 <= port <= 65535):
         raise NlpbookError(f"포트 {port}: 0~65535 사이의 수를 주세요(0은 빈 포트).",
                            f"Port {port} is not valid: give a number from 0 to 65535 (0: any free port).")

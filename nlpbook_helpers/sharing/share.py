@@ -82,8 +82,7 @@ def explain_push_error(error: Exception, repo_id: str) -> NlpbookError | None:
 
 
 def space_files(model_id: str) -> dict:
-    """app.py, requirements.txt and README.md of a Gradio Space serving `model_id` (a Hub name or a local folder):
-    data/space/ with the name filled in. README.md pins the Gradio that app.py is tested with here."""
+    """data/space/'s app.py and README.md (pinning the Gradio tested here) for `model_id` (a Hub name or a folder)."""
     texts = {name: (SPACE / f"{name}.txt").read_text(encoding="utf-8") for name in ("app.py", "README.md")}
     return {"requirements.txt": "torch\ntransformers>=5\n", **{name: text.replace("<MODEL_ID>", model_id).replace(
         "<MODEL_NAME>", model_id.split("/")[-1]) for name, text in texts.items()}}
