@@ -23,13 +23,12 @@ def push(model_dir: str | Path, repo_id: str, private: bool = False, space: bool
          token: str | None = None) -> list:
     """Upload model_dir (a best/ folder) to `repo_id` (NAME or USER/NAME); return the page URL of each repo made."""
     from huggingface_hub import CommitOperationAdd, HfApi, get_token
-    from huggingface_hub.errors import HFValidationError
     from huggingface_hub.utils import validate_repo_id
 
     try:  # the name, and its Space's NAME-demo, as the Hub accepts them: checked before any token or network
         for name in [repo_id] + ([f"{repo_id}-demo"] if space else []):
             validate_repo_id(name)
-    except HFValidationError as error:
+    except ValueError as error:  # huggingface_hub's HFValidationError
         raise NlpbookError(f"'{repo_id}': 허브 저장소 이름으로 쓸 수 없습니다. '이름'이나 '사용자/이름'을 영문자·숫자·"
                            "-·_·.로 96자까지 쓰세요(-나 .으로 시작·끝나지 않고 --·.. 없이). 예: 'my-nli-model'",
                            f"'{repo_id}' is not a valid Hub repository name ({error}): use NAME or USER/NAME, "
