@@ -1,8 +1,4 @@
-"""Using the trained model: predict one pair or many, and evaluate a split.
-
-`Predictor` loads the run's best/ and gives each pair's label (English, Korean) and three probabilities, reading
-the first max_seq_length tokens as training did. Inputs are checked: an empty premise would still get an answer.
-"""
+"""Using the trained model: each pair's label (English, Korean) and three probabilities, and a split's scores."""
 
 import json
 import warnings
@@ -47,7 +43,6 @@ class Predictor:
             min(limit, usable_positions(self.model.config)) if limit < 1e9 else default("max_seq_length"))
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.model.to(self.device)
-        self.token_types = uses_token_types(self.model.config)
 
     def predict(self, premise: str, hypothesis: str) -> Prediction:
         return self.predict_batch([(premise, hypothesis)])[0]
@@ -61,7 +56,7 @@ class Predictor:
             chunk = pairs[start : start + batch_size]
             batch = self.tokenizer([p for p, _ in chunk], [h for _, h in chunk], truncation="longest_first",
                                    max_length=self.max_seq_length, padding=True, return_tensors="pt",
-                                   return_token_type_ids=self.token_types).to(self.device)
+                                   return_token_type_ids=uses_token_types(self.model.config)).to(self.device)
             for row in self.model(**batch).logits.float().softmax(-1).cpu():
                 label = LABELS[int(row.argmax())]
                 probabilities = {name: round(float(p), 4) for name, p in zip(LABELS, row)}
@@ -73,7 +68,7 @@ MAX_CHARS = 2000  # far beyond max_seq_length tokens; longer text is cut with a 
 
 
 def check_pair(pair, index: int = 0) -> tuple[str, str]:
-    """Both texts must be non-empty strings; very long ones are cut with a warning. Messages count pairs from 1."""
+    """Non-empty strings (a model answers even an empty premise), long ones cut with a warning; pairs count from 1."""
     number = index + 1
     if not isinstance(pair, (tuple, list)) or len(pair) != 2:
         raise NlpbookError(f"{number}번째 입력이 (전제, 가설) 쌍이 아닙니다.", f"Pair {number} is not a (premise, hypothesis) pair.")
@@ -110,11 +105,10 @@ def score(examples: list[NliExample], predictions: list[Prediction]) -> dict:
     n = len(LABELS)
     precision, recall, f1 = (metric(predicted, gold, num_classes=n, average=None) for metric in
                              (metrics.multiclass_precision, metrics.multiclass_recall, metrics.multiclass_f1_score))
-    present = torch.bincount(torch.cat([gold, predicted]), minlength=n) > 0  # torchmetrics' macro: classes that occur
     support = torch.bincount(gold, minlength=n).tolist()
     per_class = {name: {"precision": round(precision[i].item(), 4), "recall": round(recall[i].item(), 4),
                         "f1": round(f1[i].item(), 4), "support": support[i]} for i, name in enumerate(LABELS)}
     return {"accuracy": round(metrics.multiclass_accuracy(predicted, gold, num_classes=n, average="micro").item(), 4),
-            "macro_f1": round(f1[present].mean().item(), 4), "per_class": per_class,
-            "confusion_matrix": metrics.multiclass_confusion_matrix(predicted, gold, num_classes=n).tolist(),
-            "labels": list(LABELS)}
+            "macro_f1": round(metrics.multiclass_f1_score(predicted, gold, num_classes=n).item(), 4),
+            "per_class": per_class, "labels": list(LABELS),
+            "confusion_matrix": metrics.multiclass_confusion_matrix(predicted, gold, num_classes=n).tolist()}

@@ -1,8 +1,7 @@
-"""The training "system": the model, one shared step, the optimizer and its schedule (book: code 3-12).
+"""The training "system": the model, its steps, the optimizer and its schedule (book: code 3-12).
 
-"faithful" is what the book really ran: its ExponentialLR came back under "scheduler", not "lr_scheduler", so
-Lightning never stepped it (a constant 5e-5). "recommended" (default) adds a linear warmup over the first 10% of
-steps and a linear decay to 0, the KLUE baselines' recipe. Both use AdamW(eps=1e-6) without weight decay.
+"faithful" is what the book ran: its ExponentialLR, returned as "scheduler", not "lr_scheduler", was never stepped
+(a constant 5e-5). "recommended" (default): a linear warmup over 10% of the steps, a linear decay to 0 (KLUE's recipe).
 """
 
 import pytorch_lightning as pl

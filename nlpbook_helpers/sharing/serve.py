@@ -1,8 +1,7 @@
 """The trained model as a web page and a JSON API (notebook 08, section 6; `python -m nlpbook_helpers serve`).
 
-The book used Flask and flask-ngrok, a tunnel that now needs an account; this is the same page on `http.server`.
-GET / is data/page.html; POST /api/predict takes {"premise", "hypothesis"} and answers {"label", "label_ko",
-"probabilities"}, errors as JSON. Connections are capped and timed out: silent clients cannot hold the threads.
+The book used Flask and flask-ngrok, a tunnel that now needs an account: this is its page and API on `http.server`,
+errors in JSON. Connections are capped and timed out: silent clients cannot hold the threads.
 """
 
 import json
@@ -62,11 +61,9 @@ class PageServer(ThreadingHTTPServer):
         self.opened[request] = time.monotonic()
         super().process_request(request, client_address)
 
-    def process_request_thread(self, request, client_address):
-        try:
-            super().process_request_thread(request, client_address)
-        finally:
-            self.opened.pop(request, None)
+    def shutdown_request(self, request):  # a connection's end: its slot is free again, unless it got the 503
+        super().shutdown_request(request)
+        if self.opened.pop(request, None) is not None:
             self.slots.release()
 
     def service_actions(self, everyone=False):  # run by serve_forever between accepts: cut what is past its deadline
@@ -75,12 +72,9 @@ class PageServer(ThreadingHTTPServer):
                 with suppress(OSError):  # closed meanwhile
                     request.shutdown(socket.SHUT_RDWR)
 
-    def server_close(self):  # a thread still inside torch at exit aborts Python: wait for them (10 s at most)
-        super().server_close()
+    def server_close(self):  # a thread still inside torch at exit aborts Python: cut every connection
         self.service_actions(everyone=True)
-        deadline = time.monotonic() + 10
-        while self.opened and time.monotonic() < deadline:
-            time.sleep(0.01)
+        super().server_close()  # and wait for their threads (ThreadingMixIn's block_on_close)
 
     def handle_error(self, request, client_address):  # a client that went away or quiet: no traceback for it
         if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
@@ -168,8 +162,7 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def start(model: "str | Path | Predictor", port: int | None = None, host: str = "127.0.0.1") -> PageServer:
-    """Serve `model` (a best/ folder or a Predictor) in a thread, after stopping ours on that port (a rerun);
-    without `port`, on 8000 or the next port up that no other program holds."""
+    """Serve `model` (best/ or a Predictor) in a thread, replacing ours on that port; no port: 8000 or the next free."""
     if port is not None and not (isinstance(port, int) and 0 <= port <= 65535):
         raise NlpbookError(f"포트 {port}: 0~65535 사이의 수를 주세요(0은 빈 포트).",
                            f"Port {port} is not valid: give a number from 0 to 65535 (0: any free port).")
@@ -185,19 +178,16 @@ def start(model: "str | Path | Predictor", port: int | None = None, host: str = 
         where = port if port is not None else f"{DEFAULT_PORT}~{DEFAULT_PORT + 99}"
         raise NlpbookError(f"포트 {josa(where, '을/를')} 쓸 수 없습니다({reason}). 다른 프로그램이 쓰고 있다면 다른 포트를 주세요.",
                            f"Cannot use port {where} ({reason}); if another program holds it, choose another port.")
-    server.thread = threading.Thread(target=server.serve_forever, name=f"serve-{server.port}", daemon=True)
-    server.thread.start()
+    threading.Thread(target=server.serve_forever, name=f"serve-{server.port}", daemon=True).start()
     _running[server.port] = server
     return server
 
 
 def stop(port: int) -> None:
-    """Stop the server this process runs on `port`, if any, free the port and wait for its threads."""
-    server = _running.pop(port, None)
-    if server is not None:
-        server.shutdown()
+    """Stop the server this process runs on `port`, if any: free the port, wait for its threads."""
+    if (server := _running.pop(port, None)) is not None:
+        server.shutdown()  # returns once serve_forever has
         server.server_close()
-        server.thread.join()
 
 
 def show_in_colab(port: int, height: int = 520) -> None:

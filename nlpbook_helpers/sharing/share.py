@@ -1,7 +1,6 @@
 """Share the trained model on the Hugging Face Hub, and optionally a demo Space (notebook 08, section 7).
 
-`push` (`python -m nlpbook_helpers push`) uploads best/ with its model card; with `space=True` also a Gradio Space,
-NAME-demo, whose app.py runs transformers' `pipeline`. Upload errors are worded here, the rest in support/hub.py.
+`push` (also a command) uploads best/ with its model card; `space=True` adds NAME-demo, a Gradio demo Space.
 """
 
 from pathlib import Path
@@ -24,13 +23,12 @@ def push(model_dir: str | Path, repo_id: str, private: bool = False, space: bool
          token: str | None = None) -> list:
     """Upload model_dir (a best/ folder) to `repo_id` (NAME or USER/NAME); return the page URL of each repo made."""
     from huggingface_hub import CommitOperationAdd, HfApi, get_token
-    from huggingface_hub.errors import HFValidationError
     from huggingface_hub.utils import validate_repo_id
 
     try:  # the name, and its Space's NAME-demo, as the Hub accepts them: checked before any token or network
         for name in [repo_id] + ([f"{repo_id}-demo"] if space else []):
             validate_repo_id(name)
-    except HFValidationError as error:
+    except ValueError as error:  # huggingface_hub's HFValidationError
         raise NlpbookError(f"'{repo_id}': 허브 저장소 이름으로 쓸 수 없습니다. '이름'이나 '사용자/이름'을 영문자·숫자·"
                            "-·_·.로 96자까지 쓰세요(-나 .으로 시작·끝나지 않고 --·.. 없이). 예: 'my-nli-model'",
                            f"'{repo_id}' is not a valid Hub repository name ({error}): use NAME or USER/NAME, "
@@ -83,8 +81,7 @@ def explain_push_error(error: Exception, repo_id: str) -> NlpbookError | None:
 
 
 def space_files(model_id: str) -> dict:
-    """app.py, requirements.txt and README.md of a Gradio Space serving `model_id` (a Hub name or a local folder):
-    data/space/ with the name filled in. README.md pins the Gradio that app.py is tested with here."""
+    """data/space/'s app.py and README.md (pinning the Gradio tested here) for `model_id` (a Hub name or a folder)."""
     texts = {name: (SPACE / f"{name}.txt").read_text(encoding="utf-8") for name in ("app.py", "README.md")}
     return {"requirements.txt": "torch\ntransformers>=5\n", **{name: text.replace("<MODEL_ID>", model_id).replace(
         "<MODEL_NAME>", model_id.split("/")[-1]) for name, text in texts.items()}}
