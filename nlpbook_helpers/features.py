@@ -47,9 +47,8 @@ def load_tokenizer(model_name: str):
 
 
 def encode_pairs(tokenizer, examples: list[NliExample], max_seq_length: int, token_types: bool = True) -> "PairDataset":
-    """All pairs as a PairDataset: the ids of `tokenizer(premises, hypotheses, truncation="longest_first",
-    max_length=max_seq_length)`, turned into flat arrays a batch at a time (KorNLI's Encodings at once need about
-    4 GB). token_types=False: one segment embedding (klue/roberta-base)."""
+    """The ids of `tokenizer(premises, hypotheses, truncation="longest_first", max_length=max_seq_length)`, as flat
+    arrays a batch at a time (KorNLI's Encodings at once need 4 GB). token_types=False: one segment (klue/roberta)."""
     backend = tokenizer.backend_tokenizer
     backend.enable_truncation(max_seq_length, strategy="longest_first", direction=tokenizer.truncation_side)
     backend.no_padding()
@@ -78,10 +77,8 @@ class PairDataset(Dataset):
 
     def __getitem__(self, i):
         pair = slice(self.offsets[i], self.offsets[i + 1])
-        item = {"input_ids": self.flat["input_ids"][pair], "labels": self.flat["labels"][i]}
-        if "token_type_ids" in self.flat:
-            item["token_type_ids"] = self.flat["token_type_ids"][pair]
-        return item
+        return {"labels": self.flat["labels"][i],
+                **{name: self.flat[name][pair] for name in ("input_ids", "token_type_ids") if name in self.flat}}
 
     def lengths(self) -> list[int]:
         return (self.offsets[1:] - self.offsets[:-1]).tolist()
@@ -93,9 +90,7 @@ def cached_dataset(tokenizer, read_examples, max_seq_length, token_types, corpus
     the ids (the book keyed by tokenizer class, and pickled); a damaged or edited cache fails its hash: rebuilt."""
     key = hashlib.sha256(json.dumps([CACHE_VERSION, max_seq_length, token_types]).encode())
     rules = json.loads(tokenizer.backend_tokenizer.to_str())  # vocabulary and rules (tokenizers keeps their order)
-    for set_per_call in ("truncation", "padding"):  # not part of the ids
-        rules.pop(set_per_call, None)
-    key.update(json.dumps(rules).encode())
+    key.update(json.dumps({k: v for k, v in rules.items() if k not in ("truncation", "padding")}).encode())  # per call
     key.update(" ".join(file_id(path) for path in corpus_files).encode())
     path = Path(cache_dir) / f"{Path(corpus_files[0]).stem}-{key.hexdigest()[:16]}.safetensors"
     if path.exists():
@@ -170,8 +165,8 @@ def make_loaders(train: PairDataset, dev: PairDataset, batch_size: int, pad_toke
                  fixed_length: int | None = None, length_grouped: bool = False, seed: int = 7,
                  pin_memory: bool = False, pad_multiple: int | None = None) -> tuple[DataLoader, DataLoader]:
     """The train loader (shuffled, resumable mid-epoch: run/sampling.py) and the validation loader (in order)
-    (book: code 3-9, 3-10). num_workers=0: worker processes are what breaks DataLoaders in Jupyter and Colab."""
-    # generator: worker seeds are drawn from it, not from the state of dropout
+    (book: code 3-9, 3-10). num_workers=0: worker processes break DataLoaders in Jupyter and Colab. generator:
+    worker seeds are drawn from it, not from the state of dropout."""
     sampler = LengthGroupedSampler(train.lengths(), batch_size, seed) if length_grouped else EpochSampler(
         len(train), batch_size, seed)
     common = dict(batch_size=batch_size, collate_fn=PadCollator(pad_token_id, fixed_length, pad_multiple),
