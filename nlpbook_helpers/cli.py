@@ -61,8 +61,7 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def parser(sample: bool = False, train_flags: bool = True) -> argparse.ArgumentParser:
-    """The subcommands; with sample=True, `train --help` shows the sample's defaults. train_flags=False leaves out
-    train's own flags: their HfArgumentParser takes seconds to import, and the other commands need none."""
+    """sample=True: `train --help` shows the sample's defaults. train_flags=False: no HfArgumentParser (slow import)."""
     from .settings import Settings, default
     helps = {field.name: field.metadata["help"] for field in dataclasses.fields(Settings)}
     model_dir, switch = ("--model-dir", dict(required=True)), dict(action="store_true")
@@ -203,8 +202,7 @@ def print_predictions(args, predictor, pairs: list) -> None:
 
 
 def input_pairs(path: str):
-    """The (premise, hypothesis) pairs of a JSONL file, a line at a time; a line that is not one is refused,
-    naming it. utf-8-sig: Windows Notepad starts a UTF-8 file with a byte-order mark."""
+    """A JSONL file's (premise, hypothesis) pairs, lazily; a bad line is refused by number. utf-8-sig: Notepad's BOM."""
     if not Path(path).is_file():
         raise NlpbookError(f"입력 파일이 없습니다: {path}", f"The input file {path} does not exist.")
     try:

@@ -129,22 +129,21 @@ class PadCollator:
         width = self.fixed_length or max(len(item["input_ids"]) for item in items)
         if self.multiple:
             width = -(-width // self.multiple) * self.multiple
-        batch = {"input_ids": torch.full((len(items), width), self.pad_token_id, dtype=torch.long),
-                 "attention_mask": torch.zeros((len(items), width), dtype=torch.long),
-                 "labels": torch.stack([item["labels"] for item in items])}
-        if "token_type_ids" in items[0]:
-            batch["token_type_ids"] = torch.zeros((len(items), width), dtype=torch.long)
+        names = [name for name in ("input_ids", "token_type_ids") if name in items[0]]
+        batch = {name: torch.full((len(items), width), self.pad_token_id if name == "input_ids" else 0,
+                                  dtype=torch.long) for name in (*names, "attention_mask")}
+        batch["labels"] = torch.stack([item["labels"] for item in items])
         for row, item in enumerate(items):
             n = len(item["input_ids"])
             batch["attention_mask"][row, :n] = 1
-            for name in ("input_ids", "token_type_ids") if "token_type_ids" in batch else ("input_ids",):
+            for name in names:
                 batch[name][row, :n] = item[name]
         return batch
 
 
 class LengthGroupedSampler(EpochSampler):
-    """Shuffle, sort within windows of 50 batches, shuffle the batches: each holds pairs of similar length, so
-    only padding shrinks. Deterministic per seed and epoch; resumable and dealt to DDP ranks as EpochSampler is."""
+    """Shuffle, sort within windows of 50 batches, shuffle the batches: similar lengths, less padding. Otherwise
+    as EpochSampler: deterministic per seed and epoch, resumable, dealt to DDP ranks."""
 
     def __init__(self, lengths: list[int], batch_size: int, seed: int, window_batches: int = 50):
         super().__init__(len(lengths), batch_size, seed)

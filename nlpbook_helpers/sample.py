@@ -1,8 +1,7 @@
 """The offline stand-ins: the bundled sample corpus, a tiny model built from it, and kcbert-base's shape.
 
-The whole pipeline runs with no network: `data/` holds a small corpus in KLUE-NLI's format, written for this
-project; the tiny model is a random encoder with a vocabulary counted from it; the kcbert-base stand-in has its
-exact shape and vocabulary (`data/kcbert-base/`, MIT), so lessons 04-06 show its real pieces and sizes.
+The pipeline runs with no network: `data/` holds a small corpus in KLUE-NLI's format, written for this project;
+the kcbert-base stand-in has its exact shape and vocabulary (`data/kcbert-base/`, MIT) for lessons 04-06.
 """
 
 import json
