@@ -43,10 +43,8 @@ def main(argv=None) -> int:
 
 def print_error(error) -> None:
     """The one `error:` line, on a line of its own: an open progress bar (Lightning's) closed, line breaks as \\n."""
-    tqdm = sys.modules.get("tqdm")
-    if tqdm is not None:
-        for bar in list(tqdm.tqdm._instances):
-            bar.close()
+    for bar in list(sys.modules["tqdm"].tqdm._instances) if "tqdm" in sys.modules else []:
+        bar.close()
     sys.stdout.flush()
     print(LINE_BREAKS.sub(lambda found: repr(found.group())[1:-1], f"error: {error}"), file=sys.stderr)
 

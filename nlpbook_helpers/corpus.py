@@ -120,7 +120,6 @@ def _parse_record(record, path, index) -> NliExample:
     def bad(what_ko, what_en):
         return NlpbookError(f"{path}의 {index + 1}번째 레코드: {what_ko}. 그 레코드를 고치거나 지우세요.",
                             f"{path}, record {index + 1}: {what_en}; fix or remove that record.")
-
     if not isinstance(record, dict):
         raise bad("객체가 아닙니다", "not a JSON object")
     for key, key_ko in (("premise", "전제"), ("hypothesis", "가설")):

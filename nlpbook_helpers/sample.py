@@ -66,8 +66,7 @@ def tiny_config(arch: str, vocab_size: int, pad_token_id: int):
 
 
 def _build(out_dir: str | Path, done: str, write) -> Path:
-    """A model folder holding `done` is reused; else it is written as `<name>.part`, then swapped in: a half-built
-    model never passes for a whole one."""
+    """Reused if it holds `done`; else written as `<name>.part`, then swapped in: never passed off half-built."""
     out_dir = Path(out_dir)
     if not (out_dir / done).exists():
         part = out_dir.with_name(out_dir.name + ".part")
