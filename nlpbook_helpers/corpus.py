@@ -48,8 +48,6 @@ class CorpusFile:
 
 @dataclass(frozen=True)
 class Corpus:
-    """Everything the package knows about one corpus."""
-
     name: str  # the `corpus` setting
     base_url: str  # a folder holding every file name
     train: tuple[CorpusFile, ...]

@@ -1,8 +1,7 @@
 """From text pairs to padded batches (book: code 3-7 … 3-10).
 
-Pairs are tokenized in batched calls of the model's own (Rust) tokenizer into `[CLS] premise [SEP] hypothesis
-[SEP]`, token_type_ids 0 for the premise and 1 for the hypothesis. The ids are stored unpadded; each batch is
-padded only to its longest pair, or to max_seq_length on a TPU, where every new shape costs a recompilation.
+Pairs are tokenized by the model's own (Rust) tokenizer into `[CLS] premise [SEP] hypothesis [SEP]` and stored
+unpadded; each batch is padded only to its longest pair, or to max_seq_length on a TPU (a new shape recompiles).
 """
 
 import hashlib
