@@ -76,8 +76,10 @@ class PairDataset(Dataset):
 
     def __getitem__(self, i):
         pair = slice(self.offsets[i], self.offsets[i + 1])
-        return {"labels": self.flat["labels"][i],
-                **{name: self.flat[name][pair] for name in ("input_ids", "token_type_ids") if name in self.flat}}
+        item = {"input_ids": self.flat["input_ids"][pair], "labels": self.flat["labels"][i]}
+        if "token_type_ids" in self.flat:
+            item["token_type_ids"] = self.flat["token_type_ids"][pair]
+        return item
 
     def lengths(self) -> list[int]:
         return (self.offsets[1:] - self.offsets[:-1]).tolist()
@@ -128,14 +130,15 @@ class PadCollator:
         width = self.fixed_length or max(len(item["input_ids"]) for item in items)
         if self.multiple:
             width = -(-width // self.multiple) * self.multiple
-        names = [name for name in ("input_ids", "token_type_ids") if name in items[0]]
-        batch = {name: torch.full((len(items), width), self.pad_token_id if name == "input_ids" else 0,
-                                  dtype=torch.long) for name in (*names, "attention_mask")}
-        batch["labels"] = torch.stack([item["labels"] for item in items])
+        batch = {"input_ids": torch.full((len(items), width), self.pad_token_id, dtype=torch.long),
+                 "attention_mask": torch.zeros((len(items), width), dtype=torch.long),
+                 "labels": torch.stack([item["labels"] for item in items])}
+        if "token_type_ids" in items[0]:
+            batch["token_type_ids"] = torch.zeros((len(items), width), dtype=torch.long)
         for row, item in enumerate(items):
             n = len(item["input_ids"])
             batch["attention_mask"][row, :n] = 1
-            for name in names:
+            for name in ("input_ids", "token_type_ids") if "token_type_ids" in batch else ("input_ids",):
                 batch[name][row, :n] = item[name]
         return batch
 
