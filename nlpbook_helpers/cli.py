@@ -1,7 +1,6 @@
 """The command line: train, evaluate, predict, download, serve, push (`python -m nlpbook_helpers COMMAND --help`).
 
-Every subcommand calls the same functions as the notebooks; `--corpus kornli` switches from KLUE-NLI to KorNLI.
-A problem the user can fix ends with one line on stderr and exit code 2, no traceback.
+Each calls what the notebooks call. A mistake the user can fix: one `error:` line on stderr, exit code 2, no traceback.
 """
 
 import argparse
@@ -19,6 +18,9 @@ from .support.errors import NlpbookError
 
 CLUSTER_VARIABLES = ("MASTER_ADDR", "SLURM_NTASKS", "TORCHELASTIC_RUN_ID")  # set where a second machine takes part
 PAIR_LINE = '{"premise": ..., "hypothesis": ...}'  # a line of predict's --input
+LINE_BREAKS = re.compile("[\x00-\x1f\x7f\x85\u2028\u2029]")  # control characters, and what splitlines() breaks at
+PREDICT_CHUNK = 1024  # pairs labelled, then printed, at a time: memory stays flat however long the file
+PROGRESS_FROM = 2 * PREDICT_CHUNK  # fewer pairs take a few seconds: no bar
 
 
 def main(argv=None) -> int:
@@ -40,17 +42,11 @@ def main(argv=None) -> int:
 
 
 def print_error(error) -> None:
-    """The one `error:` line, on a line of its own: a progress bar left open (Lightning's, on stdout) is closed
-    first; a line break inside the message (a folder name with a newline) is written as \\n."""
-    tqdm = sys.modules.get("tqdm")
-    if tqdm is not None:
-        for bar in list(tqdm.tqdm._instances):
-            bar.close()
+    """The one `error:` line, on a line of its own: an open progress bar (Lightning's) closed, line breaks as \\n."""
+    for bar in list(sys.modules["tqdm"].tqdm._instances) if "tqdm" in sys.modules else []:
+        bar.close()
     sys.stdout.flush()
     print(LINE_BREAKS.sub(lambda found: repr(found.group())[1:-1], f"error: {error}"), file=sys.stderr)
-
-
-LINE_BREAKS = re.compile("[\x00-\x1f\x7f\x85\u2028\u2029]")  # control characters, and what splitlines() breaks at
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -63,8 +59,7 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def parser(sample: bool = False, train_flags: bool = True) -> argparse.ArgumentParser:
-    """The subcommands; with sample=True, `train --help` shows the sample's defaults. train_flags=False leaves out
-    train's own flags: their HfArgumentParser takes seconds to import, and the other commands need none."""
+    """sample=True: `train --help` shows the sample's defaults. train_flags=False: no HfArgumentParser (slow import)."""
     from .settings import Settings, default
     helps = {field.name: field.metadata["help"] for field in dataclasses.fields(Settings)}
     model_dir, switch = ("--model-dir", dict(required=True)), dict(action="store_true")
@@ -99,8 +94,7 @@ def parser(sample: bool = False, train_flags: bool = True) -> argparse.ArgumentP
 
 
 def settings_flags(sample: bool = False) -> argparse.ArgumentParser:
-    """The `train` flags, generated from the Settings fields' names, types, choices and help. A flag not given is
-    left out of the arguments (argparse.SUPPRESS), so the settings' defaults (or the sample's) apply."""
+    """The `train` flags, generated from the Settings fields; one not given is left out (SUPPRESS): defaults apply."""
     from transformers import HfArgumentParser
 
     from .sample import SAMPLE_VALUES
@@ -172,8 +166,7 @@ def corpus_data_dir(args) -> str:
 
 
 def run_predict(args):
-    """Label the pair given, or every pair in --input: the whole file is checked before the model loads, then
-    labelled in chunks, each printed when done, under a progress bar on stderr."""
+    """The pair given, or every pair in --input: all checked before the model loads, then labelled a chunk at a time."""
     from tqdm.auto import tqdm
 
     from .inference import Predictor, check_pair
@@ -198,24 +191,16 @@ def run_predict(args):
             bar.update(len(chunk))
 
 
-PREDICT_CHUNK = 1024  # pairs labelled, then printed, at a time: memory stays flat however long the file
-PROGRESS_FROM = 2 * PREDICT_CHUNK  # fewer pairs take a few seconds: no bar
-
-
 def print_predictions(args, predictor, pairs: list) -> None:
     for (premise, hypothesis), prediction in zip(pairs, predictor.predict_batch(pairs)):
-        if args.json:
-            print(json.dumps({"premise": premise, "hypothesis": hypothesis, **dataclasses.asdict(prediction)},
-                             ensure_ascii=False))
-        else:
-            probabilities = "  ".join(f"{name} {p:.3f}" for name, p in prediction.probabilities.items())
-            print(f"{prediction.label} ({prediction.label_ko})  {probabilities}")
+        scores = "  ".join(f"{name} {p:.3f}" for name, p in prediction.probabilities.items())
+        print(json.dumps({"premise": premise, "hypothesis": hypothesis, **dataclasses.asdict(prediction)},
+                         ensure_ascii=False) if args.json else f"{prediction.label} ({prediction.label_ko})  {scores}")
     sys.stdout.flush()
 
 
 def input_pairs(path: str):
-    """The (premise, hypothesis) pairs of a JSONL file, a line at a time; a line that is not one is refused,
-    naming it. utf-8-sig: Windows Notepad starts a UTF-8 file with a byte-order mark."""
+    """A JSONL file's (premise, hypothesis) pairs, lazily; a bad line is refused by number. utf-8-sig: Notepad's BOM."""
     if not Path(path).is_file():
         raise NlpbookError(f"입력 파일이 없습니다: {path}", f"The input file {path} does not exist.")
     try:

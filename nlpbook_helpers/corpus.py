@@ -1,8 +1,7 @@
 """What a corpus is, and KLUE-NLI, the book's corpus: its files, its reader (book: code 3-6, 3-8).
 
-A `Corpus` describes one corpus in one place, so downloading, the feature cache, the settings, the command line
-and resuming name no corpus. Labels are mapped by name, never by position: the Hugging Face copy of KLUE numbers
-them otherwise.
+A `Corpus` describes one corpus in one place, so no other module names one. Labels are mapped by name, never by
+position: the Hugging Face copy of KLUE numbers them otherwise.
 """
 
 import json
@@ -49,8 +48,6 @@ class CorpusFile:
 
 @dataclass(frozen=True)
 class Corpus:
-    """Everything the package knows about one corpus."""
-
     name: str  # the `corpus` setting
     base_url: str  # a folder holding every file name
     train: tuple[CorpusFile, ...]
@@ -121,17 +118,14 @@ def _parse_record(record, path, index) -> NliExample:
     def bad(what_ko, what_en):
         return NlpbookError(f"{path}의 {index + 1}번째 레코드: {what_ko}. 그 레코드를 고치거나 지우세요.",
                             f"{path}, record {index + 1}: {what_en}; fix or remove that record.")
-
     if not isinstance(record, dict):
         raise bad("객체가 아닙니다", "not a JSON object")
     for key, key_ko in (("premise", "전제"), ("hypothesis", "가설")):
         text = record.get(key)
         if not isinstance(text, str) or not text.strip():
             raise bad(f"{key_ko}('{key}'): 없거나 비어 있습니다", f"'{key}' is missing or empty")
-        try:  # JSON allows a lone surrogate ("\ud800"); the tokenizer cannot take it
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            raise bad(f"{key_ko}('{key}'): 짝이 없는 서로게이트 문자가 있습니다", f"'{key}' holds a lone surrogate") from None
+        if text.encode("utf-8", "replace").decode() != text:  # JSON allows a lone surrogate ("\ud800"); tokenizers not
+            raise bad(f"{key_ko}('{key}'): 짝이 없는 서로게이트 문자가 있습니다", f"'{key}' holds a lone surrogate")
     label = record.get("gold_label")
     if label not in LABELS:
         raise bad(f"알 수 없는 레이블 {label!r}", f"unknown gold_label {label!r} (expected one of {', '.join(LABELS)})")
@@ -155,8 +149,7 @@ def _klue_from_hub(file: CorpusFile, dest: Path, first_error: NlpbookError) -> N
 
 
 def parquet_to_klue_json(parquet_path: str | Path, dest: Path, file: CorpusFile) -> None:
-    """A Hugging Face KLUE-NLI parquet file in the official JSON format, labels named by the file's own schema;
-    not the published bytes, so it is checked by structure and record count before it takes `dest`."""
+    """A Hugging Face KLUE-NLI parquet file as the official JSON, labels named by its schema; checked before use."""
     import pyarrow.parquet as pq
 
     from .support.download import problem
@@ -171,9 +164,8 @@ def parquet_to_klue_json(parquet_path: str | Path, dest: Path, file: CorpusFile)
     with atomic_write(dest, "w", encoding="utf-8") as out:  # written as dest.name + ".part"
         out.write(json.dumps(records, ensure_ascii=False))
         out.flush()
-        wrong = problem(dest.with_name(dest.name + ".part"), CorpusFile(file.filename, file.records, None),
-                        KLUE_NLI.records)
-        if wrong:  # the .part is removed, dest never touched
+        if wrong := problem(dest.with_name(dest.name + ".part"), CorpusFile(file.filename, file.records, None),
+                            KLUE_NLI.records):  # the .part is removed, dest never touched
             raise NlpbookError(f"Hugging Face 사본이 올바르지 않습니다({wrong}).",
                                f"The Hugging Face copy is not valid ({wrong}).")
 

@@ -1,7 +1,7 @@
 """What every notebook starts from: the book's settings (code 3-3), with the work dir on Drive in Colab.
 
 The notebooks write the book's values out and get a `Settings` back, as the book's `ClassificationTrainArguments`
-gave its `args`. Under NLPBOOK_SMOKE=1 (the headless tests) `smoke_settings` puts in the offline stand-ins.
+gave its `args`; under NLPBOOK_SMOKE=1 (the headless tests), with the offline stand-ins.
 """
 
 import os

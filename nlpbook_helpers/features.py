@@ -1,8 +1,7 @@
 """From text pairs to padded batches (book: code 3-7 … 3-10).
 
-Pairs are tokenized in batched calls of the model's own (Rust) tokenizer into `[CLS] premise [SEP] hypothesis
-[SEP]`, token_type_ids 0 for the premise and 1 for the hypothesis. The ids are stored unpadded; each batch is
-padded only to its longest pair, or to max_seq_length on a TPU, where every new shape costs a recompilation.
+Pairs are tokenized by the model's own (Rust) tokenizer into `[CLS] premise [SEP] hypothesis [SEP]` and stored
+unpadded; each batch is padded only to its longest pair, or to max_seq_length on a TPU (a new shape recompiles).
 """
 
 import hashlib
@@ -47,9 +46,8 @@ def load_tokenizer(model_name: str):
 
 
 def encode_pairs(tokenizer, examples: list[NliExample], max_seq_length: int, token_types: bool = True) -> "PairDataset":
-    """All pairs as a PairDataset: the ids of `tokenizer(premises, hypotheses, truncation="longest_first",
-    max_length=max_seq_length)`, turned into flat arrays a batch at a time (KorNLI's Encodings at once need about
-    4 GB). token_types=False: one segment embedding (klue/roberta-base)."""
+    """The ids of `tokenizer(premises, hypotheses, truncation="longest_first", max_length=max_seq_length)`, as flat
+    arrays a batch at a time (KorNLI's Encodings at once need 4 GB). token_types=False: one segment (klue/roberta)."""
     backend = tokenizer.backend_tokenizer
     backend.enable_truncation(max_seq_length, strategy="longest_first", direction=tokenizer.truncation_side)
     backend.no_padding()
@@ -93,9 +91,7 @@ def cached_dataset(tokenizer, read_examples, max_seq_length, token_types, corpus
     the ids (the book keyed by tokenizer class, and pickled); a damaged or edited cache fails its hash: rebuilt."""
     key = hashlib.sha256(json.dumps([CACHE_VERSION, max_seq_length, token_types]).encode())
     rules = json.loads(tokenizer.backend_tokenizer.to_str())  # vocabulary and rules (tokenizers keeps their order)
-    for set_per_call in ("truncation", "padding"):  # not part of the ids
-        rules.pop(set_per_call, None)
-    key.update(json.dumps(rules).encode())
+    key.update(json.dumps({k: v for k, v in rules.items() if k not in ("truncation", "padding")}).encode())  # per call
     key.update(" ".join(file_id(path) for path in corpus_files).encode())
     path = Path(cache_dir) / f"{Path(corpus_files[0]).stem}-{key.hexdigest()[:16]}.safetensors"
     if path.exists():
@@ -148,8 +144,8 @@ class PadCollator:
 
 
 class LengthGroupedSampler(EpochSampler):
-    """Shuffle, sort within windows of 50 batches, shuffle the batches: each holds pairs of similar length, so
-    only padding shrinks. Deterministic per seed and epoch; resumable and dealt to DDP ranks as EpochSampler is."""
+    """Shuffle, sort within windows of 50 batches, shuffle the batches: similar lengths, less padding. Otherwise
+    as EpochSampler: deterministic per seed and epoch, resumable, dealt to DDP ranks."""
 
     def __init__(self, lengths: list[int], batch_size: int, seed: int, window_batches: int = 50):
         super().__init__(len(lengths), batch_size, seed)
@@ -170,8 +166,8 @@ def make_loaders(train: PairDataset, dev: PairDataset, batch_size: int, pad_toke
                  fixed_length: int | None = None, length_grouped: bool = False, seed: int = 7,
                  pin_memory: bool = False, pad_multiple: int | None = None) -> tuple[DataLoader, DataLoader]:
     """The train loader (shuffled, resumable mid-epoch: run/sampling.py) and the validation loader (in order)
-    (book: code 3-9, 3-10). num_workers=0: worker processes are what breaks DataLoaders in Jupyter and Colab."""
-    # generator: worker seeds are drawn from it, not from the state of dropout
+    (book: code 3-9, 3-10). num_workers=0: worker processes break DataLoaders in Jupyter and Colab. generator:
+    worker seeds are drawn from it, not from the state of dropout."""
     sampler = LengthGroupedSampler(train.lengths(), batch_size, seed) if length_grouped else EpochSampler(
         len(train), batch_size, seed)
     common = dict(batch_size=batch_size, collate_fn=PadCollator(pad_token_id, fixed_length, pad_multiple),

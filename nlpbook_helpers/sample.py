@@ -1,11 +1,11 @@
 """The offline stand-ins: the bundled sample corpus, a tiny model built from it, and kcbert-base's shape.
 
-The whole pipeline runs with no network: `data/` holds a small corpus in KLUE-NLI's format, written for this
-project; the tiny model is a random encoder with a vocabulary counted from it; the kcbert-base stand-in has its
-exact shape and vocabulary (`data/kcbert-base/`, MIT), so lessons 04-06 show its real pieces and sizes.
+The pipeline runs with no network: `data/` holds a small corpus in KLUE-NLI's format, written for this project;
+the kcbert-base stand-in has its exact shape and vocabulary (`data/kcbert-base/`, MIT) for lessons 04-06.
 """
 
 import json
+import shutil
 from pathlib import Path
 
 from .corpus import SAMPLE_DATA_DIR
@@ -45,7 +45,6 @@ def build_tokenizer(vocab_size: int = 1600):
     base = SPECIAL_TOKENS + chars + ["##" + c for c in chars]
     frequent = [piece for piece, count in sorted(pieces.items(), key=lambda kv: (-kv[1], kv[0])) if count >= 2]
     tokens = base + frequent[: max(vocab_size - len(base), 0)]
-
     tokenizer = Tokenizer(models.WordPiece({token: i for i, token in enumerate(tokens)}, unk_token="[UNK]"))
     tokenizer.normalizer = normalizer
     tokenizer.pre_tokenizer = pre_tokenizer
@@ -66,41 +65,37 @@ def tiny_config(arch: str, vocab_size: int, pad_token_id: int):
     return config(vocab_size=vocab_size, pad_token_id=pad_token_id, **TINY_SHAPE, **shape)
 
 
-def _build(out_dir: Path, write) -> Path:
-    """Write a model folder as `<name>.part`, then swap it in: a half-built model never passes for a whole one."""
-    part = out_dir.with_name(out_dir.name + ".part")
-    remove_tree(part)
-    write(part)
-    replace_dir(part, out_dir)
+def _build(out_dir: str | Path, done: str, write) -> Path:
+    """Reused if it holds `done`; else written as `<name>.part`, then swapped in: never passed off half-built."""
+    out_dir = Path(out_dir)
+    if not (out_dir / done).exists():
+        part = out_dir.with_name(out_dir.name + ".part")
+        remove_tree(part)
+        write(part)
+        replace_dir(part, out_dir)
     return out_dir
 
 
 def build_tiny_model(out_dir: str | Path, arch: str = "bert", seed: int = 7) -> Path:
     """Save a random tiny encoder and its tokenizer to out_dir, laid out as a hub model; an existing one is reused."""
-    import torch
-    from transformers import AutoModel
-    out_dir = Path(out_dir)
-    if (out_dir / "config.json").exists():
-        return out_dir
-    tokenizer = build_tokenizer()
-    torch.manual_seed(seed)
-    model = AutoModel.from_config(tiny_config(arch, len(tokenizer), tokenizer.pad_token_id))
-    return _build(out_dir, lambda part: (model.save_pretrained(part), tokenizer.save_pretrained(part)))
+    def write(part):
+        import torch
+        from transformers import AutoModel
+        tokenizer = build_tokenizer()
+        torch.manual_seed(seed)
+        AutoModel.from_config(tiny_config(arch, len(tokenizer), tokenizer.pad_token_id)).save_pretrained(part)
+        tokenizer.save_pretrained(part)
+
+    return _build(out_dir, "config.json", write)
 
 
 def build_kcbert_standin(out_dir: str | Path, seed: int = 7) -> Path:
     """kcbert-base's folder as the Hub lays it out (no tokenizer_config.json), random BertForPreTraining weights:
     loaded for classification it reports what beomi/kcbert-base does. About 420 MB; an existing one is reused."""
-    import shutil
-
-    import torch
-    from transformers import BertConfig, BertForPreTraining
-    from transformers.utils import logging as transformers_logging
-    out_dir = Path(out_dir)
-    if (out_dir / "model.safetensors").exists():
-        return out_dir
-
     def write(part):
+        import torch
+        from transformers import BertConfig, BertForPreTraining
+        from transformers.utils import logging as transformers_logging
         torch.manual_seed(seed)
         bars = transformers_logging.is_progress_bar_enabled()
         transformers_logging.disable_progress_bar()  # "Writing model shards" is no part of the lesson
@@ -109,12 +104,11 @@ def build_kcbert_standin(out_dir: str | Path, seed: int = 7) -> Path:
             transformers_logging.enable_progress_bar()
         shutil.copyfile(KCBERT_DIR / "vocab.txt", part / "vocab.txt")
 
-    return _build(out_dir, write)
+    return _build(out_dir, "model.safetensors", write)
 
 
 def sample_settings(work_dir: str | Path, **overrides):
-    """Settings for the offline sample: the bundled corpus (in the given corpus's format), the tiny model,
-    SAMPLE_VALUES and an output dir of its own, runs/sample[-<corpus>]."""
+    """The bundled corpus (in the given corpus's format), the tiny model, SAMPLE_VALUES, output runs/sample[-corpus]."""
     from .corpora import DEFAULT_CORPUS, get_corpus
     from .settings import Settings
     work_dir = Path(work_dir)

@@ -1,8 +1,7 @@
 """The course's training settings in one validated dataclass (book: code 3-3).
 
-The defaults are the book's. A bad value is refused when the settings are made, naming the field, the value and
-what is allowed, not twenty minutes into training. The command line's `train` flags are generated from these
-fields (cli.settings_flags), so this is their one source.
+The defaults are the book's. A bad value is refused, named, when the settings are made, not twenty minutes into
+training. The command line's `train` flags are generated from these fields (cli.settings_flags).
 """
 
 import math
@@ -78,8 +77,7 @@ class Derived(str):
 
 
 def _folder(name: str, derive) -> property:
-    """data_dir or output_dir as given, or when empty the corpus's own folder under the work dir, derived on every
-    read: dataclasses.replace(settings, corpus=...) gives the new corpus's folders."""
+    """The folder as given, or the corpus's own, derived on every read: replace(settings, corpus=...) follows."""
     def read(settings):
         return vars(settings)[name] or Derived(Path(settings.work_dir) / derive(get_corpus(settings.corpus)))
 

@@ -1,8 +1,4 @@
-"""The corpora a run can train on, by name: the one place a new corpus is added.
-
-Each is a `corpus.Corpus`, written next to its reader. The settings, the command line, the features and resuming
-look a corpus up here by the `corpus` setting and never name one.
-"""
+"""The corpora a run can train on (each a `corpus.Corpus`), by name: the one place a new corpus is added."""
 
 from pathlib import Path
 

@@ -1,8 +1,6 @@
-"""KorNLI, the optional larger corpus: download and verify it, then read it with Korpora.
-
-Kakao Brain's Korean translation of MultiNLI, SNLI and XNLI (CC BY-SA 4.0): 942,854 training pairs, 2,490 for
-validation, 5,010 for testing. Korpora 0.2.0's download checks no hash, so the files are fetched as KLUE-NLI's
-are, into `ROOT/kornli/` (ROOT: `Settings.data_dir`) where Korpora looks, and read by Korpora's functions.
+"""KorNLI, the optional larger corpus: Kakao Brain's Korean MultiNLI, SNLI and XNLI (CC BY-SA 4.0), 942,854 pairs
+to train on. Korpora 0.2.0's download checks no hash, so the files are fetched as KLUE-NLI's are, into ROOT/kornli/
+(ROOT: `Settings.data_dir`) where Korpora looks, and read by Korpora's functions.
 """
 
 import json
