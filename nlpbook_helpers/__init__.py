@@ -1,11 +1,7 @@
 """Helpers for the course "문장 쌍 분류 모델 학습하기" (Do it! 자연어 처리): KLUE-NLI with kcbert-base.
 
-In front, one module per step of the chapter, the ones a lesson imports: settings (code 3-3), runtime (3-2, 3-4,
-3-5), corpus (3-6, 3-8), features (3-7 to 3-10), model (3-11), task (3-12), trainer (3-13, 3-14), pipeline (the
-steps in two functions), inference; course, sample and cli. Behind them, one wing per concern, which a lesson never
-needs to open: run/ (a run's output folder and reruns), corpora/ (the registry and KorNLI), sharing/ (the model as
-a web page and on the Hub) and support/ (downloads, hub errors, Drive-safe files, logging and the like).
-Nothing heavy happens at import time.
+In front, one module per step of the chapter (the ones a lesson imports); behind them, one wing per concern that a
+lesson never needs to open: run/, corpora/, sharing/, support/ (README.md lists both levels). Nothing heavy on import.
 """
 
 import os
