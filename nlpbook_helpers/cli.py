@@ -96,7 +96,6 @@ def parser(sample: bool = False, train_flags: bool = True) -> argparse.ArgumentP
 def settings_flags(sample: bool = False) -> argparse.ArgumentParser:
     """The `train` flags, generated from the Settings fields; one not given is left out (SUPPRESS): defaults apply."""
     from transformers import HfArgumentParser
-
     from .sample import SAMPLE_VALUES
     from .settings import Settings
     shown = {field.name: field.default for field in dataclasses.fields(Settings)}
@@ -168,7 +167,6 @@ def corpus_data_dir(args) -> str:
 def run_predict(args):
     """The pair given, or every pair in --input: all checked before the model loads, then labelled a chunk at a time."""
     from tqdm.auto import tqdm
-
     from .inference import Predictor, check_pair
     if len(args.pair) != (0 if args.input else 2):
         raise NlpbookError(f"전제와 가설 두 문장(따옴표로 감싸서), 또는 --input만 주세요({len(args.pair)}개를 받았습니다).",

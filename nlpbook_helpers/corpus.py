@@ -151,7 +151,6 @@ def _klue_from_hub(file: CorpusFile, dest: Path, first_error: NlpbookError) -> N
 def parquet_to_klue_json(parquet_path: str | Path, dest: Path, file: CorpusFile) -> None:
     """A Hugging Face KLUE-NLI parquet file as the official JSON, labels named by its schema; checked before use."""
     import pyarrow.parquet as pq
-
     from .support.download import problem
     from .support.drive_files import atomic_write
     table = pq.read_table(parquet_path)

@@ -11,8 +11,7 @@ from .runtime import resolve_work_dir
 from .sample import build_kcbert_standin, sample_settings
 from .settings import WORK_DIR, Settings, default
 
-SMOKE_LINE = ("NLPBOOK_SMOKE=1: 번들 샘플 말뭉치와 작은 모델로 빠르게 실행합니다 / running on the bundled sample "
-              "and a tiny model")
+SMOKE_LINE = ("NLPBOOK_SMOKE=1: 번들 샘플 말뭉치와 작은 모델로 빠르게 실행합니다 / running on the bundled sample and a tiny model")
 STANDIN_LINE = ("NLPBOOK_SMOKE=1: 번들 샘플 말뭉치와 kcbert-base의 어휘·모양(무작위 가중치)으로 실행합니다 / running on the "
                 "bundled sample with kcbert-base's vocabulary and shape (random weights)")
 SAMPLE_DECIDES = ("model_name", "data_dir", "learning_rate", "batch_size", "epochs")  # a tiny model's own

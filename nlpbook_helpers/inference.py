@@ -99,7 +99,6 @@ def evaluate(predictor: Predictor, examples: list[NliExample], batch_size: int =
 def score(examples: list[NliExample], predictions: list[Prediction]) -> dict:
     """Accuracy, per-class precision/recall/F1, confusion matrix (rows: gold), by torchmetrics as in training."""
     from torchmetrics.functional import classification as metrics
-
     gold = torch.tensor([e.label for e in examples])
     predicted = torch.tensor([LABELS.index(p.label) for p in predictions])
     n = len(LABELS)

@@ -19,7 +19,6 @@ def load_model(model_name: str, max_seq_length: int | None = None):
     output rows put in LABELS' order whatever its config's (the Hub's KLUE order), so logits read by position."""
     import torch
     from transformers import AutoModelForSequenceClassification
-
     config = load_config(model_name)
     if max_seq_length is not None:
         check_max_seq_length(max_seq_length, usable_positions(config), model_name)
@@ -53,7 +52,6 @@ def load_trained_model(model_dir):
 
 def load_config(name: str):
     from transformers import AutoConfig
-
     check_model_folder(name)
     with explained_hub_errors(name):
         return AutoConfig.from_pretrained(name, **hub_options(name))

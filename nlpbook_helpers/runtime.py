@@ -37,7 +37,6 @@ def in_colab() -> bool:
 def detect_runtime(accelerator: str = "auto") -> Runtime:
     """Find the accelerator, or check that the one asked for is really there."""
     import torch
-
     colab, has_gpu = in_colab(), torch.cuda.is_available()
     has_tpu = importlib.util.find_spec("torch_xla") is not None and (  # a chip seen in /dev: importing torch_xla
         bool(glob.glob("/dev/accel*") or glob.glob("/dev/vfio/[0-9]*")) or os.environ.get("PJRT_DEVICE") == "TPU")
@@ -99,7 +98,6 @@ def resolve_work_dir() -> Path:
         work_dir = COLAB_WORK_DIR
         if not (COLAB_DRIVE / "MyDrive").is_dir():
             from google.colab import drive
-
             try:
                 drive.mount(str(COLAB_DRIVE))
             except Exception as error:  # a refusal, a closed dialog, a timeout: Colab's own types, one line for all
@@ -119,5 +117,4 @@ def resolve_work_dir() -> Path:
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and torch (and dataloader workers) for repeatable runs (book: code 3-4)."""
     import pytorch_lightning as pl
-
     pl.seed_everything(seed, workers=True, verbose=False)

@@ -29,7 +29,6 @@ def build_tokenizer(vocab_size: int = 1600):
     """A WordPiece vocabulary counted from the sample, deterministically (unlike WordPieceTrainer): every character,
     then the most frequent word starts and ## endings (Korean: stem + ending) of 2-4 characters."""
     from collections import Counter
-
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
     from transformers import BertTokenizerFast
     normalizer = normalizers.BertNormalizer(lowercase=False, strip_accents=False)

@@ -138,7 +138,6 @@ def restore_interrupted_export(output_dir: Path) -> None:
 def card_metadata(settings, corpus, best: dict, sample: bool):
     """The card's YAML header, what the Hub reads: language, license, dataset, base model, results."""
     from huggingface_hub import EvalResult, ModelCardData
-
     common = dict(language="ko", pipeline_tag="text-classification")
     tags = ["nli", "sentence-pair-classification", "nlpbook"]
     if sample:  # our own sample sentences (the course's license), a tiny local model

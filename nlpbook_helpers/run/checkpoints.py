@@ -57,8 +57,7 @@ def resume_checkpoint(settings, runtime, precision: str) -> Path | None:
     check_same_run(path, settings, checkpoint)
     saved, done = checkpoint[RUN_KEY], checkpoint.get("global_step")
     if "epoch_batches" in saved and done >= planned_steps(settings, saved["epoch_batches"]):
-        get_logger().info(f"이 학습은 이미 끝났습니다(스텝 {done}). 결과는 {output_dir / 'metrics.json'}과 "
-                          f"{output_dir / 'best'}에 있습니다.")
+        get_logger().info(f"이 학습은 이미 끝났습니다(스텝 {done}). 결과는 {output_dir / 'metrics.json'}과 {output_dir / 'best'}에 있습니다.")
         return path  # trainer.fit restores it and has nothing to train
     device, was, was_device = f"{runtime.device_name} ({precision})", saved["precision"], saved["device"]
     if was != precision and not {was, precision} <= set(PRECISIONS_THAT_CONTINUE):

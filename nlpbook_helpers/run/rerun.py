@@ -75,8 +75,7 @@ def check_fresh(settings, trainer, task, train_loader, dev_loader) -> None:
     done = load_checkpoint(last)["global_step"] if used and last.exists() else -1
     if done >= planned_steps(settings, len(train_loader)):  # the run trained all it was asked to
         metrics, best = Path(settings.output_dir) / "metrics.json", Path(settings.output_dir) / "best"
-        raise NlpbookError(f"이 학습은 이미 끝났습니다(스텝 {done}). 결과는 {metrics}과 {best}에 있고, 아무것도 바꾸지 "
-                           "않았습니다. 다음 셀부터 실행해 결과를 보세요.",
+        raise NlpbookError(f"이 학습은 이미 끝났습니다(스텝 {done}). 결과는 {metrics}과 {best}에 있고, 아무것도 바꾸지 않았습니다. 다음 셀부터 실행해 결과를 보세요.",
                            f"This run has already finished (step {done}); its results are in {metrics} and {best}, "
                            "and nothing was changed. Run the next cells to see them.")
     if used:
@@ -93,7 +92,6 @@ def check_fresh(settings, trainer, task, train_loader, dev_loader) -> None:
     changed = ", ".join(f"{name} {value!r} → {getattr(settings, name)!r}"
                         for name, value in built.items() if value != getattr(settings, name))
     if changed:
-        raise NlpbookError(f"1절의 설정이 이 셀의 트레이너, 태스크, 모델, 로더를 만들 때와 달라({changed}) 섞인 "
-                           f"학습을 하지 않도록 멈춥니다: {AGAIN[0]}.",
+        raise NlpbookError(f"1절의 설정이 이 셀의 트레이너, 태스크, 모델, 로더를 만들 때와 달라({changed}) 섞인 학습을 하지 않도록 멈춥니다: {AGAIN[0]}.",
                            f"The settings of §1 differ from those the trainer, task, model and loaders were built "
                            f"with ({changed}); so as not to train a mix of the two: {AGAIN[1]}.")

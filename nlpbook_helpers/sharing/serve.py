@@ -193,7 +193,6 @@ def stop(port: int) -> None:
 def show_in_colab(port: int, height: int = 520) -> None:
     """The page in a frame via Colab's proxy, and its address, as the frame can stay blank (colabtools#4037, #4781)."""
     from google.colab import output
-
     output.serve_kernel_port_as_iframe(port, height=str(height))
     address = output.eval_js(f"google.colab.kernel.proxyPort({int(port)})")
     print(f"위 칸이 비어 있으면 이 주소를 새 탭에서 여세요: {address}")

@@ -24,7 +24,6 @@ def push(model_dir: str | Path, repo_id: str, private: bool = False, space: bool
     """Upload model_dir (a best/ folder) to `repo_id` (NAME or USER/NAME); return the page URL of each repo made."""
     from huggingface_hub import CommitOperationAdd, HfApi, get_token
     from huggingface_hub.utils import validate_repo_id
-
     try:  # the name, and its Space's NAME-demo, as the Hub accepts them: checked before any token or network
         for name in [repo_id] + ([f"{repo_id}-demo"] if space else []):
             validate_repo_id(name)

@@ -7,6 +7,5 @@ class NlpbookError(Exception):
         self.ko, self.en = ko, en
         super().__init__(f"{ko} / {en}")
 
-    def _render_traceback_(self):
-        """What a notebook cell shows (IPython asks for this first): the one line, not a traceback."""
+    def _render_traceback_(self):  # what a notebook cell shows (IPython asks first): the one line, no traceback
         return [f"NlpbookError: {self}"]

@@ -44,7 +44,6 @@ def hub_options(name: str) -> dict:
     """from_pretrained's options for `name`: local_files_only=True when the hub cannot be reached at all, instead
     of huggingface_hub's ~23 s of retries; explained_hub_errors then says if the cache lacks it."""
     from huggingface_hub import constants, is_offline_mode
-
     if Path(name).exists() or is_offline_mode() or _reachable(constants.ENDPOINT):
         return {}
     return {"local_files_only": True}
@@ -54,7 +53,6 @@ def _reachable(endpoint: str) -> bool:
     """One HEAD request, 5 s at most, through huggingface_hub's own client (so HTTPS_PROXY and NO_PROXY count as
     for a download). An answer is remembered for a minute, no answer never: one blip must not keep a kernel offline."""
     from huggingface_hub.utils import get_session
-
     if time.monotonic() - _answered_at.get(endpoint, float("-inf")) < REMEMBER_REACHABLE_S:
         return True
     try:

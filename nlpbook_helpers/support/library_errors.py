@@ -22,7 +22,6 @@ def ExplainLibraryErrors(settings=None):  # noqa: N802  (read as a class; built 
     """A Lightning callback adding the note to any error in a training run (a notebook's trainer.fit too);
     `settings`' batch_size and max_seq_length are named when the GPU runs out of memory."""
     from pytorch_lightning.callbacks import Callback
-
     class ExplainLibraryErrors(Callback):
         def on_exception(self, trainer, pl_module, exception):
             explain_library_error(exception, settings)
@@ -57,8 +56,7 @@ def downgrade_note(name: str, version: str, raised_in: str) -> str:
     where = name if raised_in in (None, name) else f"{raised_in} (called by {name})"
     pin = downgrade_pin(name, version)
     if pin is None:  # the lowest version we support already: nothing older to go back to
-        return (f"{NOTE_MARK} 이 오류는 {where} 안에서 났습니다({name} {version}, 이 과정이 지원하는 가장 낮은 버전). "
-                "과정 저장소에 오류 전체를 알려 주세요.\n"
+        return (f"{NOTE_MARK} 이 오류는 {where} 안에서 났습니다({name} {version}, 이 과정이 지원하는 가장 낮은 버전). 과정 저장소에 오류 전체를 알려 주세요.\n"
                 f"{NOTE_MARK} This error was raised inside {where} ({name} {version}, the lowest version this course "
                 "supports): please report it, with the whole error, to the course repository.")
     command = f'pip install "{pin}"'
@@ -73,7 +71,6 @@ def downgrade_pin(name: str, version: str) -> str | None:
     from packaging.requirements import Requirement
     from packaging.utils import canonicalize_name
     from packaging.version import Version
-
     declared = Requirement(our_dependencies().get(canonicalize_name(name), name)).specifier
     lower = [spec for spec in declared if spec.operator in (">=", ">", "==", "~=", "===")]
     if any(Version(spec.version.replace(".*", "")) >= Version(version) for spec in lower):
@@ -90,7 +87,6 @@ def api_break_in_dependency(exception: BaseException) -> tuple[str, str, str | N
             or (isinstance(exception, TypeError) and SIGNATURE_MISMATCH.search(str(exception)))):
         return None  # a value, a file, the disk or the memory: no older release fixes those
     from packaging.utils import canonicalize_name
-
     ours, owners = our_dependencies(), importlib.metadata.packages_distributions()
     raised_in, frames, traceback = None, [], exception.__traceback__
     while traceback is not None:
@@ -114,7 +110,6 @@ def our_dependencies() -> dict[str, str]:
     """{normalized name: requirement} from this package's metadata, but what must never be pinned."""
     from packaging.requirements import Requirement
     from packaging.utils import canonicalize_name
-
     try:
         requirements = importlib.metadata.requires("nlpbook-helpers") or []
     except importlib.metadata.PackageNotFoundError:

@@ -1,5 +1,4 @@
-"""The package's log lines, `[nlpbook] ...` on stdout on every runtime (book: code 3-5; the book's printed nothing
-without CUDA). Defined here, free of torch, so that reading a corpus does not import torch."""
+"""`[nlpbook] ...` lines on stdout on every runtime (book: code 3-5, silent without CUDA); free of torch."""
 
 import logging
 import sys
@@ -10,7 +9,6 @@ class _TqdmHandler(logging.Handler):
 
     def emit(self, record):
         from tqdm.auto import tqdm
-
         tqdm.write(self.format(record), file=sys.stdout)
 
 

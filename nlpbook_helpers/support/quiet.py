@@ -21,7 +21,6 @@ def quiet_libraries() -> None:
     """
     from huggingface_hub.utils import are_progress_bars_disabled, enable_progress_bars
     from transformers.utils import logging as transformers_logging
-
     for category in (FutureWarning, DeprecationWarning):
         warnings.filterwarnings("ignore", r"`isinstance\(treespec, LeafSpec\)` is deprecated", category)
     for message in (r"The '\w+' does not have many workers which may be a bottleneck",
