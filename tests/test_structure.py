@@ -56,6 +56,15 @@ def test_the_front_holds_the_books_steps_and_the_wings_the_machinery():
     assert wings == {"run", "corpora", "sharing", "support"}, wings
 
 
+
+LINE_CEILING = 3300  # issue 32: the whole package readable in an afternoon; templates live in data/ as what they are
+
+
+def test_the_package_stays_under_its_line_ceiling():
+    lines = {module_name(path): len(path.read_text(encoding="utf-8").splitlines()) for path in PACKAGE.rglob("*.py")}
+    biggest = sorted(lines.items(), key=lambda item: -item[1])[:3]
+    assert sum(lines.values()) <= LINE_CEILING, f"{sum(lines.values())} lines (the largest: {biggest})"
+
 CORPUS_CODE = {"corpus", "corpora.kornli", "corpora"}
 
 
