@@ -125,7 +125,7 @@ def test_the_server_answers_every_random_request_in_json_and_keeps_answering(pre
     print(statuses)
     assert {200, 400, 404, 405, 408} <= set(statuses)  # the seed reaches every kind of answer
     time.sleep(0.5)
-    assert threading.active_count() <= threads_before + 1  # every connection's thread has ended (the reaper may linger)
+    assert threading.active_count() <= threads_before + 1  # every connection's thread has ended
 
 
 NUMBERS = ["0", "-1", "1", "2", "7", "-0", "+3", "1_000", "10000000000000000000000", "-99999999999999999999",
