@@ -115,7 +115,8 @@ def test_the_command_serves_until_interrupted_and_frees_the_port(tiny_bert):
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     process = subprocess.Popen([sys.executable, "-m", "nlpbook_helpers", "serve", "--model-dir", str(tiny_bert),
-                                "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                                "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # Ctrl+C as in a terminal
     try:
         url = f"http://127.0.0.1:{port}"
         for _ in range(600):

@@ -173,6 +173,7 @@ def interrupt_once_serving():  # `serve` waits for Ctrl+C: send it once the page
         time.sleep(0.05)
     os.kill(os.getpid(), signal.SIGINT)  # a real signal: it wakes the wait, as Ctrl+C does
 
+signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl+C as in a terminal, even under a parent that ignores it
 threading.Thread(target=interrupt_once_serving, daemon=True).start()
 try:
     code = main(sys.argv[1:])
