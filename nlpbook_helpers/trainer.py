@@ -15,9 +15,19 @@ from .run.rerun import KernelGuard, check_fresh
 from .run.run_lock import RunLock
 from .runtime import Runtime
 from .support.errors import NlpbookError
-from .support.library_errors import ExplainLibraryErrors
+from .support.library_errors import explain_library_error
 
 __all__ = ["build_trainer", "check_fresh", "resume_checkpoint"]  # what 07's fit cell imports from here
+
+
+class ExplainLibraryErrors(pl.Callback):
+    """Under any error in a fit (a notebook's too): which library release raised it, and a pin that undoes it."""
+
+    def __init__(self, settings):
+        self.settings = settings  # its batch_size and max_seq_length are named when the GPU runs out of memory
+
+    def on_exception(self, trainer, pl_module, exception):
+        explain_library_error(exception, self.settings)
 
 
 def build_trainer(settings, runtime: Runtime, precision: str, tokenizer) -> pl.Trainer:

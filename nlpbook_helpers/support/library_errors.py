@@ -18,17 +18,6 @@ API_BREAKS = (AttributeError, ImportError, NameError)  # what old code meets whe
 SIGNATURE_MISMATCH = re.compile(r"argument|positional|keyword")  # a TypeError about a call, not about a value
 
 
-def ExplainLibraryErrors(settings=None):  # noqa: N802  (read as a class; built on call: `predict` has no Lightning)
-    """A Lightning callback adding the note to any error in a training run (a notebook's trainer.fit too);
-    `settings`' batch_size and max_seq_length are named when the GPU runs out of memory."""
-    from pytorch_lightning.callbacks import Callback
-    class ExplainLibraryErrors(Callback):
-        def on_exception(self, trainer, pl_module, exception):
-            explain_library_error(exception, settings)
-
-    return ExplainLibraryErrors()
-
-
 def explain_library_error(exception: BaseException, settings=None) -> str | None:
     """Add the note to `exception` (and return it) when a downgrade, or a smaller batch (`settings`), could help."""
     if any(str(note).startswith(NOTE_MARK) for note in getattr(exception, "__notes__", ())):
